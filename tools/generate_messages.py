@@ -29,8 +29,8 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
-import ocpp_actions  # noqa: E402
-import v16_names  # noqa: E402
+import ocpp_actions
+import v16_names
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMAS = ROOT / "src" / "ocppkit" / "messages" / "schemas"
@@ -109,7 +109,7 @@ class VersionModel:
 
 
 def snake(name: str) -> str:
-    """camelCase / PascalCase wire name -> snake_case Python name (``taxRuleID`` -> ``tax_rule_id``)."""
+    """camelCase wire name -> snake_case Python name (``taxRuleID`` -> ``tax_rule_id``)."""
     s = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1_\2", name)
     s = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", s)
     s = re.sub(r"_+", "_", s).lower()
@@ -176,31 +176,34 @@ class Builder:
         self.check_keywords(node, path)
         if "$ref" in node:
             name = self.resolve_ref(node["$ref"], defs, path)
-            deps.add(name)
+            if name != "CustomData":  # lives in ocppkit.messages._base, not in a generated module
+                deps.add(name)
             return name, None
         if "enum" in node:
             if node.get("type") != "string":
                 raise SystemExit(f"{path}: non-string enum")
-            name = v16_names.ENUMS.get(path) if self.m.version == "v16" else None
-            if not name:
+            enum_name = v16_names.ENUMS.get(path) if self.m.version == "v16" else None
+            if not enum_name:
                 raise SystemExit(f"{path}: inline enum without a name in tools/v16_names.py")
-            self.add_enum(name, node, path)
-            deps.add(name)
-            return name, None
+            self.add_enum(enum_name, node, path)
+            deps.add(enum_name)
+            return enum_name, None
         kind = node.get("type")
         if kind is None:
             return "Any", None
         if kind == "object":
-            name = v16_names.OBJECTS.get(path) if self.m.version == "v16" else None
-            if not name:
+            obj_name = v16_names.OBJECTS.get(path) if self.m.version == "v16" else None
+            if not obj_name:
                 raise SystemExit(f"{path}: inline object without a name in tools/v16_names.py")
-            struct = self.build_struct(name, node, defs, where=path)
-            existing = self.m.structs.get(name)
+            struct = self.build_struct(obj_name, node, defs, where=path)
+            existing = self.m.structs.get(obj_name)
             if existing and signature(existing) != signature(struct):
-                raise SystemExit(f"{path}: {name} differs from an earlier inline type of that name")
-            self.m.structs.setdefault(name, struct)
-            deps.add(name)
-            return name, None
+                raise SystemExit(
+                    f"{path}: {obj_name} differs from an earlier inline type of that name"
+                )
+            self.m.structs.setdefault(obj_name, struct)
+            deps.add(obj_name)
+            return obj_name, None
         if kind == "array":
             item, _ = self.annotation(node["items"], defs, path + "[]", deps)
             meta = meta_args(min_length=node.get("minItems"), max_length=node.get("maxItems"))
@@ -248,7 +251,9 @@ class Builder:
             seen.add(py)
             if places is not None:
                 decimals[py] = places
-            fields.append(FieldModel(wire, py, ann, wire in required, clean_doc(prop.get("description"))))
+            fields.append(
+                FieldModel(wire, py, ann, wire in required, clean_doc(prop.get("description")))
+            )
         missing = required - set(node.get("properties", {}))
         if missing:
             raise SystemExit(f"{where}: required fields without a property: {sorted(missing)}")
@@ -320,10 +325,9 @@ def docstring(text: str, indent: str) -> list[str]:
     if not text:
         return []
     lines = wrap(text, indent, 96)
-    if lines[-1].endswith('"'):
-        lines[-1] += " "  # a quote right before the closing triple quote would end the string
     if len(lines) == 1 and len(indent) + len(lines[0]) + 6 <= 99:
-        return [f'{indent}"""{lines[0]}"""']
+        # a quote right before the closing triple quote would end the string early
+        return [f'{indent}"""{lines[0]}{" " if lines[0].endswith(chr(34)) else ""}"""']
     return [f'{indent}"""'] + [f"{indent}{line}" for line in lines] + [f'{indent}"""']
 
 
@@ -349,13 +353,15 @@ def emit_struct(s: StructModel, block_title: str | None) -> list[str]:
     doc = s.doc
     if s.action:
         kind = "response to" if s.name.endswith("Response") else "request of"
-        doc = f"{'Payload of' if kind == 'request of' else 'Response to'} {s.action} ({block_title})." + (
-            f" {doc}" if doc and not s.name.endswith("Response") else ""
+        doc = (
+            f"{'Payload of' if kind == 'request of' else 'Response to'} {s.action} ({block_title})."
+            + (f" {doc}" if doc and not s.name.endswith("Response") else "")
         )
     out.extend(docstring(doc, "    ") or ['    """(no description in the schema)"""'])
     if s.decimals:
         out.append("")
-        out.append(f"    __ocpp_decimals__: ClassVar[dict[str, int]] = {dict(sorted(s.decimals.items()))!r}")
+        decimals = dict(sorted(s.decimals.items()))
+        out.append(f"    __ocpp_decimals__: ClassVar[dict[str, int]] = {decimals!r}")
     for f in s.fields:
         out.append("")
         rename = f.wire != f.py
@@ -426,7 +432,9 @@ def generate(version: str) -> dict[Path, str]:
     exports: dict[str, list[str]] = {}
     for module in modules:
         enums = sorted(n for n in model.enums if home.get(n) == module)
-        nested = [n for n in model.structs if home.get(n) == module and model.structs[n].action is None]
+        nested = [
+            n for n in model.structs if home.get(n) == module and model.structs[n].action is None
+        ]
         messages = sorted(
             (n for n in model.structs if home.get(n) == module and model.structs[n].action),
             key=lambda n: (model.structs[n].action, n.endswith("Response")),
@@ -445,7 +453,9 @@ def generate(version: str) -> dict[Path, str]:
             body += ["", "", *emit_struct(model.structs[n], title)]
         text = " ".join(body)
         typing_names = [
-            t for t in ("Annotated", "Any", "ClassVar", "Literal", "TypeAlias") if re.search(rf"\b{t}\b", text)
+            t
+            for t in ("Annotated", "Any", "ClassVar", "Literal", "TypeAlias")
+            if re.search(rf"\b{t}\b", text)
         ]
         base_names = [
             n
@@ -457,7 +467,13 @@ def generate(version: str) -> dict[Path, str]:
             if title
             else f'"""OCPP {label} — nested types and enums shared by several blocks."""'
         )
-        lines = [HEADER.format(version=version).rstrip("\n"), heading, "", "from __future__ import annotations", ""]
+        lines = [
+            HEADER.format(version=version).rstrip("\n"),
+            heading,
+            "",
+            "from __future__ import annotations",
+            "",
+        ]
         if typing_names:
             lines.append(f"from typing import {', '.join(typing_names)}")
             lines.append("")
@@ -514,7 +530,11 @@ def generate(version: str) -> dict[Path, str]:
         )
     init.append("    }")
     init.append(")")
-    init.append('"""Every action of OCPP ' + label + ': name -> request type, response type, direction, block."""')
+    init.append(
+        '"""Every action of OCPP '
+        + label
+        + ': name -> request type, response type, direction, block."""'
+    )
     init.append("")
     all_names = ["ACTIONS", *sorted(n for names in exports.values() for n in names)]
     init.append("__all__ = [")
@@ -526,7 +546,9 @@ def generate(version: str) -> dict[Path, str]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--check", action="store_true", help="fail if the committed output is stale")
+    parser.add_argument(
+        "--check", action="store_true", help="fail if the committed output is stale"
+    )
     args = parser.parse_args()
     files: dict[Path, str] = {}
     for version in ("v16", "v201", "v21"):
@@ -541,7 +563,9 @@ def main() -> int:
         target.write_text(text, encoding="utf-8")
     subprocess.run([sys.executable, "-m", "ruff", "format", "-q", str(tmp)], check=True, cwd=ROOT)
     subprocess.run(
-        [sys.executable, "-m", "ruff", "check", "-q", "--fix", "--select", "I", str(tmp)], check=True, cwd=ROOT
+        [sys.executable, "-m", "ruff", "check", "-q", "--fix", "--select", "I,F401", str(tmp)],
+        check=True,
+        cwd=ROOT,
     )
     stale = []
     for path in files:

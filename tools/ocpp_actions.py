@@ -178,7 +178,11 @@ V201: dict[str, tuple[str, dict[str, str]]] = {
 }
 
 _V21_NEW: dict[str, dict[str, str]] = {
-    "authorization": {"NotifySettlement": CP, "NotifyWebPaymentStarted": CS, "VatNumberValidation": CP},
+    "authorization": {
+        "NotifySettlement": CP,
+        "NotifyWebPaymentStarted": CS,
+        "VatNumberValidation": CP,
+    },
     "tariff_and_cost": {
         "ChangeTransactionTariff": CS,
         "ClearTariffs": CS,

@@ -105,9 +105,9 @@ def check_decimals(obj: OcppStruct) -> None:
     for name, places in obj.__ocpp_decimals__.items():
         value = getattr(obj, name)
         if value is not None and not decimal_places_ok(value, places):
+            wire = obj.__struct_encode_fields__[obj.__struct_fields__.index(name)]
             raise ValueError(
-                f"Invalid value for `{obj.__struct_encode_fields__[obj.__struct_fields__.index(name)]}`:"
-                f" {value!r} has more than {places} decimal place(s)"
+                f"Invalid value for `{wire}`: {value!r} has more than {places} decimal place(s)"
             )
 
 

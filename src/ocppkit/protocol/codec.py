@@ -65,7 +65,9 @@ def encode_payload(payload: OcppStruct) -> bytes:
     return _encoder.encode(payload)
 
 
-def decode_payload(tp: type[T], raw: bytes | msgspec.Raw, mode: Mode = "strict") -> tuple[T, list[Issue]]:
+def decode_payload(
+    tp: type[T], raw: bytes | msgspec.Raw, mode: Mode = "strict"
+) -> tuple[T, list[Issue]]:
     """JSON bytes -> an instance of ``tp``, validated per ``mode``; returns the issues accepted.
 
     Raises ``PayloadValidationError`` for what ``mode`` does not accept.
@@ -77,7 +79,9 @@ def decode_payload(tp: type[T], raw: bytes | msgspec.Raw, mode: Mode = "strict")
             raise _from_msgspec(str(exc)) from None
         return _relaxed(tp, raw, report=mode == "lenient")
     except msgspec.DecodeError as exc:
-        raise PayloadValidationError(ErrorCode.FORMAT_VIOLATION, "", f"invalid JSON: {exc}") from None
+        raise PayloadValidationError(
+            ErrorCode.FORMAT_VIOLATION, "", f"invalid JSON: {exc}"
+        ) from None
     # msgspec takes ``null`` as "absent" for optional fields; the schemas never allow it.
     if mode == "strict" and b"null" in (raw if type(raw) is bytes else bytes(raw)):
         for issue in _walk_issues(tp, raw):
@@ -127,7 +131,11 @@ def _from_msgspec(message: str) -> PayloadValidationError:
     named = _FIELD.search(msg)
     if named and not msg.startswith("Expected `array`"):
         path = f"{path}.{named['name']}" if path else named["name"]
-    if code is ErrorCode.TYPE_CONSTRAINT_VIOLATION and not path and msg.startswith("Expected `object`"):
+    if (
+        code is ErrorCode.TYPE_CONSTRAINT_VIOLATION
+        and not path
+        and msg.startswith("Expected `object`")
+    ):
         code = ErrorCode.FORMAT_VIOLATION  # the payload itself is not a JSON object
     msg = re.sub(r"^Invalid value for `[^`]+`: ", "", msg)
     msg = re.sub(r" for field `[^`]+`$", "", msg)
@@ -143,7 +151,9 @@ def _relaxed(tp: type[T], raw: bytes | msgspec.Raw, *, report: bool) -> tuple[T,
     try:
         data = msgspec.json.decode(raw)
     except msgspec.DecodeError as exc:
-        raise PayloadValidationError(ErrorCode.FORMAT_VIOLATION, "", f"invalid JSON: {exc}") from None
+        raise PayloadValidationError(
+            ErrorCode.FORMAT_VIOLATION, "", f"invalid JSON: {exc}"
+        ) from None
     issues: list[Issue] = []
     info = mi.type_info(tp)
     if not isinstance(data, dict):
@@ -161,9 +171,14 @@ def _walk_issues(tp: type[OcppStruct], raw: bytes | msgspec.Raw) -> list[Issue]:
 def _json_type(value: Any) -> str:
     if value is None:
         return "null"
-    return {bool: "bool", int: "int", float: "float", str: "str", list: "array", dict: "object"}.get(
-        type(value), type(value).__name__
-    )
+    return {
+        bool: "bool",
+        int: "int",
+        float: "float",
+        str: "str",
+        list: "array",
+        dict: "object",
+    }.get(type(value), type(value).__name__)
 
 
 def _join(path: str, name: str) -> str:
@@ -179,7 +194,9 @@ def _build(value: Any, t: mi.Type, path: str, issues: list[Issue]) -> Any:
 
 def _type_error(expected: str, value: Any, path: str) -> _Fatal:
     return _Fatal(
-        ErrorCode.TYPE_CONSTRAINT_VIOLATION, path, f"Expected `{expected}`, got `{_json_type(value)}`"
+        ErrorCode.TYPE_CONSTRAINT_VIOLATION,
+        path,
+        f"Expected `{expected}`, got `{_json_type(value)}`",
     )
 
 
@@ -193,7 +210,11 @@ def _struct(value: Any, t: mi.StructType, path: str, issues: list[Issue]) -> Any
         if f is None:
             if t.forbid_unknown_fields:
                 issues.append(
-                    Issue(ErrorCode.FORMAT_VIOLATION, _join(path, key), f"Object contains unknown field `{key}`")
+                    Issue(
+                        ErrorCode.FORMAT_VIOLATION,
+                        _join(path, key),
+                        f"Object contains unknown field `{key}`",
+                    )
                 )
             continue
         fpath = _join(path, key)
@@ -255,12 +276,18 @@ def _union(value: Any, t: mi.UnionType, path: str, issues: list[Issue]) -> Any:
     return _build(value, inner[0], path, issues)
 
 
-def _check_range(value: float, t: mi.IntType | mi.FloatType, path: str, issues: list[Issue]) -> None:
+def _check_range(
+    value: float, t: mi.IntType | mi.FloatType, path: str, issues: list[Issue]
+) -> None:
     name = "int" if isinstance(t, mi.IntType) else "float"
     if t.ge is not None and value < t.ge:
-        issues.append(Issue(ErrorCode.PROPERTY_CONSTRAINT_VIOLATION, path, f"Expected `{name}` >= {t.ge}"))
+        issues.append(
+            Issue(ErrorCode.PROPERTY_CONSTRAINT_VIOLATION, path, f"Expected `{name}` >= {t.ge}")
+        )
     if t.le is not None and value > t.le:
-        issues.append(Issue(ErrorCode.PROPERTY_CONSTRAINT_VIOLATION, path, f"Expected `{name}` <= {t.le}"))
+        issues.append(
+            Issue(ErrorCode.PROPERTY_CONSTRAINT_VIOLATION, path, f"Expected `{name}` <= {t.le}")
+        )
 
 
 def _int(value: Any, t: mi.IntType, path: str, issues: list[Issue]) -> Any:
@@ -288,7 +315,11 @@ def _str(value: Any, t: mi.StrType, path: str, issues: list[Issue]) -> Any:
         raise _type_error("str", value, path)
     if t.max_length is not None and len(value) > t.max_length:
         issues.append(
-            Issue(ErrorCode.PROPERTY_CONSTRAINT_VIOLATION, path, f"Expected `str` of length <= {t.max_length}")
+            Issue(
+                ErrorCode.PROPERTY_CONSTRAINT_VIOLATION,
+                path,
+                f"Expected `str` of length <= {t.max_length}",
+            )
         )
     return value
 
@@ -297,7 +328,9 @@ def _literal(value: Any, t: mi.LiteralType, path: str, issues: list[Issue]) -> A
     if not isinstance(value, str):
         raise _type_error("str", value, path)
     if value not in t.values:
-        issues.append(Issue(ErrorCode.PROPERTY_CONSTRAINT_VIOLATION, path, f"Invalid enum value {value!r}"))
+        issues.append(
+            Issue(ErrorCode.PROPERTY_CONSTRAINT_VIOLATION, path, f"Invalid enum value {value!r}")
+        )
     return value
 
 
@@ -305,10 +338,20 @@ def _list(value: Any, t: mi.ListType, path: str, issues: list[Issue]) -> Any:
     if not isinstance(value, list):
         raise _type_error("array", value, path)
     n = len(value)
-    if (t.min_length is not None and n < t.min_length) or (t.max_length is not None and n > t.max_length):
-        bounds = f">= {t.min_length}" if t.min_length is not None and n < t.min_length else f"<= {t.max_length}"
+    if (t.min_length is not None and n < t.min_length) or (
+        t.max_length is not None and n > t.max_length
+    ):
+        bounds = (
+            f">= {t.min_length}"
+            if t.min_length is not None and n < t.min_length
+            else f"<= {t.max_length}"
+        )
         issues.append(
-            Issue(ErrorCode.OCCURRENCE_CONSTRAINT_VIOLATION, path, f"Expected `array` of length {bounds}")
+            Issue(
+                ErrorCode.OCCURRENCE_CONSTRAINT_VIOLATION,
+                path,
+                f"Expected `array` of length {bounds}",
+            )
         )
     return [_build(item, t.item_type, f"{path}[{i}]", issues) for i, item in enumerate(value)]
 
@@ -322,11 +365,19 @@ def _datetime(value: Any, t: mi.DateTimeType, path: str, issues: list[Issue]) ->
         try:  # ISO 8601 forms real chargers send: "+0000", a space instead of "T" …
             parsed = datetime.fromisoformat(value)
         except ValueError:
-            raise _Fatal(ErrorCode.PROPERTY_CONSTRAINT_VIOLATION, path, "Invalid RFC3339 encoded datetime") from None
-        issues.append(Issue(ErrorCode.PROPERTY_CONSTRAINT_VIOLATION, path, "Invalid RFC3339 encoded datetime"))
+            raise _Fatal(
+                ErrorCode.PROPERTY_CONSTRAINT_VIOLATION, path, "Invalid RFC3339 encoded datetime"
+            ) from None
+        issues.append(
+            Issue(ErrorCode.PROPERTY_CONSTRAINT_VIOLATION, path, "Invalid RFC3339 encoded datetime")
+        )
     if parsed.tzinfo is None and t.tz:
         issues.append(
-            Issue(ErrorCode.PROPERTY_CONSTRAINT_VIOLATION, path, "datetime without timezone, taken as UTC")
+            Issue(
+                ErrorCode.PROPERTY_CONSTRAINT_VIOLATION,
+                path,
+                "datetime without timezone, taken as UTC",
+            )
         )
         parsed = parsed.replace(tzinfo=UTC)
     return parsed
@@ -337,7 +388,9 @@ def _custom(value: Any, t: mi.CustomType, path: str, issues: list[Issue]) -> Any
         return dec_hook(t.cls, value)
     except (TypeError, ValueError) as exc:
         if t.cls is CustomData:
-            issues.append(Issue(ErrorCode.PROPERTY_CONSTRAINT_VIOLATION, path, f"{exc}; customData dropped"))
+            issues.append(
+                Issue(ErrorCode.PROPERTY_CONSTRAINT_VIOLATION, path, f"{exc}; customData dropped")
+            )
             return None
         raise  # pragma: no cover
 

@@ -19,7 +19,7 @@ The tree::
     ├── PayloadValidationError            a payload broke its schema: .code, .path, .reason
     ├── CallTimeoutError                  no reply before the call's deadline
     ├── ConnectionClosedError             the connection ended while the call was pending
-    └── LocalProtocolError                the API was misused (reply to an unknown id, wrong version …)
+    └── LocalProtocolError                the API was misused (reply to an unknown id …)
 
 Remote failures carry the code to answer with (``PayloadValidationError.code``); the spelling of
 that code on the wire depends on the version and lives only here (``wire_code``/``parse_code``).

@@ -101,5 +101,10 @@ class ProtocolIssue:
 
 
 Event: TypeAlias = (
-    CallReceived | SendReceived | CallCompleted | CallFailed | CallResultErrorReceived | ProtocolIssue
+    CallReceived
+    | SendReceived
+    | CallCompleted
+    | CallFailed
+    | CallResultErrorReceived
+    | ProtocolIssue
 )

@@ -15,7 +15,7 @@ what was wrong and which message id (if any) to answer.
 
 from __future__ import annotations
 
-from typing import Any, TypeAlias
+from typing import Any, ClassVar, TypeAlias
 
 import msgspec
 
@@ -50,7 +50,13 @@ class MessageType:
     CALLRESULTERROR = 5
     SEND = 6
 
-    NAMES = {2: "CALL", 3: "CALLRESULT", 4: "CALLERROR", 5: "CALLRESULTERROR", 6: "SEND"}
+    NAMES: ClassVar[dict[int, str]] = {
+        2: "CALL",
+        3: "CALLRESULT",
+        4: "CALLERROR",
+        5: "CALLRESULTERROR",
+        6: "SEND",
+    }
 
 
 class Call(msgspec.Struct, array_like=True, tag=MessageType.CALL, frozen=True):
@@ -80,7 +86,9 @@ class CallError(msgspec.Struct, array_like=True, tag=MessageType.CALLERROR, froz
     error_details: dict[str, Any] = msgspec.field(default_factory=dict)
 
 
-class CallResultError(msgspec.Struct, array_like=True, tag=MessageType.CALLRESULTERROR, frozen=True):
+class CallResultError(
+    msgspec.Struct, array_like=True, tag=MessageType.CALLRESULTERROR, frozen=True
+):
     """2.1: ``[5, unique_id, error_code, error_description, error_details]``."""
 
     unique_id: str

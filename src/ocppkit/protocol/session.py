@@ -191,8 +191,10 @@ class OcppSession:
         timeout: float | None = None,
         unique_id: str | None = None,
     ) -> str:
-        """Queue a CALL; returns its message id. Raises ``PayloadValidationError`` (strict
-        outgoing validation) or ``LocalProtocolError`` (wrong version, SEND-only action, id reuse)."""
+        """Queue a CALL; returns its message id.
+
+        Raises ``PayloadValidationError`` (strict outgoing validation) or ``LocalProtocolError``
+        (request of another version, SEND-only action, id already pending)."""
         self._check_open()
         spec = self._spec_for(request)
         if spec.send_only:
@@ -221,7 +223,9 @@ class OcppSession:
         if not spec.send_only:
             raise LocalProtocolError(f"{spec.action} is not a SEND-type message: use send_call()")
         uid = unique_id if unique_id is not None else self._id_factory()
-        self._outbox.append(serialize_call(uid, spec.action, self._encode(spec.action, request), send=True))
+        self._outbox.append(
+            serialize_call(uid, spec.action, self._encode(spec.action, request), send=True)
+        )
         return uid
 
     def send_result(self, unique_id: str, response: OcppStruct) -> None:
@@ -244,7 +248,9 @@ class OcppSession:
         if self._incoming.pop(unique_id, None) is None:
             raise LocalProtocolError(f"no CALL {unique_id!r} awaits a reply")
         if not self._closed:
-            self._outbox.append(self._error_frame(unique_id, error.code, error.description, error.details))
+            self._outbox.append(
+                self._error_frame(unique_id, error.code, error.description, error.details)
+            )
 
     def cancel_call(self, unique_id: str) -> bool:
         """Give up on one of our CALLs: a queued one is never sent; for the one in flight the reply
@@ -269,7 +275,9 @@ class OcppSession:
         expired = [c for c in self._queue if c.deadline <= now]
         for call in expired:
             self._queue.remove(call)
-            self._fail(call, CallTimeoutError(f"{call.spec.action} timed out before it could be sent"))
+            self._fail(
+                call, CallTimeoutError(f"{call.spec.action} timed out before it could be sent")
+            )
         self._send_next()
 
     def connection_lost(self) -> None:
@@ -278,7 +286,10 @@ class OcppSession:
         pending = ([self._in_flight] if self._in_flight else []) + list(self._queue)
         self._in_flight, self._queue = None, deque()
         for call in pending:
-            self._fail(call, ConnectionClosedError(f"connection closed before {call.spec.action} was answered"))
+            self._fail(
+                call,
+                ConnectionClosedError(f"connection closed before {call.spec.action} was answered"),
+            )
         self._incoming.clear()
         self._outbox.clear()
 
@@ -304,7 +315,9 @@ class OcppSession:
         elif type(frame) is Send:
             self._on_send(frame)
         elif type(frame) is CallResultError:
-            error = CallError.from_code(frame.error_code, frame.error_description, frame.error_details)
+            error = CallError.from_code(
+                frame.error_code, frame.error_description, frame.error_details
+            )
             self._events.append(CallResultErrorReceived(frame.unique_id, error))
 
     def _on_bad_frame(self, exc: FrameError) -> None:
@@ -316,7 +329,9 @@ class OcppSession:
         uid = exc.unique_id
         reply = may_be_call and (self.version.is_2x or (uid is not None and not unknown_type))
         if reply:
-            self._outbox.append(self._error_frame(uid if uid is not None else "-1", exc.code, exc.reason))
+            self._outbox.append(
+                self._error_frame(uid if uid is not None else "-1", exc.code, exc.reason)
+            )
         if uid is not None and exc.message_type in (MessageType.CALLRESULT, MessageType.CALLERROR):
             call = self._take_pending(uid)
             if call is not None:
@@ -354,7 +369,9 @@ class OcppSession:
     def _on_send(self, frame: Send) -> None:
         spec = self._actions.get(frame.action)
         if spec is None or not spec.send_only:
-            self._issue("unknown_action", f"{frame.action!r} is not a SEND-type action", frame.unique_id)
+            self._issue(
+                "unknown_action", f"{frame.action!r} is not a SEND-type action", frame.unique_id
+            )
             return
         try:
             mode = self.validation.mode(frame.action, outgoing=False)
@@ -382,12 +399,17 @@ class OcppSession:
             return
         self._lenient(issues, call.unique_id, call.spec.action)
         if not call.cancelled:
-            self._events.append(CallCompleted(call.unique_id, call.spec.action, call.request, response))
+            self._events.append(
+                CallCompleted(call.unique_id, call.spec.action, call.request, response)
+            )
 
     def _on_error(self, frame: CallErrorFrame) -> None:
         call = self._take_pending(frame.unique_id)
         if call is not None:
-            self._fail(call, CallError.from_code(frame.error_code, frame.error_description, frame.error_details))
+            self._fail(
+                call,
+                CallError.from_code(frame.error_code, frame.error_description, frame.error_details),
+            )
 
     # -- helpers ------------------------------------------------------------------------------
     def _take_pending(self, uid: str) -> _OutgoingCall | None:
@@ -420,13 +442,17 @@ class OcppSession:
     def _spec_for(self, request: OcppStruct) -> ActionSpec:
         spec = _by_request_type(self.version).get(type(request))
         if spec is None:
-            raise LocalProtocolError(f"{type(request).__qualname__} is not an OCPP {self.version} request")
+            raise LocalProtocolError(
+                f"{type(request).__qualname__} is not an OCPP {self.version} request"
+            )
         return spec
 
     def _check_new_id(self, uid: str) -> None:
         if not uid or len(uid) > MAX_MESSAGE_ID_LENGTH:
             raise LocalProtocolError(f"message id must be 1 to {MAX_MESSAGE_ID_LENGTH} characters")
-        if (self._in_flight and self._in_flight.unique_id == uid) or any(c.unique_id == uid for c in self._queue):
+        if (self._in_flight and self._in_flight.unique_id == uid) or any(
+            c.unique_id == uid for c in self._queue
+        ):
             raise LocalProtocolError(f"message id {uid!r} is already pending")
 
     def _check_open(self) -> None:
@@ -443,7 +469,9 @@ class OcppSession:
         if issues:
             self._issue("lenient", "; ".join(map(str, issues)), uid, action)
 
-    def _reply_error(self, uid: str, action: str, code: ErrorCode, reason: str, kind: IssueKind) -> None:
+    def _reply_error(
+        self, uid: str, action: str, code: ErrorCode, reason: str, kind: IssueKind
+    ) -> None:
         self._outbox.append(self._error_frame(uid, code, reason))
         self._issue(kind, reason, uid, action, replied=True)
 
@@ -459,7 +487,11 @@ class OcppSession:
         if self.version.is_2x and len(description) > _MAX_DESCRIPTION_2X:
             description = description[: _MAX_DESCRIPTION_2X - 1] + "…"
         return serialize_error(
-            uid, wire_code(code, self.version), description, dict(details or {}), result_error=result_error
+            uid,
+            wire_code(code, self.version),
+            description,
+            dict(details or {}),
+            result_error=result_error,
         )
 
     def _issue(

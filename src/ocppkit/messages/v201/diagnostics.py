@@ -13,7 +13,6 @@ from ocppkit.messages.v201.common import (
     CertificateHashDataType,
     ComponentType,
     ComponentVariableType,
-    CustomData,
     GenericDeviceModelStatusEnumType,
     GenericStatusEnumType,
     IdTokenType,

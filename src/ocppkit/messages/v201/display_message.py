@@ -11,7 +11,6 @@ from msgspec import Meta, field
 from ocppkit.messages._base import CustomData, DateTime, OcppStruct
 from ocppkit.messages.v201.common import (
     ComponentType,
-    CustomData,
     MessageContentType,
     StatusInfoType,
 )

@@ -10,7 +10,6 @@ from msgspec import Meta, field
 
 from ocppkit.messages._base import CustomData, OcppStruct
 from ocppkit.messages.v201.common import (
-    CustomData,
     MeterValueType,
 )
 

@@ -12,7 +12,6 @@ from ocppkit.messages._base import CustomData, DateTime, OcppStruct
 from ocppkit.messages.v201.common import (
     ComponentType,
     ComponentVariableType,
-    CustomData,
     GenericDeviceModelStatusEnumType,
     StatusInfoType,
     VariableType,

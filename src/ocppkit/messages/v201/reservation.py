@@ -10,7 +10,6 @@ from msgspec import field
 
 from ocppkit.messages._base import CustomData, DateTime, OcppStruct
 from ocppkit.messages.v201.common import (
-    CustomData,
     IdTokenType,
     StatusInfoType,
 )

@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, TypeAlias
+from typing import Annotated, Literal, TypeAlias
 
 from msgspec import Meta, field
 
@@ -15,7 +15,6 @@ from ocppkit.messages.v201.common import (
     ChargingRateUnitEnumType,
     ChargingSchedulePeriodType,
     ChargingScheduleType,
-    CustomData,
     GenericStatusEnumType,
     StatusInfoType,
 )

@@ -9,9 +9,6 @@ from typing import Annotated
 from msgspec import Meta, field
 
 from ocppkit.messages._base import CustomData, OcppStruct
-from ocppkit.messages.v201.common import (
-    CustomData,
-)
 
 __all__ = [
     "CostUpdatedRequest",

@@ -10,7 +10,6 @@ from msgspec import Meta, field
 
 from ocppkit.messages._base import CustomData, DateTime, OcppStruct
 from ocppkit.messages.v21.common import (
-    CustomData,
     EVSEType,
     StatusInfoType,
 )

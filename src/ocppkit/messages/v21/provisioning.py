@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, TypeAlias
+from typing import Annotated, Literal, TypeAlias
 
 from msgspec import Meta, field
 
@@ -12,7 +12,6 @@ from ocppkit.messages._base import CustomData, DateTime, OcppStruct
 from ocppkit.messages.v21.common import (
     ComponentType,
     ComponentVariableType,
-    CustomData,
     GenericDeviceModelStatusEnumType,
     StatusInfoType,
     VariableType,

@@ -10,7 +10,6 @@ from msgspec import Meta, field
 
 from ocppkit.messages._base import CustomData, DateTime, OcppStruct
 from ocppkit.messages.v21.common import (
-    CustomData,
     EVSEType,
     IdTokenInfoType,
     IdTokenType,
@@ -109,7 +108,7 @@ TransactionEventEnumType: TypeAlias = Literal["Ended", "Started", "Updated"]
 """
 This contains the type of this event. The first TransactionEvent of a transaction SHALL contain:
 "Started" The last TransactionEvent of a transaction SHALL contain: "Ended" All others SHALL
-contain: "Updated" 
+contain: "Updated"
 """
 
 
