@@ -15,10 +15,14 @@ import importlib
 from collections.abc import Mapping
 from functools import cache
 from importlib.resources import files
-from importlib.resources.abc import Traversable
+from typing import TYPE_CHECKING
 
 from ocppkit.messages._base import ActionSpec, CustomData, OcppStruct
-from ocppkit.protocol.versions import OcppVersion
+
+if TYPE_CHECKING:  # the protocol package imports this one
+    from importlib.resources.abc import Traversable
+
+    from ocppkit.protocol.versions import OcppVersion
 
 __all__ = ["ActionSpec", "CustomData", "OcppStruct", "actions", "schema_dir"]
 

@@ -332,11 +332,12 @@ class OcppSession:
             self._outbox.append(
                 self._error_frame(uid if uid is not None else "-1", exc.code, exc.reason)
             )
-        if uid is not None and exc.message_type in (MessageType.CALLRESULT, MessageType.CALLERROR):
+        is_reply = exc.message_type in (MessageType.CALLRESULT, MessageType.CALLERROR)
+        if is_reply and self._in_flight is not None and self._in_flight.unique_id == uid:
             call = self._take_pending(uid)
-            if call is not None:
-                self._fail(call, PayloadValidationError(ErrorCode.FORMAT_VIOLATION, "", exc.reason))
-                return
+            assert call is not None
+            self._fail(call, PayloadValidationError(ErrorCode.FORMAT_VIOLATION, "", exc.reason))
+            return
         self._issue(kind, exc.reason, uid, replied=reply)
 
     def _on_call(self, frame: Call) -> None:
