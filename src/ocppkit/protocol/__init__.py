@@ -6,7 +6,7 @@ passes bytes in, takes events and bytes out, and passes the time.
 
 from __future__ import annotations
 
-from ocppkit.protocol.codec import Issue, Mode, decode_payload, encode_payload
+from ocppkit.protocol.codec import Issue, Mode, decode_call, decode_payload, encode_payload
 from ocppkit.protocol.errors import (
     CallError,
     CallTimeoutError,
@@ -75,6 +75,7 @@ __all__ = [
     "SendReceived",
     "TypeConstraintViolationError",
     "ValidationPolicy",
+    "decode_call",
     "decode_payload",
     "encode_payload",
     "parse_frame",

@@ -25,11 +25,15 @@ from typing import Any, Literal, TypeAlias, TypeVar
 import msgspec
 import msgspec.inspect as mi
 
+from ocppkit.messages import actions
 from ocppkit.messages._base import CustomData, OcppStruct, dec_hook, decimal_places_ok
 from ocppkit.messages._base import relaxed_decimals as _relaxed_decimals
-from ocppkit.protocol.errors import ErrorCode, PayloadValidationError
+from ocppkit.protocol.errors import ErrorCode, NotImplementedCallError, PayloadValidationError
+from ocppkit.protocol.events import CallReceived
+from ocppkit.protocol.frames import Call, FrameError, parse_frame
+from ocppkit.protocol.versions import OcppVersion
 
-__all__ = ["Issue", "Mode", "PayloadCodec", "decode_payload", "encode_payload"]
+__all__ = ["Issue", "Mode", "PayloadCodec", "decode_call", "decode_payload", "encode_payload"]
 
 Mode: TypeAlias = Literal["strict", "lenient", "off"]
 """Validation mode for one direction of one action."""
@@ -87,6 +91,22 @@ def decode_payload(
         for issue in _walk_issues(tp, raw):
             raise PayloadValidationError(issue.code, issue.path, issue.reason)
     return obj, []
+
+
+def decode_call(data: bytes | str, version: OcppVersion, mode: Mode = "strict") -> CallReceived:
+    """Parse and validate one CALL frame: ``decode_call(b'[2,"1","Heartbeat",{}]', V16).request``.
+
+    Raises ``FrameError`` (not a valid frame, or not a CALL), ``NotImplementedCallError`` (action
+    unknown to ``version``) or ``PayloadValidationError``.
+    """
+    frame = parse_frame(data, version)
+    if not isinstance(frame, Call):
+        raise FrameError(ErrorCode.PROTOCOL_ERROR, "not a CALL frame", frame.unique_id)
+    spec = actions(version).get(frame.action)
+    if spec is None or spec.send_only:
+        raise NotImplementedCallError(f"unknown action {frame.action!r} in OCPP {version}")
+    request, _ = decode_payload(spec.request, frame.payload, mode)
+    return CallReceived(frame.unique_id, frame.action, request)
 
 
 class PayloadCodec:
