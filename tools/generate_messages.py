@@ -369,8 +369,13 @@ def emit_struct(s: StructModel, block_title: str | None) -> list[str]:
             value = f' = field(name="{f.wire}")' if rename else ""
             out.append(f"    {f.py}: {f.annotation}{value}")
         else:
-            value = f'field(default=None, name="{f.wire}")' if rename else "None"
-            out.append(f"    {f.py}: {f.annotation} | None = {value}")
+            if f.annotation == "Any":
+                # untyped (2.x DataTransfer ``data``): JSON null is a value, so absent is UNSET
+                value = f'field(default=UNSET, name="{f.wire}")' if rename else "UNSET"
+                out.append(f"    {f.py}: Any = {value}")
+            else:
+                value = f'field(default=None, name="{f.wire}")' if rename else "None"
+                out.append(f"    {f.py}: {f.annotation} | None = {value}")
         out.extend(docstring(f.doc, "    "))
     if s.decimals:
         out.append("")
@@ -478,6 +483,8 @@ def generate(version: str) -> dict[Path, str]:
             lines.append(f"from typing import {', '.join(typing_names)}")
             lines.append("")
         msgspec_names = [n for n in ("Meta", "field") if re.search(rf"\b{n}\(", text)]
+        if re.search(r"\bUNSET\b", text):
+            msgspec_names.append("UNSET")
         if msgspec_names:
             lines.append(f"from msgspec import {', '.join(msgspec_names)}")
             lines.append("")

@@ -448,7 +448,7 @@ def test_duplicate_call_id_while_processing_is_refused_then_reusable() -> None:
         (
             OcppVersion.V201,
             b'[2,"' + b"x" * 37 + b'","Heartbeat",{}]',
-            [[4, "x" * 37, "RpcFrameworkError"]],
+            [[4, "-1", "RpcFrameworkError"]],
         ),
         (OcppVersion.V201, b'[3,"abc"]', []),  # a malformed reply is never answered
     ],

@@ -59,5 +59,5 @@ class _LazyGroup(click.Group):
 def main() -> None:
     """ocppkit: the Open Charge Point Protocol (OCPP 1.6J, 2.0.1, 2.1) toolkit.
 
-    Run ``ocppkit COMMAND --help`` for the options of one command.
+    Run 'ocppkit COMMAND --help' for the options of one command.
     """

@@ -29,8 +29,8 @@ The verdicts are the ones ``OcppSession`` reaches (the same frame parser and pay
 
 - ``SKIP``: a blank line (or one of whitespace only). It does not make the check fail.
 
-Pairing: a CALLRESULT or CALLERROR is paired with the most recent earlier CALL of the same
-message id that has not been answered yet (answering it), and a CALLRESULT's payload is
+Pairing: a CALLRESULT or CALLERROR is paired with the last earlier CALL of the same message id,
+if that CALL has not been answered yet (it is then answered), and a CALLRESULT's payload is
 validated as that action's response. A 2.1 CALLRESULTERROR is paired with the earlier CALL of
 its id (normally already answered by the CALLRESULT it rejects). A reply with no such CALL is
 ``ERROR <frame code> unpaired: no earlier CALL with id "<id>"`` where the frame code is the
@@ -39,7 +39,9 @@ Every CALL whose message id could be read takes part in pairing, even one reject
 action or payload, so the CALLERROR answering it pairs.
 
 Surrounding whitespace, a trailing ``\\r`` and a UTF-8 byte-order mark on the first line are
-ignored. Output text is kept on one line (control characters from the input are escaped).
+ignored. A line that is not UTF-8 (so could not be a websocket text message) is an unparseable
+frame: ``ERROR <frame code> not valid UTF-8: …``. Output text is kept on one line (control
+characters from the input are escaped).
 
 Exit status: 0 when no line is ``ERROR``, 1 otherwise, 2 on a usage error (bad option, missing
 file).
@@ -52,13 +54,15 @@ wrong JSON types are still errors.
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Iterable, Iterator
 from typing import IO, NamedTuple
 
 import click
 import msgspec
 
-from ocppkit.messages import ActionSpec, actions
+from ocppkit.messages import ActionSpec, OcppStruct, actions
 from ocppkit.protocol.codec import Issue, Mode, decode_payload
 from ocppkit.protocol.errors import ErrorCode, PayloadValidationError, wire_code
 from ocppkit.protocol.frames import (
@@ -122,13 +126,22 @@ class FrameChecker:
 
     def check(self, line: bytes | str) -> Verdict:
         """The verdict for one line (one frame; surrounding whitespace ignored)."""
-        data = line.encode() if isinstance(line, str) else line
+        data = line.encode("utf-8", "surrogatepass") if isinstance(line, str) else line
         if self._first:
             self._first = False
             data = data.removeprefix(_BOM)
         data = data.strip()
         if not data:
             return _SKIP
+        if not data.isascii():
+            # A websocket text message is UTF-8 by definition (RFC 6455 §5.6).
+            try:
+                data.decode()
+            except UnicodeDecodeError as exc:
+                return self._error(
+                    ErrorCode.RPC_FRAMEWORK_ERROR,
+                    f"not valid UTF-8: {exc.reason} at byte {exc.start}",
+                )
         try:
             frame = parse_frame(data, self.version)
         except FrameError as exc:
@@ -191,10 +204,10 @@ class FrameChecker:
 
     # -- helpers -----------------------------------------------------------------------------
     def _decode(
-        self, kind: str, spec: ActionSpec, tp: type[msgspec.Struct], payload: msgspec.Raw
+        self, kind: str, spec: ActionSpec, tp: type[OcppStruct], payload: msgspec.Raw
     ) -> Verdict:
         try:
-            _, issues = decode_payload(tp, payload, self.mode)  # type: ignore[type-var]
+            _, issues = decode_payload(tp, payload, self.mode)
         except PayloadValidationError as exc:
             return self._error(exc.code, exc.description)
         if issues:
@@ -208,7 +221,9 @@ class FrameChecker:
 
     def _unpaired(self, unique_id: str) -> Verdict:
         quoted = msgspec.json.encode(unique_id).decode()
-        return Verdict(False, f"ERROR {self._frame_code} unpaired: no earlier CALL with id {quoted}")
+        return Verdict(
+            False, f"ERROR {self._frame_code} unpaired: no earlier CALL with id {quoted}"
+        )
 
     def _error(self, code: ErrorCode, description: str) -> Verdict:
         return Verdict(False, f"ERROR {wire_code(code, self.version)} {_one_line(description)}")
@@ -276,13 +291,17 @@ def check(version: str, lenient: bool, file: IO[bytes]) -> None:
     Exit status: 0 if no line is ERROR, 1 otherwise, 2 on usage errors.
     """
     checker = FrameChecker(OcppVersion(version), "lenient" if lenient else "strict")
-    out = click.get_text_stream("stdout")
+    out = sys.stdout
     failed = False
-    for raw in file:
-        verdict = checker.check(raw)
-        if not verdict.ok:
-            failed = True
-        out.write(verdict.line + "\n")
-    out.flush()
+    try:
+        for raw in file:
+            verdict = checker.check(raw)
+            if not verdict.ok:
+                failed = True
+            out.write(verdict.line + "\n")
+        out.flush()
+    except BrokenPipeError:  # the reader went away (``| head``): stop quietly
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - keeps the exit flush from failing
+        raise click.exceptions.Exit(1) from None
     if failed:
-        raise SystemExit(1)
+        raise click.exceptions.Exit(1)

@@ -5,13 +5,18 @@
 - ``lenient``: what a typed object can still hold is accepted and reported as ``Issue``s: unknown
   fields (dropped), enum values outside the schema (kept as strings), too-long strings, values out
   of range, lists of the wrong length, ``null`` for optional fields (taken as absent), timestamps
-  without a timezone (taken as UTC). Missing required fields and wrong JSON types still fail.
+  without a timezone (taken as UTC), a malformed 2.x ``customData`` (dropped: it is only an
+  extension point). Missing required fields and wrong JSON types still fail.
 - ``off``: as lenient, without reporting; outgoing payloads are not checked at all.
 
 Mapping of schema failures to codes (``shared/ocpp-reference/rpc.md`` §6): wrong JSON type ->
 TypeConstraintViolation; missing required field, too few / too many items ->
 OccurrenceConstraintViolation; enum, length, range, decimal places, date-time format ->
 PropertyConstraintViolation; unknown field or a payload that is not an object -> FormatViolation.
+
+Integral numbers written with a fraction (``300.0``) are accepted for integer fields, as JSON Schema
+draft-06 (2.x) does; the 1.6 draft-04 schemas would refuse them. Date-times are parsed by msgspec,
+which also accepts a space for ``T`` and offsets without a colon (``+0200``).
 """
 
 from __future__ import annotations
@@ -79,17 +84,25 @@ def decode_payload(
     try:
         obj = _decoder(tp).decode(raw)
     except msgspec.ValidationError as exc:
-        if mode == "strict":
-            raise _from_msgspec(str(exc)) from None
-        return _relaxed(tp, raw, report=mode == "lenient")
-    except msgspec.DecodeError as exc:
+        message = str(exc)
+        if mode != "strict":
+            return _relaxed(tp, raw, report=mode == "lenient")
+        if message.startswith("Expected `int`, got `float`"):
+            # JSON Schema (draft-06) counts 300.0 as an integer: accept integral floats as ints
+            obj, issues = _relaxed(tp, raw, report=True)
+            if not issues:
+                return obj, []
+        raise _from_msgspec(message) from None
+    except (msgspec.DecodeError, UnicodeError) as exc:
         raise PayloadValidationError(
             ErrorCode.FORMAT_VIOLATION, "", f"invalid JSON: {exc}"
         ) from None
     # msgspec takes ``null`` as "absent" for optional fields; the schemas never allow it.
-    if mode == "strict" and b"null" in (raw if type(raw) is bytes else bytes(raw)):
-        for issue in _walk_issues(tp, raw):
-            raise PayloadValidationError(issue.code, issue.path, issue.reason)
+    if mode != "off" and b"null" in (raw if type(raw) is bytes else bytes(raw)):
+        issues = _walk_issues(tp, raw)
+        if issues and mode == "strict":
+            raise PayloadValidationError(issues[0].code, issues[0].path, issues[0].reason)
+        return obj, issues
     return obj, []
 
 
@@ -139,7 +152,7 @@ _RULES: list[tuple[re.Pattern[str], ErrorCode]] = [
     (re.compile(r"^Invalid RFC3339"), ErrorCode.PROPERTY_CONSTRAINT_VIOLATION),
     (re.compile(r"^Expected `datetime` with a timezone"), ErrorCode.PROPERTY_CONSTRAINT_VIOLATION),
     (re.compile(r"^Invalid value for"), ErrorCode.PROPERTY_CONSTRAINT_VIOLATION),
-    (re.compile(r"^Expected `\w+`"), ErrorCode.TYPE_CONSTRAINT_VIOLATION),
+    (re.compile(r"^Expected `[^`]+`"), ErrorCode.TYPE_CONSTRAINT_VIOLATION),
 ]
 
 
@@ -170,7 +183,7 @@ _Fatal = PayloadValidationError
 def _relaxed(tp: type[T], raw: bytes | msgspec.Raw, *, report: bool) -> tuple[T, list[Issue]]:
     try:
         data = msgspec.json.decode(raw)
-    except msgspec.DecodeError as exc:
+    except (msgspec.DecodeError, UnicodeError) as exc:
         raise PayloadValidationError(
             ErrorCode.FORMAT_VIOLATION, "", f"invalid JSON: {exc}"
         ) from None
@@ -311,6 +324,8 @@ def _check_range(
 
 
 def _int(value: Any, t: mi.IntType, path: str, issues: list[Issue]) -> Any:
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)  # 300.0 is an integer in JSON Schema (draft-06)
     if isinstance(value, bool) or not isinstance(value, int):
         raise _type_error("int", value, path)
     _check_range(value, t, path, issues)

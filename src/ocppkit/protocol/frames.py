@@ -144,13 +144,13 @@ def parse_frame(data: bytes | str, version: OcppVersion) -> Frame:
     """Parse one websocket message. Raises ``FrameError`` when it is not a valid frame."""
     try:
         frame: Frame = _DECODERS[version].decode(data)
-    except (msgspec.ValidationError, msgspec.DecodeError):
+    except (msgspec.ValidationError, msgspec.DecodeError, UnicodeError):
         raise _diagnose(data, version) from None
     if len(frame.unique_id) > MAX_MESSAGE_ID_LENGTH:
         raise FrameError(
             _frame_code(version),
             f"message id longer than {MAX_MESSAGE_ID_LENGTH} characters",
-            frame.unique_id,
+            None,  # too long to echo in a valid reply: answered like an unreadable id
             _type_of(frame),
         )
     return frame
@@ -171,7 +171,7 @@ def _diagnose(data: bytes | str, version: OcppVersion) -> FrameError:
     code = _frame_code(version)
     try:
         value = msgspec.json.decode(data)
-    except msgspec.DecodeError as exc:
+    except (msgspec.DecodeError, UnicodeError) as exc:
         return FrameError(code, f"not valid JSON: {exc}")
     if not isinstance(value, list) or not value:
         return FrameError(code, "a frame must be a non-empty JSON array")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, TypeAlias
 
-from msgspec import Meta, field
+from msgspec import UNSET, Meta, field
 
 from ocppkit.messages._base import CustomData, OcppStruct
 from ocppkit.messages.v201.common import (
@@ -37,7 +37,7 @@ class DataTransferRequest(OcppStruct, kw_only=True):
     message_id: Annotated[str, Meta(max_length=50)] | None = field(default=None, name="messageId")
     """May be used to indicate a specific message or implementation."""
 
-    data: Any | None = None
+    data: Any = UNSET
     """
     Data without specified length or format. This needs to be decided by both parties (Open to
     implementation).
@@ -56,5 +56,5 @@ class DataTransferResponse(OcppStruct, kw_only=True):
 
     status_info: StatusInfoType | None = field(default=None, name="statusInfo")
 
-    data: Any | None = None
+    data: Any = UNSET
     """Data without specified length or format, in response to request."""

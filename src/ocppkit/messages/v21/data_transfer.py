@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, TypeAlias
 
-from msgspec import Meta, field
+from msgspec import UNSET, Meta, field
 
 from ocppkit.messages._base import CustomData, OcppStruct
 from ocppkit.messages.v21.common import (
@@ -35,7 +35,7 @@ class DataTransferRequest(OcppStruct, kw_only=True):
     message_id: Annotated[str, Meta(max_length=50)] | None = field(default=None, name="messageId")
     """May be used to indicate a specific message or implementation."""
 
-    data: Any | None = None
+    data: Any = UNSET
     """
     Data without specified length or format. This needs to be decided by both parties (Open to
     implementation).
@@ -54,7 +54,7 @@ class DataTransferResponse(OcppStruct, kw_only=True):
 
     status_info: StatusInfoType | None = field(default=None, name="statusInfo")
 
-    data: Any | None = None
+    data: Any = UNSET
     """Data without specified length or format, in response to request."""
 
     custom_data: CustomData | None = field(default=None, name="customData")
