@@ -36,12 +36,15 @@ its id (normally already answered by the CALLRESULT it rejects). A reply with no
 ``ERROR <frame code> unpaired: no earlier CALL with id "<id>"`` where the frame code is the
 version's code for a broken RPC frame (2.x ``RpcFrameworkError``, 1.6 ``FormationViolation``).
 Every CALL whose message id could be read takes part in pairing, even one rejected for its
-action or payload, so the CALLERROR answering it pairs.
+action or payload, so the CALLERROR answering it pairs. A CALL reusing the id of a CALL not
+answered yet is rejected as ``OcppSession`` rejects it (2.x ``RpcFrameworkError``, 1.6
+``GenericError``: ``a CALL with id '…' is already being processed``); replies keep pairing with
+the first one.
 
 Surrounding whitespace, a trailing ``\\r`` and a UTF-8 byte-order mark on the first line are
-ignored. A line that is not UTF-8 (so could not be a websocket text message) is an unparseable
-frame: ``ERROR <frame code> not valid UTF-8: …``. Output text is kept on one line (control
-characters from the input are escaped).
+ignored. Invalid UTF-8 gets the verdict ``OcppSession`` gives it (an unparseable frame, or a
+``FormatViolation`` payload). Output text is kept on one line (control characters from the input
+are escaped).
 
 Exit status: 0 when no line is ``ERROR``, 1 otherwise, 2 on a usage error (bad option, missing
 file).
@@ -65,15 +68,7 @@ import msgspec
 from ocppkit.messages import ActionSpec, OcppStruct, actions
 from ocppkit.protocol.codec import Issue, Mode, decode_payload
 from ocppkit.protocol.errors import ErrorCode, PayloadValidationError, wire_code
-from ocppkit.protocol.frames import (
-    Call,
-    CallError,
-    CallResult,
-    CallResultError,
-    FrameError,
-    Send,
-    parse_frame,
-)
+from ocppkit.protocol.frames import Call, CallError, CallResult, FrameError, Send, parse_frame
 from ocppkit.protocol.versions import OcppVersion
 
 __all__ = ["FrameChecker", "Verdict", "check", "check_lines"]
@@ -133,37 +128,22 @@ class FrameChecker:
         data = data.strip()
         if not data:
             return _SKIP
-        if not data.isascii():
-            # A websocket text message is UTF-8 by definition (RFC 6455 §5.6).
-            try:
-                data.decode()
-            except UnicodeDecodeError as exc:
-                return self._error(
-                    ErrorCode.RPC_FRAMEWORK_ERROR,
-                    f"not valid UTF-8: {exc.reason} at byte {exc.start}",
-                )
         try:
             frame = parse_frame(data, self.version)
         except FrameError as exc:
             return self._error(exc.code, exc.reason)
-        kind = type(frame)
-        if kind is Call:
-            assert isinstance(frame, Call)
+        if isinstance(frame, Call):
             return self._call(frame)
-        if kind is CallResult:
-            assert isinstance(frame, CallResult)
+        if isinstance(frame, CallResult):
             return self._result(frame)
-        if kind is CallError:
-            assert isinstance(frame, CallError)
+        if isinstance(frame, CallError):
             action = self._pending.pop(frame.unique_id, None)
             if action is None:
                 return self._unpaired(frame.unique_id)
             return Verdict(True, f"OK CALLERROR {_one_line(action)}")
-        if kind is Send:
-            assert isinstance(frame, Send)
+        if isinstance(frame, Send):
             return self._send(frame)
-        assert isinstance(frame, CallResultError)
-        action = self._answered.pop(frame.unique_id, None)
+        action = self._answered.pop(frame.unique_id, None)  # a CallResultError (2.1)
         if action is None:
             action = self._pending.get(frame.unique_id)
         if action is None:
@@ -172,8 +152,11 @@ class FrameChecker:
 
     # -- one per frame type ------------------------------------------------------------------
     def _call(self, frame: Call) -> Verdict:
-        action = frame.action
-        self._pending[frame.unique_id] = action
+        uid, action = frame.unique_id, frame.action
+        if uid in self._pending:  # as OcppSession: the first CALL stays the one a reply pairs with
+            code = ErrorCode.RPC_FRAMEWORK_ERROR if self.version.is_2x else ErrorCode.GENERIC_ERROR
+            return self._error(code, f"a CALL with id {uid!r} is already being processed")
+        self._pending[uid] = action
         spec = self._actions.get(action)
         if spec is None or spec.send_only:
             return self._unknown_action(action)
@@ -220,7 +203,7 @@ class FrameChecker:
         )
 
     def _unpaired(self, unique_id: str) -> Verdict:
-        quoted = msgspec.json.encode(unique_id).decode()
+        quoted = _one_line(msgspec.json.encode(unique_id).decode())
         return Verdict(
             False, f"ERROR {self._frame_code} unpaired: no earlier CALL with id {quoted}"
         )
@@ -286,7 +269,8 @@ def check(version: str, lenient: bool, file: IO[bytes]) -> None:
     CALL of the same message id, and a CALLRESULT's payload is validated as that
     action's response. Without such a CALL the line is
     'ERROR <code> unpaired: no earlier CALL with id "<id>"', with the version's
-    frame-error code (RpcFrameworkError; 1.6: FormationViolation).
+    frame-error code (RpcFrameworkError; 1.6: FormationViolation). A CALL reusing
+    the id of a CALL not answered yet is RpcFrameworkError (1.6: GenericError).
 
     Exit status: 0 if no line is ERROR, 1 otherwise, 2 on usage errors.
     """

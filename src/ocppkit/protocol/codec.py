@@ -25,6 +25,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any, Literal, TypeAlias, TypeVar
 
 import msgspec
@@ -188,12 +189,18 @@ def _relaxed(tp: type[T], raw: bytes | msgspec.Raw, *, report: bool) -> tuple[T,
             ErrorCode.FORMAT_VIOLATION, "", f"invalid JSON: {exc}"
         ) from None
     issues: list[Issue] = []
-    info = mi.type_info(tp)
+    info = _type_info(tp)
     if not isinstance(data, dict):
         raise _Fatal(ErrorCode.FORMAT_VIOLATION, "", f"Expected `object`, got `{_json_type(data)}`")
     with _relaxed_decimals():
         obj = _build(data, info, "", issues)
     return obj, issues if report else []
+
+
+@cache
+def _type_info(tp: type[OcppStruct]) -> mi.Type:
+    """msgspec's type tree of a payload class (built once per class)."""
+    return mi.type_info(tp)
 
 
 def _walk_issues(tp: type[OcppStruct], raw: bytes | msgspec.Raw) -> list[Issue]:
