@@ -89,6 +89,7 @@ class StructModel:
     deps: set[str]
     decimals: dict[str, int] = field(default_factory=dict)
     action: str | None = None  # set for top-level request/response classes
+    response: bool = True  # request classes: False for SEND-only actions (no response class)
 
 
 @dataclass
@@ -298,6 +299,7 @@ class Builder:
                 names.append(cls)
             request, response = names
             assert request is not None
+            self.m.structs[request].response = response is not None
             self.m.actions[action] = (request, response)
 
 
@@ -349,7 +351,12 @@ def emit_enum(e: EnumModel) -> list[str]:
 def emit_struct(s: StructModel, block_title: str | None) -> list[str]:
     # kw_only is per class in msgspec (not inherited): schema order keeps required after optional
     options = "kw_only=True" + ("" if s.forbid_unknown else ", forbid_unknown_fields=False")
-    out = [f"class {s.name}(OcppStruct, {options}):"]
+    base = "OcppStruct"
+    if s.action and s.name.endswith("Response"):
+        base = "OcppResponse"
+    elif s.action:
+        base = f'OcppRequest["{s.action}Response"]' if s.response else "OcppRequest[None]"
+    out = [f"class {s.name}({base}, {options}):"]
     doc = s.doc
     if s.action:
         kind = "response to" if s.name.endswith("Response") else "request of"
@@ -464,7 +471,14 @@ def generate(version: str) -> dict[Path, str]:
         ]
         base_names = [
             n
-            for n in ("CustomData", "DateTime", "OcppStruct", "check_decimals")
+            for n in (
+                "CustomData",
+                "DateTime",
+                "OcppRequest",
+                "OcppResponse",
+                "OcppStruct",
+                "check_decimals",
+            )
             if re.search(rf"\b{n}\b", text)
         ]
         heading = (

@@ -124,7 +124,7 @@ def test_send_and_call_are_not_interchangeable() -> None:
             v21.NotifyPeriodicEventStreamRequest(id=1, pending=0, basetime=NOW, data=[]), now=0
         )
     with pytest.raises(LocalProtocolError, match="not a SEND-type"):
-        s.send(v21.HeartbeatRequest())
+        s.send(v21.HeartbeatRequest())  # type: ignore[arg-type]
 
 
 def test_timeout_fails_the_call_sends_the_next_and_drops_the_late_reply() -> None:

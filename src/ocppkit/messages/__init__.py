@@ -17,14 +17,22 @@ from functools import cache
 from importlib.resources import files
 from typing import TYPE_CHECKING
 
-from ocppkit.messages._base import ActionSpec, CustomData, OcppStruct
+from ocppkit.messages._base import ActionSpec, CustomData, OcppRequest, OcppResponse, OcppStruct
 
 if TYPE_CHECKING:  # the protocol package imports this one
     from importlib.resources.abc import Traversable
 
     from ocppkit.protocol.versions import OcppVersion
 
-__all__ = ["ActionSpec", "CustomData", "OcppStruct", "actions", "schema_dir"]
+__all__ = [
+    "ActionSpec",
+    "CustomData",
+    "OcppRequest",
+    "OcppResponse",
+    "OcppStruct",
+    "actions",
+    "schema_dir",
+]
 
 
 @cache

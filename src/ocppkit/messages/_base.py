@@ -1,7 +1,9 @@
 """Building blocks of the generated message classes.
 
 - ``OcppStruct``: base of every payload class (keyword-only, absent optional fields omitted on
-  encode, unknown fields rejected on decode unless the schema leaves the object open).
+  encode, unknown fields rejected on decode unless the schema leaves the object open);
+  ``OcppRequest[R]`` for CALL / SEND payloads (``R`` is the response class, so a typed ``call()``
+  returns that type) and ``OcppResponse`` for CALLRESULT payloads.
 - ``DateTime``: a timezone-aware ``datetime`` (RFC 3339 with offset on the wire).
 - ``CustomData``: the open 2.x ``customData`` object, kept whole (a ``dict``), ``vendorId`` checked.
 - ``check_decimals``: the 1.6 ``multipleOf: 0.1`` rule, checked exactly on decimal digits.
@@ -16,7 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Any, ClassVar, Literal, TypeAlias
+from typing import Annotated, Any, ClassVar, Generic, Literal, TypeAlias, TypeVar
 
 import msgspec
 
@@ -25,6 +27,8 @@ __all__ = [
     "CustomData",
     "DateTime",
     "Direction",
+    "OcppRequest",
+    "OcppResponse",
     "OcppStruct",
     "check_decimals",
     "dec_hook",
@@ -46,6 +50,17 @@ class OcppStruct(msgspec.Struct, kw_only=True, omit_defaults=True, forbid_unknow
     """
 
     __ocpp_decimals__: ClassVar[dict[str, int]] = {}
+
+
+R = TypeVar("R")
+
+
+class OcppRequest(OcppStruct, Generic[R]):
+    """A CALL (or 2.1 SEND) payload; ``R`` is the class of its response (``None`` for SEND)."""
+
+
+class OcppResponse(OcppStruct):
+    """A CALLRESULT payload."""
 
 
 class CustomData(dict[str, Any]):
@@ -117,9 +132,9 @@ class ActionSpec:
 
     action: str
     """The action name as on the wire (``BootNotification``)."""
-    request: type[OcppStruct]
+    request: type[OcppRequest[Any]]
     """The CALL (or 2.1 SEND) payload class."""
-    response: type[OcppStruct] | None
+    response: type[OcppResponse] | None
     """The CALLRESULT payload class; ``None`` for SEND-only actions."""
     direction: Direction
     """Who sends the request."""

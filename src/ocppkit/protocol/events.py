@@ -8,9 +8,9 @@ so logs and metrics see it; the session has already sent whatever reply the spec
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, TypeAlias
+from typing import Any, Literal, TypeAlias
 
-from ocppkit.messages._base import OcppStruct
+from ocppkit.messages._base import OcppRequest, OcppResponse
 from ocppkit.protocol.errors import CallError, OcppError
 
 __all__ = [
@@ -31,7 +31,7 @@ class CallReceived:
 
     unique_id: str
     action: str
-    request: OcppStruct
+    request: OcppRequest[Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +40,7 @@ class SendReceived:
 
     unique_id: str
     action: str
-    request: OcppStruct
+    request: OcppRequest[Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,8 +49,8 @@ class CallCompleted:
 
     unique_id: str
     action: str
-    request: OcppStruct
-    response: OcppStruct
+    request: OcppRequest[Any]
+    response: OcppResponse
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +61,7 @@ class CallFailed:
 
     unique_id: str
     action: str
-    request: OcppStruct
+    request: OcppRequest[Any]
     error: OcppError
 
 

@@ -28,9 +28,10 @@ from collections import OrderedDict, deque
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from functools import cache
+from typing import Any
 
 from ocppkit.messages import actions
-from ocppkit.messages._base import ActionSpec, OcppStruct
+from ocppkit.messages._base import ActionSpec, OcppRequest, OcppResponse, OcppStruct
 from ocppkit.protocol.codec import Issue, Mode, PayloadCodec
 from ocppkit.protocol.errors import (
     CallError,
@@ -101,7 +102,7 @@ class ValidationPolicy:
 class _OutgoingCall:
     unique_id: str
     spec: ActionSpec
-    request: OcppStruct
+    request: OcppRequest[Any]
     frame: bytes
     deadline: float
     cancelled: bool = False
@@ -185,7 +186,7 @@ class OcppSession:
     # -- outgoing --------------------------------------------------------------------------
     def send_call(
         self,
-        request: OcppStruct,
+        request: OcppRequest[Any],
         now: float,
         *,
         timeout: float | None = None,
@@ -216,7 +217,7 @@ class OcppSession:
             self._queue.append(call)
         return uid
 
-    def send(self, request: OcppStruct, *, unique_id: str | None = None) -> str:
+    def send(self, request: OcppRequest[None], *, unique_id: str | None = None) -> str:
         """Send a 2.1 SEND-type message now (never queued, never answered); returns its id."""
         self._check_open()
         spec = self._spec_for(request)
@@ -228,7 +229,7 @@ class OcppSession:
         )
         return uid
 
-    def send_result(self, unique_id: str, response: OcppStruct) -> None:
+    def send_result(self, unique_id: str, response: OcppResponse) -> None:
         """Answer the peer's CALL ``unique_id`` with a CALLRESULT."""
         spec = self._incoming.get(unique_id)
         if spec is None:
@@ -440,7 +441,7 @@ class OcppSession:
         while len(self._timed_out) > self._remember_timed_out:
             self._timed_out.popitem(last=False)
 
-    def _spec_for(self, request: OcppStruct) -> ActionSpec:
+    def _spec_for(self, request: OcppRequest[Any]) -> ActionSpec:
         spec = _by_request_type(self.version).get(type(request))
         if spec is None:
             raise LocalProtocolError(

@@ -8,7 +8,7 @@ from typing import Annotated, Literal, TypeAlias
 
 from msgspec import Meta, field
 
-from ocppkit.messages._base import DateTime, OcppStruct
+from ocppkit.messages._base import DateTime, OcppRequest, OcppResponse, OcppStruct
 from ocppkit.messages.v16.common import (
     ChargingProfile,
     IdTagInfo,
@@ -321,19 +321,19 @@ class TransactionData(OcppStruct, kw_only=True):
     sampled_value: list[TransactionDataSampledValue] = field(name="sampledValue")
 
 
-class AuthorizeRequest(OcppStruct, kw_only=True):
+class AuthorizeRequest(OcppRequest["AuthorizeResponse"], kw_only=True):
     """Payload of Authorize (Core)."""
 
     id_tag: Annotated[str, Meta(max_length=20)] = field(name="idTag")
 
 
-class AuthorizeResponse(OcppStruct, kw_only=True):
+class AuthorizeResponse(OcppResponse, kw_only=True):
     """Response to Authorize (Core)."""
 
     id_tag_info: IdTagInfo = field(name="idTagInfo")
 
 
-class BootNotificationRequest(OcppStruct, kw_only=True):
+class BootNotificationRequest(OcppRequest["BootNotificationResponse"], kw_only=True):
     """Payload of BootNotification (Core)."""
 
     charge_point_vendor: Annotated[str, Meta(max_length=20)] = field(name="chargePointVendor")
@@ -363,7 +363,7 @@ class BootNotificationRequest(OcppStruct, kw_only=True):
     )
 
 
-class BootNotificationResponse(OcppStruct, kw_only=True):
+class BootNotificationResponse(OcppResponse, kw_only=True):
     """Response to BootNotification (Core)."""
 
     status: RegistrationStatus
@@ -373,7 +373,7 @@ class BootNotificationResponse(OcppStruct, kw_only=True):
     interval: int
 
 
-class ChangeAvailabilityRequest(OcppStruct, kw_only=True):
+class ChangeAvailabilityRequest(OcppRequest["ChangeAvailabilityResponse"], kw_only=True):
     """Payload of ChangeAvailability (Core)."""
 
     connector_id: int = field(name="connectorId")
@@ -381,13 +381,13 @@ class ChangeAvailabilityRequest(OcppStruct, kw_only=True):
     type: AvailabilityType
 
 
-class ChangeAvailabilityResponse(OcppStruct, kw_only=True):
+class ChangeAvailabilityResponse(OcppResponse, kw_only=True):
     """Response to ChangeAvailability (Core)."""
 
     status: AvailabilityStatus
 
 
-class ChangeConfigurationRequest(OcppStruct, kw_only=True):
+class ChangeConfigurationRequest(OcppRequest["ChangeConfigurationResponse"], kw_only=True):
     """Payload of ChangeConfiguration (Core)."""
 
     key: Annotated[str, Meta(max_length=50)]
@@ -395,23 +395,23 @@ class ChangeConfigurationRequest(OcppStruct, kw_only=True):
     value: Annotated[str, Meta(max_length=500)]
 
 
-class ChangeConfigurationResponse(OcppStruct, kw_only=True):
+class ChangeConfigurationResponse(OcppResponse, kw_only=True):
     """Response to ChangeConfiguration (Core)."""
 
     status: ConfigurationStatus
 
 
-class ClearCacheRequest(OcppStruct, kw_only=True):
+class ClearCacheRequest(OcppRequest["ClearCacheResponse"], kw_only=True):
     """Payload of ClearCache (Core)."""
 
 
-class ClearCacheResponse(OcppStruct, kw_only=True):
+class ClearCacheResponse(OcppResponse, kw_only=True):
     """Response to ClearCache (Core)."""
 
     status: ClearCacheStatus
 
 
-class DataTransferRequest(OcppStruct, kw_only=True):
+class DataTransferRequest(OcppRequest["DataTransferResponse"], kw_only=True):
     """Payload of DataTransfer (Core)."""
 
     vendor_id: Annotated[str, Meta(max_length=255)] = field(name="vendorId")
@@ -421,7 +421,7 @@ class DataTransferRequest(OcppStruct, kw_only=True):
     data: str | None = None
 
 
-class DataTransferResponse(OcppStruct, kw_only=True):
+class DataTransferResponse(OcppResponse, kw_only=True):
     """Response to DataTransfer (Core)."""
 
     status: DataTransferStatus
@@ -429,13 +429,13 @@ class DataTransferResponse(OcppStruct, kw_only=True):
     data: str | None = None
 
 
-class GetConfigurationRequest(OcppStruct, kw_only=True):
+class GetConfigurationRequest(OcppRequest["GetConfigurationResponse"], kw_only=True):
     """Payload of GetConfiguration (Core)."""
 
     key: list[Annotated[str, Meta(max_length=50)]] | None = None
 
 
-class GetConfigurationResponse(OcppStruct, kw_only=True):
+class GetConfigurationResponse(OcppResponse, kw_only=True):
     """Response to GetConfiguration (Core)."""
 
     configuration_key: list[KeyValue] | None = field(default=None, name="configurationKey")
@@ -445,17 +445,17 @@ class GetConfigurationResponse(OcppStruct, kw_only=True):
     )
 
 
-class HeartbeatRequest(OcppStruct, kw_only=True):
+class HeartbeatRequest(OcppRequest["HeartbeatResponse"], kw_only=True):
     """Payload of Heartbeat (Core)."""
 
 
-class HeartbeatResponse(OcppStruct, kw_only=True):
+class HeartbeatResponse(OcppResponse, kw_only=True):
     """Response to Heartbeat (Core)."""
 
     current_time: DateTime = field(name="currentTime")
 
 
-class MeterValuesRequest(OcppStruct, kw_only=True):
+class MeterValuesRequest(OcppRequest["MeterValuesResponse"], kw_only=True):
     """Payload of MeterValues (Core)."""
 
     connector_id: int = field(name="connectorId")
@@ -465,11 +465,11 @@ class MeterValuesRequest(OcppStruct, kw_only=True):
     meter_value: Annotated[list[MeterValue], Meta(min_length=1)] = field(name="meterValue")
 
 
-class MeterValuesResponse(OcppStruct, kw_only=True):
+class MeterValuesResponse(OcppResponse, kw_only=True):
     """Response to MeterValues (Core)."""
 
 
-class RemoteStartTransactionRequest(OcppStruct, kw_only=True):
+class RemoteStartTransactionRequest(OcppRequest["RemoteStartTransactionResponse"], kw_only=True):
     """Payload of RemoteStartTransaction (Core)."""
 
     connector_id: int | None = field(default=None, name="connectorId")
@@ -479,37 +479,37 @@ class RemoteStartTransactionRequest(OcppStruct, kw_only=True):
     charging_profile: ChargingProfile | None = field(default=None, name="chargingProfile")
 
 
-class RemoteStartTransactionResponse(OcppStruct, kw_only=True):
+class RemoteStartTransactionResponse(OcppResponse, kw_only=True):
     """Response to RemoteStartTransaction (Core)."""
 
     status: RemoteStartStopStatus
 
 
-class RemoteStopTransactionRequest(OcppStruct, kw_only=True):
+class RemoteStopTransactionRequest(OcppRequest["RemoteStopTransactionResponse"], kw_only=True):
     """Payload of RemoteStopTransaction (Core)."""
 
     transaction_id: int = field(name="transactionId")
 
 
-class RemoteStopTransactionResponse(OcppStruct, kw_only=True):
+class RemoteStopTransactionResponse(OcppResponse, kw_only=True):
     """Response to RemoteStopTransaction (Core)."""
 
     status: RemoteStartStopStatus
 
 
-class ResetRequest(OcppStruct, kw_only=True):
+class ResetRequest(OcppRequest["ResetResponse"], kw_only=True):
     """Payload of Reset (Core)."""
 
     type: ResetType
 
 
-class ResetResponse(OcppStruct, kw_only=True):
+class ResetResponse(OcppResponse, kw_only=True):
     """Response to Reset (Core)."""
 
     status: ResetStatus
 
 
-class StartTransactionRequest(OcppStruct, kw_only=True):
+class StartTransactionRequest(OcppRequest["StartTransactionResponse"], kw_only=True):
     """Payload of StartTransaction (Core)."""
 
     connector_id: int = field(name="connectorId")
@@ -523,7 +523,7 @@ class StartTransactionRequest(OcppStruct, kw_only=True):
     timestamp: DateTime
 
 
-class StartTransactionResponse(OcppStruct, kw_only=True):
+class StartTransactionResponse(OcppResponse, kw_only=True):
     """Response to StartTransaction (Core)."""
 
     id_tag_info: IdTagInfo = field(name="idTagInfo")
@@ -531,7 +531,7 @@ class StartTransactionResponse(OcppStruct, kw_only=True):
     transaction_id: int = field(name="transactionId")
 
 
-class StatusNotificationRequest(OcppStruct, kw_only=True):
+class StatusNotificationRequest(OcppRequest["StatusNotificationResponse"], kw_only=True):
     """Payload of StatusNotification (Core)."""
 
     connector_id: int = field(name="connectorId")
@@ -551,11 +551,11 @@ class StatusNotificationRequest(OcppStruct, kw_only=True):
     )
 
 
-class StatusNotificationResponse(OcppStruct, kw_only=True):
+class StatusNotificationResponse(OcppResponse, kw_only=True):
     """Response to StatusNotification (Core)."""
 
 
-class StopTransactionRequest(OcppStruct, kw_only=True):
+class StopTransactionRequest(OcppRequest["StopTransactionResponse"], kw_only=True):
     """Payload of StopTransaction (Core)."""
 
     id_tag: Annotated[str, Meta(max_length=20)] | None = field(default=None, name="idTag")
@@ -571,19 +571,19 @@ class StopTransactionRequest(OcppStruct, kw_only=True):
     transaction_data: list[TransactionData] | None = field(default=None, name="transactionData")
 
 
-class StopTransactionResponse(OcppStruct, kw_only=True):
+class StopTransactionResponse(OcppResponse, kw_only=True):
     """Response to StopTransaction (Core)."""
 
     id_tag_info: IdTagInfo | None = field(default=None, name="idTagInfo")
 
 
-class UnlockConnectorRequest(OcppStruct, kw_only=True):
+class UnlockConnectorRequest(OcppRequest["UnlockConnectorResponse"], kw_only=True):
     """Payload of UnlockConnector (Core)."""
 
     connector_id: int = field(name="connectorId")
 
 
-class UnlockConnectorResponse(OcppStruct, kw_only=True):
+class UnlockConnectorResponse(OcppResponse, kw_only=True):
     """Response to UnlockConnector (Core)."""
 
     status: UnlockStatus

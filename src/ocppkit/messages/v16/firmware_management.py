@@ -8,7 +8,7 @@ from typing import Annotated, Literal, TypeAlias
 
 from msgspec import Meta, field
 
-from ocppkit.messages._base import DateTime, OcppStruct
+from ocppkit.messages._base import DateTime, OcppRequest, OcppResponse
 
 __all__ = [
     "DiagnosticsStatus",
@@ -38,27 +38,31 @@ FirmwareStatus: TypeAlias = Literal[
 ]
 
 
-class DiagnosticsStatusNotificationRequest(OcppStruct, kw_only=True):
+class DiagnosticsStatusNotificationRequest(
+    OcppRequest["DiagnosticsStatusNotificationResponse"], kw_only=True
+):
     """Payload of DiagnosticsStatusNotification (Firmware Management)."""
 
     status: DiagnosticsStatus
 
 
-class DiagnosticsStatusNotificationResponse(OcppStruct, kw_only=True):
+class DiagnosticsStatusNotificationResponse(OcppResponse, kw_only=True):
     """Response to DiagnosticsStatusNotification (Firmware Management)."""
 
 
-class FirmwareStatusNotificationRequest(OcppStruct, kw_only=True):
+class FirmwareStatusNotificationRequest(
+    OcppRequest["FirmwareStatusNotificationResponse"], kw_only=True
+):
     """Payload of FirmwareStatusNotification (Firmware Management)."""
 
     status: FirmwareStatus
 
 
-class FirmwareStatusNotificationResponse(OcppStruct, kw_only=True):
+class FirmwareStatusNotificationResponse(OcppResponse, kw_only=True):
     """Response to FirmwareStatusNotification (Firmware Management)."""
 
 
-class GetDiagnosticsRequest(OcppStruct, kw_only=True):
+class GetDiagnosticsRequest(OcppRequest["GetDiagnosticsResponse"], kw_only=True):
     """Payload of GetDiagnostics (Firmware Management)."""
 
     location: str
@@ -72,13 +76,13 @@ class GetDiagnosticsRequest(OcppStruct, kw_only=True):
     stop_time: DateTime | None = field(default=None, name="stopTime")
 
 
-class GetDiagnosticsResponse(OcppStruct, kw_only=True):
+class GetDiagnosticsResponse(OcppResponse, kw_only=True):
     """Response to GetDiagnostics (Firmware Management)."""
 
     file_name: Annotated[str, Meta(max_length=255)] | None = field(default=None, name="fileName")
 
 
-class UpdateFirmwareRequest(OcppStruct, kw_only=True):
+class UpdateFirmwareRequest(OcppRequest["UpdateFirmwareResponse"], kw_only=True):
     """Payload of UpdateFirmware (Firmware Management)."""
 
     location: str
@@ -90,5 +94,5 @@ class UpdateFirmwareRequest(OcppStruct, kw_only=True):
     retry_interval: int | None = field(default=None, name="retryInterval")
 
 
-class UpdateFirmwareResponse(OcppStruct, kw_only=True):
+class UpdateFirmwareResponse(OcppResponse, kw_only=True):
     """Response to UpdateFirmware (Firmware Management)."""

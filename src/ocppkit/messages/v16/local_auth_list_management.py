@@ -8,7 +8,7 @@ from typing import Annotated, Literal, TypeAlias
 
 from msgspec import Meta, field
 
-from ocppkit.messages._base import OcppStruct
+from ocppkit.messages._base import OcppRequest, OcppResponse, OcppStruct
 from ocppkit.messages.v16.common import (
     IdTagInfo,
 )
@@ -38,17 +38,17 @@ class AuthorizationData(OcppStruct, kw_only=True):
     id_tag_info: IdTagInfo | None = field(default=None, name="idTagInfo")
 
 
-class GetLocalListVersionRequest(OcppStruct, kw_only=True):
+class GetLocalListVersionRequest(OcppRequest["GetLocalListVersionResponse"], kw_only=True):
     """Payload of GetLocalListVersion (Local Auth List Management)."""
 
 
-class GetLocalListVersionResponse(OcppStruct, kw_only=True):
+class GetLocalListVersionResponse(OcppResponse, kw_only=True):
     """Response to GetLocalListVersion (Local Auth List Management)."""
 
     list_version: int = field(name="listVersion")
 
 
-class SendLocalListRequest(OcppStruct, kw_only=True):
+class SendLocalListRequest(OcppRequest["SendLocalListResponse"], kw_only=True):
     """Payload of SendLocalList (Local Auth List Management)."""
 
     list_version: int = field(name="listVersion")
@@ -60,7 +60,7 @@ class SendLocalListRequest(OcppStruct, kw_only=True):
     update_type: UpdateType = field(name="updateType")
 
 
-class SendLocalListResponse(OcppStruct, kw_only=True):
+class SendLocalListResponse(OcppResponse, kw_only=True):
     """Response to SendLocalList (Local Auth List Management)."""
 
     status: UpdateStatus

@@ -8,7 +8,7 @@ from typing import Literal, TypeAlias
 
 from msgspec import field
 
-from ocppkit.messages._base import OcppStruct
+from ocppkit.messages._base import OcppRequest, OcppResponse
 
 __all__ = [
     "MessageTrigger",
@@ -31,7 +31,7 @@ MessageTrigger: TypeAlias = Literal[
 TriggerMessageStatus: TypeAlias = Literal["Accepted", "Rejected", "NotImplemented"]
 
 
-class TriggerMessageRequest(OcppStruct, kw_only=True):
+class TriggerMessageRequest(OcppRequest["TriggerMessageResponse"], kw_only=True):
     """Payload of TriggerMessage (Remote Trigger)."""
 
     requested_message: MessageTrigger = field(name="requestedMessage")
@@ -39,7 +39,7 @@ class TriggerMessageRequest(OcppStruct, kw_only=True):
     connector_id: int | None = field(default=None, name="connectorId")
 
 
-class TriggerMessageResponse(OcppStruct, kw_only=True):
+class TriggerMessageResponse(OcppResponse, kw_only=True):
     """Response to TriggerMessage (Remote Trigger)."""
 
     status: TriggerMessageStatus

@@ -8,7 +8,7 @@ from typing import Annotated, Literal, TypeAlias
 
 from msgspec import Meta, field
 
-from ocppkit.messages._base import DateTime, OcppStruct
+from ocppkit.messages._base import DateTime, OcppRequest, OcppResponse
 
 __all__ = [
     "CancelReservationStatus",
@@ -32,19 +32,19 @@ ReservationStatus: TypeAlias = Literal[
 ]
 
 
-class CancelReservationRequest(OcppStruct, kw_only=True):
+class CancelReservationRequest(OcppRequest["CancelReservationResponse"], kw_only=True):
     """Payload of CancelReservation (Reservation)."""
 
     reservation_id: int = field(name="reservationId")
 
 
-class CancelReservationResponse(OcppStruct, kw_only=True):
+class CancelReservationResponse(OcppResponse, kw_only=True):
     """Response to CancelReservation (Reservation)."""
 
     status: CancelReservationStatus
 
 
-class ReserveNowRequest(OcppStruct, kw_only=True):
+class ReserveNowRequest(OcppRequest["ReserveNowResponse"], kw_only=True):
     """Payload of ReserveNow (Reservation)."""
 
     connector_id: int = field(name="connectorId")
@@ -60,7 +60,7 @@ class ReserveNowRequest(OcppStruct, kw_only=True):
     reservation_id: int = field(name="reservationId")
 
 
-class ReserveNowResponse(OcppStruct, kw_only=True):
+class ReserveNowResponse(OcppResponse, kw_only=True):
     """Response to ReserveNow (Reservation)."""
 
     status: ReservationStatus

@@ -8,7 +8,7 @@ from typing import Annotated, Literal, TypeAlias
 
 from msgspec import Meta, field
 
-from ocppkit.messages._base import DateTime, OcppStruct
+from ocppkit.messages._base import DateTime, OcppRequest, OcppResponse, OcppStruct
 
 __all__ = [
     "CertificateSignedStatusEnumType",
@@ -171,31 +171,31 @@ class LogParametersType(OcppStruct, kw_only=True):
     latest_timestamp: DateTime | None = field(default=None, name="latestTimestamp")
 
 
-class CertificateSignedRequest(OcppStruct, kw_only=True):
+class CertificateSignedRequest(OcppRequest["CertificateSignedResponse"], kw_only=True):
     """Payload of CertificateSigned (Security (1.6 Security Whitepaper))."""
 
     certificate_chain: Annotated[str, Meta(max_length=10000)] = field(name="certificateChain")
 
 
-class CertificateSignedResponse(OcppStruct, kw_only=True):
+class CertificateSignedResponse(OcppResponse, kw_only=True):
     """Response to CertificateSigned (Security (1.6 Security Whitepaper))."""
 
     status: CertificateSignedStatusEnumType
 
 
-class DeleteCertificateRequest(OcppStruct, kw_only=True):
+class DeleteCertificateRequest(OcppRequest["DeleteCertificateResponse"], kw_only=True):
     """Payload of DeleteCertificate (Security (1.6 Security Whitepaper))."""
 
     certificate_hash_data: CertificateHashDataType = field(name="certificateHashData")
 
 
-class DeleteCertificateResponse(OcppStruct, kw_only=True):
+class DeleteCertificateResponse(OcppResponse, kw_only=True):
     """Response to DeleteCertificate (Security (1.6 Security Whitepaper))."""
 
     status: DeleteCertificateStatusEnumType
 
 
-class ExtendedTriggerMessageRequest(OcppStruct, kw_only=True):
+class ExtendedTriggerMessageRequest(OcppRequest["ExtendedTriggerMessageResponse"], kw_only=True):
     """Payload of ExtendedTriggerMessage (Security (1.6 Security Whitepaper))."""
 
     requested_message: MessageTriggerEnumType = field(name="requestedMessage")
@@ -203,19 +203,21 @@ class ExtendedTriggerMessageRequest(OcppStruct, kw_only=True):
     connector_id: int | None = field(default=None, name="connectorId")
 
 
-class ExtendedTriggerMessageResponse(OcppStruct, kw_only=True):
+class ExtendedTriggerMessageResponse(OcppResponse, kw_only=True):
     """Response to ExtendedTriggerMessage (Security (1.6 Security Whitepaper))."""
 
     status: TriggerMessageStatusEnumType
 
 
-class GetInstalledCertificateIdsRequest(OcppStruct, kw_only=True):
+class GetInstalledCertificateIdsRequest(
+    OcppRequest["GetInstalledCertificateIdsResponse"], kw_only=True
+):
     """Payload of GetInstalledCertificateIds (Security (1.6 Security Whitepaper))."""
 
     certificate_type: CertificateUseEnumType = field(name="certificateType")
 
 
-class GetInstalledCertificateIdsResponse(OcppStruct, kw_only=True):
+class GetInstalledCertificateIdsResponse(OcppResponse, kw_only=True):
     """Response to GetInstalledCertificateIds (Security (1.6 Security Whitepaper))."""
 
     certificate_hash_data: Annotated[list[CertificateHashDataType], Meta(min_length=1)] | None = (
@@ -225,7 +227,7 @@ class GetInstalledCertificateIdsResponse(OcppStruct, kw_only=True):
     status: GetInstalledCertificateStatusEnumType
 
 
-class GetLogRequest(OcppStruct, kw_only=True):
+class GetLogRequest(OcppRequest["GetLogResponse"], kw_only=True):
     """Payload of GetLog (Security (1.6 Security Whitepaper))."""
 
     log: LogParametersType
@@ -239,7 +241,7 @@ class GetLogRequest(OcppStruct, kw_only=True):
     retry_interval: int | None = field(default=None, name="retryInterval")
 
 
-class GetLogResponse(OcppStruct, kw_only=True):
+class GetLogResponse(OcppResponse, kw_only=True):
     """Response to GetLog (Security (1.6 Security Whitepaper))."""
 
     status: LogStatusEnumType
@@ -247,7 +249,7 @@ class GetLogResponse(OcppStruct, kw_only=True):
     filename: Annotated[str, Meta(max_length=255)] | None = None
 
 
-class InstallCertificateRequest(OcppStruct, kw_only=True):
+class InstallCertificateRequest(OcppRequest["InstallCertificateResponse"], kw_only=True):
     """Payload of InstallCertificate (Security (1.6 Security Whitepaper))."""
 
     certificate_type: CertificateUseEnumType = field(name="certificateType")
@@ -255,13 +257,13 @@ class InstallCertificateRequest(OcppStruct, kw_only=True):
     certificate: Annotated[str, Meta(max_length=5500)]
 
 
-class InstallCertificateResponse(OcppStruct, kw_only=True):
+class InstallCertificateResponse(OcppResponse, kw_only=True):
     """Response to InstallCertificate (Security (1.6 Security Whitepaper))."""
 
     status: InstallCertificateStatusEnumType
 
 
-class LogStatusNotificationRequest(OcppStruct, kw_only=True):
+class LogStatusNotificationRequest(OcppRequest["LogStatusNotificationResponse"], kw_only=True):
     """Payload of LogStatusNotification (Security (1.6 Security Whitepaper))."""
 
     status: UploadLogStatusEnumType
@@ -269,11 +271,13 @@ class LogStatusNotificationRequest(OcppStruct, kw_only=True):
     request_id: int | None = field(default=None, name="requestId")
 
 
-class LogStatusNotificationResponse(OcppStruct, kw_only=True):
+class LogStatusNotificationResponse(OcppResponse, kw_only=True):
     """Response to LogStatusNotification (Security (1.6 Security Whitepaper))."""
 
 
-class SecurityEventNotificationRequest(OcppStruct, kw_only=True):
+class SecurityEventNotificationRequest(
+    OcppRequest["SecurityEventNotificationResponse"], kw_only=True
+):
     """Payload of SecurityEventNotification (Security (1.6 Security Whitepaper))."""
 
     type: Annotated[str, Meta(max_length=50)]
@@ -283,23 +287,25 @@ class SecurityEventNotificationRequest(OcppStruct, kw_only=True):
     tech_info: Annotated[str, Meta(max_length=255)] | None = field(default=None, name="techInfo")
 
 
-class SecurityEventNotificationResponse(OcppStruct, kw_only=True):
+class SecurityEventNotificationResponse(OcppResponse, kw_only=True):
     """Response to SecurityEventNotification (Security (1.6 Security Whitepaper))."""
 
 
-class SignCertificateRequest(OcppStruct, kw_only=True):
+class SignCertificateRequest(OcppRequest["SignCertificateResponse"], kw_only=True):
     """Payload of SignCertificate (Security (1.6 Security Whitepaper))."""
 
     csr: Annotated[str, Meta(max_length=5500)]
 
 
-class SignCertificateResponse(OcppStruct, kw_only=True):
+class SignCertificateResponse(OcppResponse, kw_only=True):
     """Response to SignCertificate (Security (1.6 Security Whitepaper))."""
 
     status: GenericStatusEnumType
 
 
-class SignedFirmwareStatusNotificationRequest(OcppStruct, kw_only=True):
+class SignedFirmwareStatusNotificationRequest(
+    OcppRequest["SignedFirmwareStatusNotificationResponse"], kw_only=True
+):
     """Payload of SignedFirmwareStatusNotification (Security (1.6 Security Whitepaper))."""
 
     status: FirmwareStatusEnumType
@@ -307,11 +313,11 @@ class SignedFirmwareStatusNotificationRequest(OcppStruct, kw_only=True):
     request_id: int | None = field(default=None, name="requestId")
 
 
-class SignedFirmwareStatusNotificationResponse(OcppStruct, kw_only=True):
+class SignedFirmwareStatusNotificationResponse(OcppResponse, kw_only=True):
     """Response to SignedFirmwareStatusNotification (Security (1.6 Security Whitepaper))."""
 
 
-class SignedUpdateFirmwareRequest(OcppStruct, kw_only=True):
+class SignedUpdateFirmwareRequest(OcppRequest["SignedUpdateFirmwareResponse"], kw_only=True):
     """Payload of SignedUpdateFirmware (Security (1.6 Security Whitepaper))."""
 
     retries: int | None = None
@@ -323,7 +329,7 @@ class SignedUpdateFirmwareRequest(OcppStruct, kw_only=True):
     firmware: FirmwareType
 
 
-class SignedUpdateFirmwareResponse(OcppStruct, kw_only=True):
+class SignedUpdateFirmwareResponse(OcppResponse, kw_only=True):
     """Response to SignedUpdateFirmware (Security (1.6 Security Whitepaper))."""
 
     status: UpdateFirmwareStatusEnumType

@@ -8,7 +8,7 @@ from typing import Literal, TypeAlias
 
 from msgspec import field
 
-from ocppkit.messages._base import DateTime, OcppStruct
+from ocppkit.messages._base import DateTime, OcppRequest, OcppResponse
 from ocppkit.messages.v16.common import (
     ChargingProfile,
     ChargingProfilePurposeType,
@@ -38,7 +38,7 @@ ClearChargingProfileStatus: TypeAlias = Literal["Accepted", "Unknown"]
 GetCompositeScheduleStatus: TypeAlias = Literal["Accepted", "Rejected"]
 
 
-class ClearChargingProfileRequest(OcppStruct, kw_only=True):
+class ClearChargingProfileRequest(OcppRequest["ClearChargingProfileResponse"], kw_only=True):
     """Payload of ClearChargingProfile (Smart Charging)."""
 
     id: int | None = None
@@ -52,13 +52,13 @@ class ClearChargingProfileRequest(OcppStruct, kw_only=True):
     stack_level: int | None = field(default=None, name="stackLevel")
 
 
-class ClearChargingProfileResponse(OcppStruct, kw_only=True):
+class ClearChargingProfileResponse(OcppResponse, kw_only=True):
     """Response to ClearChargingProfile (Smart Charging)."""
 
     status: ClearChargingProfileStatus
 
 
-class GetCompositeScheduleRequest(OcppStruct, kw_only=True):
+class GetCompositeScheduleRequest(OcppRequest["GetCompositeScheduleResponse"], kw_only=True):
     """Payload of GetCompositeSchedule (Smart Charging)."""
 
     connector_id: int = field(name="connectorId")
@@ -68,7 +68,7 @@ class GetCompositeScheduleRequest(OcppStruct, kw_only=True):
     charging_rate_unit: ChargingRateUnitType | None = field(default=None, name="chargingRateUnit")
 
 
-class GetCompositeScheduleResponse(OcppStruct, kw_only=True):
+class GetCompositeScheduleResponse(OcppResponse, kw_only=True):
     """Response to GetCompositeSchedule (Smart Charging)."""
 
     status: GetCompositeScheduleStatus
@@ -80,7 +80,7 @@ class GetCompositeScheduleResponse(OcppStruct, kw_only=True):
     charging_schedule: ChargingSchedule | None = field(default=None, name="chargingSchedule")
 
 
-class SetChargingProfileRequest(OcppStruct, kw_only=True):
+class SetChargingProfileRequest(OcppRequest["SetChargingProfileResponse"], kw_only=True):
     """Payload of SetChargingProfile (Smart Charging)."""
 
     connector_id: int = field(name="connectorId")
@@ -88,7 +88,7 @@ class SetChargingProfileRequest(OcppStruct, kw_only=True):
     cs_charging_profiles: ChargingProfile = field(name="csChargingProfiles")
 
 
-class SetChargingProfileResponse(OcppStruct, kw_only=True):
+class SetChargingProfileResponse(OcppResponse, kw_only=True):
     """Response to SetChargingProfile (Smart Charging)."""
 
     status: ChargingProfileStatus

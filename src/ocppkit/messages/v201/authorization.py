@@ -8,7 +8,7 @@ from typing import Annotated, Literal, TypeAlias
 
 from msgspec import Meta, field
 
-from ocppkit.messages._base import CustomData, OcppStruct
+from ocppkit.messages._base import CustomData, OcppRequest, OcppResponse
 from ocppkit.messages.v201.common import (
     IdTokenInfoType,
     IdTokenType,
@@ -45,7 +45,7 @@ ClearCacheStatusEnumType: TypeAlias = Literal["Accepted", "Rejected"]
 """Accepted if the Charging Station has executed the request, otherwise rejected."""
 
 
-class AuthorizeRequest(OcppStruct, kw_only=True):
+class AuthorizeRequest(OcppRequest["AuthorizeResponse"], kw_only=True):
     """Payload of Authorize (C Authorization)."""
 
     custom_data: CustomData | None = field(default=None, name="customData")
@@ -60,7 +60,7 @@ class AuthorizeRequest(OcppStruct, kw_only=True):
     ) = field(default=None, name="iso15118CertificateHashData")
 
 
-class AuthorizeResponse(OcppStruct, kw_only=True):
+class AuthorizeResponse(OcppResponse, kw_only=True):
     """Response to Authorize (C Authorization)."""
 
     custom_data: CustomData | None = field(default=None, name="customData")
@@ -72,13 +72,13 @@ class AuthorizeResponse(OcppStruct, kw_only=True):
     )
 
 
-class ClearCacheRequest(OcppStruct, kw_only=True):
+class ClearCacheRequest(OcppRequest["ClearCacheResponse"], kw_only=True):
     """Payload of ClearCache (C Authorization)."""
 
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class ClearCacheResponse(OcppStruct, kw_only=True):
+class ClearCacheResponse(OcppResponse, kw_only=True):
     """Response to ClearCache (C Authorization)."""
 
     custom_data: CustomData | None = field(default=None, name="customData")

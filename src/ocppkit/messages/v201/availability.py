@@ -8,7 +8,7 @@ from typing import Literal, TypeAlias
 
 from msgspec import field
 
-from ocppkit.messages._base import CustomData, DateTime, OcppStruct
+from ocppkit.messages._base import CustomData, DateTime, OcppRequest, OcppResponse
 from ocppkit.messages.v201.common import (
     EVSEType,
     StatusInfoType,
@@ -45,7 +45,7 @@ OperationalStatusEnumType: TypeAlias = Literal["Inoperative", "Operative"]
 """This contains the type of availability change that the Charging Station should perform."""
 
 
-class ChangeAvailabilityRequest(OcppStruct, kw_only=True):
+class ChangeAvailabilityRequest(OcppRequest["ChangeAvailabilityResponse"], kw_only=True):
     """Payload of ChangeAvailability (G Availability)."""
 
     custom_data: CustomData | None = field(default=None, name="customData")
@@ -55,7 +55,7 @@ class ChangeAvailabilityRequest(OcppStruct, kw_only=True):
     operational_status: OperationalStatusEnumType = field(name="operationalStatus")
 
 
-class ChangeAvailabilityResponse(OcppStruct, kw_only=True):
+class ChangeAvailabilityResponse(OcppResponse, kw_only=True):
     """Response to ChangeAvailability (G Availability)."""
 
     custom_data: CustomData | None = field(default=None, name="customData")
@@ -65,13 +65,13 @@ class ChangeAvailabilityResponse(OcppStruct, kw_only=True):
     status_info: StatusInfoType | None = field(default=None, name="statusInfo")
 
 
-class HeartbeatRequest(OcppStruct, kw_only=True):
+class HeartbeatRequest(OcppRequest["HeartbeatResponse"], kw_only=True):
     """Payload of Heartbeat (G Availability)."""
 
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class HeartbeatResponse(OcppStruct, kw_only=True):
+class HeartbeatResponse(OcppResponse, kw_only=True):
     """Response to Heartbeat (G Availability)."""
 
     custom_data: CustomData | None = field(default=None, name="customData")
@@ -80,7 +80,7 @@ class HeartbeatResponse(OcppStruct, kw_only=True):
     """Contains the current time of the CSMS."""
 
 
-class StatusNotificationRequest(OcppStruct, kw_only=True):
+class StatusNotificationRequest(OcppRequest["StatusNotificationResponse"], kw_only=True):
     """Payload of StatusNotification (G Availability)."""
 
     custom_data: CustomData | None = field(default=None, name="customData")
@@ -100,7 +100,7 @@ class StatusNotificationRequest(OcppStruct, kw_only=True):
     """The id of the connector within the EVSE for which the status is reported."""
 
 
-class StatusNotificationResponse(OcppStruct, kw_only=True):
+class StatusNotificationResponse(OcppResponse, kw_only=True):
     """Response to StatusNotification (G Availability)."""
 
     custom_data: CustomData | None = field(default=None, name="customData")

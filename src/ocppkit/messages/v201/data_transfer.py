@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal, TypeAlias
 
 from msgspec import UNSET, Meta, field
 
-from ocppkit.messages._base import CustomData, OcppStruct
+from ocppkit.messages._base import CustomData, OcppRequest, OcppResponse
 from ocppkit.messages.v201.common import (
     StatusInfoType,
 )
@@ -29,7 +29,7 @@ DataTransferStatusEnumType: TypeAlias = Literal[
 """This indicates the success or failure of the data transfer."""
 
 
-class DataTransferRequest(OcppStruct, kw_only=True):
+class DataTransferRequest(OcppRequest["DataTransferResponse"], kw_only=True):
     """Payload of DataTransfer (P Data Transfer)."""
 
     custom_data: CustomData | None = field(default=None, name="customData")
@@ -47,7 +47,7 @@ class DataTransferRequest(OcppStruct, kw_only=True):
     """This identifies the Vendor specific implementation"""
 
 
-class DataTransferResponse(OcppStruct, kw_only=True):
+class DataTransferResponse(OcppResponse, kw_only=True):
     """Response to DataTransfer (P Data Transfer)."""
 
     custom_data: CustomData | None = field(default=None, name="customData")

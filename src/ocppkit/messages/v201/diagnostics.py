@@ -8,7 +8,7 @@ from typing import Annotated, Literal, TypeAlias
 
 from msgspec import Meta, field
 
-from ocppkit.messages._base import CustomData, DateTime, OcppStruct
+from ocppkit.messages._base import CustomData, DateTime, OcppRequest, OcppResponse, OcppStruct
 from ocppkit.messages.v201.common import (
     CertificateHashDataType,
     ComponentType,
@@ -368,7 +368,7 @@ class SetMonitoringResultType(OcppStruct, kw_only=True):
     """
 
 
-class ClearVariableMonitoringRequest(OcppStruct, kw_only=True):
+class ClearVariableMonitoringRequest(OcppRequest["ClearVariableMonitoringResponse"], kw_only=True):
     """Payload of ClearVariableMonitoring (N Diagnostics)."""
 
     custom_data: CustomData | None = field(default=None, name="customData")
@@ -377,7 +377,7 @@ class ClearVariableMonitoringRequest(OcppStruct, kw_only=True):
     """List of the monitors to be cleared, identified by there Id."""
 
 
-class ClearVariableMonitoringResponse(OcppStruct, kw_only=True):
+class ClearVariableMonitoringResponse(OcppResponse, kw_only=True):
     """Response to ClearVariableMonitoring (N Diagnostics)."""
 
     custom_data: CustomData | None = field(default=None, name="customData")
@@ -387,7 +387,7 @@ class ClearVariableMonitoringResponse(OcppStruct, kw_only=True):
     )
 
 
-class CustomerInformationRequest(OcppStruct, kw_only=True):
+class CustomerInformationRequest(OcppRequest["CustomerInformationResponse"], kw_only=True):
     """Payload of CustomerInformation (N Diagnostics)."""
 
     custom_data: CustomData | None = field(default=None, name="customData")
@@ -424,7 +424,7 @@ class CustomerInformationRequest(OcppStruct, kw_only=True):
     """
 
 
-class CustomerInformationResponse(OcppStruct, kw_only=True):
+class CustomerInformationResponse(OcppResponse, kw_only=True):
     """Response to CustomerInformation (N Diagnostics)."""
 
     custom_data: CustomData | None = field(default=None, name="customData")
@@ -434,7 +434,7 @@ class CustomerInformationResponse(OcppStruct, kw_only=True):
     status_info: StatusInfoType | None = field(default=None, name="statusInfo")
 
 
-class GetLogRequest(OcppStruct, kw_only=True):
+class GetLogRequest(OcppRequest["GetLogResponse"], kw_only=True):
     """Payload of GetLog (N Diagnostics)."""
 
     custom_data: CustomData | None = field(default=None, name="customData")
@@ -460,7 +460,7 @@ class GetLogRequest(OcppStruct, kw_only=True):
     """
 
 
-class GetLogResponse(OcppStruct, kw_only=True):
+class GetLogResponse(OcppResponse, kw_only=True):
     """Response to GetLog (N Diagnostics)."""
 
     custom_data: CustomData | None = field(default=None, name="customData")
@@ -476,7 +476,7 @@ class GetLogResponse(OcppStruct, kw_only=True):
     """
 
 
-class GetMonitoringReportRequest(OcppStruct, kw_only=True):
+class GetMonitoringReportRequest(OcppRequest["GetMonitoringReportResponse"], kw_only=True):
     """Payload of GetMonitoringReport (N Diagnostics)."""
 
     custom_data: CustomData | None = field(default=None, name="customData")
@@ -494,7 +494,7 @@ class GetMonitoringReportRequest(OcppStruct, kw_only=True):
     """This field contains criteria for components for which a monitoring report is requested"""
 
 
-class GetMonitoringReportResponse(OcppStruct, kw_only=True):
+class GetMonitoringReportResponse(OcppResponse, kw_only=True):
     """Response to GetMonitoringReport (N Diagnostics)."""
 
     custom_data: CustomData | None = field(default=None, name="customData")
@@ -504,7 +504,7 @@ class GetMonitoringReportResponse(OcppStruct, kw_only=True):
     status_info: StatusInfoType | None = field(default=None, name="statusInfo")
 
 
-class LogStatusNotificationRequest(OcppStruct, kw_only=True):
+class LogStatusNotificationRequest(OcppRequest["LogStatusNotificationResponse"], kw_only=True):
     """Payload of LogStatusNotification (N Diagnostics)."""
 
     custom_data: CustomData | None = field(default=None, name="customData")
@@ -519,13 +519,15 @@ class LogStatusNotificationRequest(OcppStruct, kw_only=True):
     """
 
 
-class LogStatusNotificationResponse(OcppStruct, kw_only=True):
+class LogStatusNotificationResponse(OcppResponse, kw_only=True):
     """Response to LogStatusNotification (N Diagnostics)."""
 
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class NotifyCustomerInformationRequest(OcppStruct, kw_only=True):
+class NotifyCustomerInformationRequest(
+    OcppRequest["NotifyCustomerInformationResponse"], kw_only=True
+):
     """Payload of NotifyCustomerInformation (N Diagnostics)."""
 
     custom_data: CustomData | None = field(default=None, name="customData")
@@ -552,13 +554,13 @@ class NotifyCustomerInformationRequest(OcppStruct, kw_only=True):
     """The Id of the request."""
 
 
-class NotifyCustomerInformationResponse(OcppStruct, kw_only=True):
+class NotifyCustomerInformationResponse(OcppResponse, kw_only=True):
     """Response to NotifyCustomerInformation (N Diagnostics)."""
 
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class NotifyEventRequest(OcppStruct, kw_only=True):
+class NotifyEventRequest(OcppRequest["NotifyEventResponse"], kw_only=True):
     """Payload of NotifyEvent (N Diagnostics)."""
 
     custom_data: CustomData | None = field(default=None, name="customData")
@@ -578,13 +580,13 @@ class NotifyEventRequest(OcppStruct, kw_only=True):
     event_data: Annotated[list[EventDataType], Meta(min_length=1)] = field(name="eventData")
 
 
-class NotifyEventResponse(OcppStruct, kw_only=True):
+class NotifyEventResponse(OcppResponse, kw_only=True):
     """Response to NotifyEvent (N Diagnostics)."""
 
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class NotifyMonitoringReportRequest(OcppStruct, kw_only=True):
+class NotifyMonitoringReportRequest(OcppRequest["NotifyMonitoringReportResponse"], kw_only=True):
     """Payload of NotifyMonitoringReport (N Diagnostics)."""
 
     custom_data: CustomData | None = field(default=None, name="customData")
@@ -607,13 +609,13 @@ class NotifyMonitoringReportRequest(OcppStruct, kw_only=True):
     """Timestamp of the moment this message was generated at the Charging Station."""
 
 
-class NotifyMonitoringReportResponse(OcppStruct, kw_only=True):
+class NotifyMonitoringReportResponse(OcppResponse, kw_only=True):
     """Response to NotifyMonitoringReport (N Diagnostics)."""
 
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class SetMonitoringBaseRequest(OcppStruct, kw_only=True):
+class SetMonitoringBaseRequest(OcppRequest["SetMonitoringBaseResponse"], kw_only=True):
     """Payload of SetMonitoringBase (N Diagnostics)."""
 
     custom_data: CustomData | None = field(default=None, name="customData")
@@ -621,7 +623,7 @@ class SetMonitoringBaseRequest(OcppStruct, kw_only=True):
     monitoring_base: MonitoringBaseEnumType = field(name="monitoringBase")
 
 
-class SetMonitoringBaseResponse(OcppStruct, kw_only=True):
+class SetMonitoringBaseResponse(OcppResponse, kw_only=True):
     """Response to SetMonitoringBase (N Diagnostics)."""
 
     custom_data: CustomData | None = field(default=None, name="customData")
@@ -631,7 +633,7 @@ class SetMonitoringBaseResponse(OcppStruct, kw_only=True):
     status_info: StatusInfoType | None = field(default=None, name="statusInfo")
 
 
-class SetMonitoringLevelRequest(OcppStruct, kw_only=True):
+class SetMonitoringLevelRequest(OcppRequest["SetMonitoringLevelResponse"], kw_only=True):
     """Payload of SetMonitoringLevel (N Diagnostics)."""
 
     custom_data: CustomData | None = field(default=None, name="customData")
@@ -656,7 +658,7 @@ class SetMonitoringLevelRequest(OcppStruct, kw_only=True):
     """
 
 
-class SetMonitoringLevelResponse(OcppStruct, kw_only=True):
+class SetMonitoringLevelResponse(OcppResponse, kw_only=True):
     """Response to SetMonitoringLevel (N Diagnostics)."""
 
     custom_data: CustomData | None = field(default=None, name="customData")
@@ -666,7 +668,7 @@ class SetMonitoringLevelResponse(OcppStruct, kw_only=True):
     status_info: StatusInfoType | None = field(default=None, name="statusInfo")
 
 
-class SetVariableMonitoringRequest(OcppStruct, kw_only=True):
+class SetVariableMonitoringRequest(OcppRequest["SetVariableMonitoringResponse"], kw_only=True):
     """Payload of SetVariableMonitoring (N Diagnostics)."""
 
     custom_data: CustomData | None = field(default=None, name="customData")
@@ -676,7 +678,7 @@ class SetVariableMonitoringRequest(OcppStruct, kw_only=True):
     )
 
 
-class SetVariableMonitoringResponse(OcppStruct, kw_only=True):
+class SetVariableMonitoringResponse(OcppResponse, kw_only=True):
     """Response to SetVariableMonitoring (N Diagnostics)."""
 
     custom_data: CustomData | None = field(default=None, name="customData")

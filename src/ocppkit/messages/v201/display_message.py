@@ -8,7 +8,7 @@ from typing import Annotated, Literal, TypeAlias
 
 from msgspec import Meta, field
 
-from ocppkit.messages._base import CustomData, DateTime, OcppStruct
+from ocppkit.messages._base import CustomData, DateTime, OcppRequest, OcppResponse, OcppStruct
 from ocppkit.messages.v201.common import (
     ComponentType,
     MessageContentType,
@@ -100,7 +100,7 @@ class MessageInfoType(OcppStruct, kw_only=True):
     message: MessageContentType
 
 
-class ClearDisplayMessageRequest(OcppStruct, kw_only=True):
+class ClearDisplayMessageRequest(OcppRequest["ClearDisplayMessageResponse"], kw_only=True):
     """Payload of ClearDisplayMessage (O Display Message)."""
 
     custom_data: CustomData | None = field(default=None, name="customData")
@@ -109,7 +109,7 @@ class ClearDisplayMessageRequest(OcppStruct, kw_only=True):
     """Id of the message that SHALL be removed from the Charging Station."""
 
 
-class ClearDisplayMessageResponse(OcppStruct, kw_only=True):
+class ClearDisplayMessageResponse(OcppResponse, kw_only=True):
     """Response to ClearDisplayMessage (O Display Message)."""
 
     custom_data: CustomData | None = field(default=None, name="customData")
@@ -119,7 +119,7 @@ class ClearDisplayMessageResponse(OcppStruct, kw_only=True):
     status_info: StatusInfoType | None = field(default=None, name="statusInfo")
 
 
-class GetDisplayMessagesRequest(OcppStruct, kw_only=True):
+class GetDisplayMessagesRequest(OcppRequest["GetDisplayMessagesResponse"], kw_only=True):
     """Payload of GetDisplayMessages (O Display Message)."""
 
     custom_data: CustomData | None = field(default=None, name="customData")
@@ -139,7 +139,7 @@ class GetDisplayMessagesRequest(OcppStruct, kw_only=True):
     state: MessageStateEnumType | None = None
 
 
-class GetDisplayMessagesResponse(OcppStruct, kw_only=True):
+class GetDisplayMessagesResponse(OcppResponse, kw_only=True):
     """Response to GetDisplayMessages (O Display Message)."""
 
     custom_data: CustomData | None = field(default=None, name="customData")
@@ -149,7 +149,7 @@ class GetDisplayMessagesResponse(OcppStruct, kw_only=True):
     status_info: StatusInfoType | None = field(default=None, name="statusInfo")
 
 
-class NotifyDisplayMessagesRequest(OcppStruct, kw_only=True):
+class NotifyDisplayMessagesRequest(OcppRequest["NotifyDisplayMessagesResponse"], kw_only=True):
     """Payload of NotifyDisplayMessages (O Display Message)."""
 
     custom_data: CustomData | None = field(default=None, name="customData")
@@ -171,13 +171,13 @@ class NotifyDisplayMessagesRequest(OcppStruct, kw_only=True):
     """
 
 
-class NotifyDisplayMessagesResponse(OcppStruct, kw_only=True):
+class NotifyDisplayMessagesResponse(OcppResponse, kw_only=True):
     """Response to NotifyDisplayMessages (O Display Message)."""
 
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class SetDisplayMessageRequest(OcppStruct, kw_only=True):
+class SetDisplayMessageRequest(OcppRequest["SetDisplayMessageResponse"], kw_only=True):
     """Payload of SetDisplayMessage (O Display Message)."""
 
     custom_data: CustomData | None = field(default=None, name="customData")
@@ -185,7 +185,7 @@ class SetDisplayMessageRequest(OcppStruct, kw_only=True):
     message: MessageInfoType
 
 
-class SetDisplayMessageResponse(OcppStruct, kw_only=True):
+class SetDisplayMessageResponse(OcppResponse, kw_only=True):
     """Response to SetDisplayMessage (O Display Message)."""
 
     custom_data: CustomData | None = field(default=None, name="customData")

@@ -8,7 +8,7 @@ from typing import Annotated, Literal, TypeAlias
 
 from msgspec import Meta, field
 
-from ocppkit.messages._base import CustomData, DateTime, OcppStruct
+from ocppkit.messages._base import CustomData, DateTime, OcppRequest, OcppResponse, OcppStruct
 from ocppkit.messages.v201.common import (
     GenericStatusEnumType,
     StatusInfoType,
@@ -111,7 +111,9 @@ class FirmwareType(OcppStruct, kw_only=True):
     """Firmware. Signature. Signature Base64 encoded firmware signature."""
 
 
-class FirmwareStatusNotificationRequest(OcppStruct, kw_only=True):
+class FirmwareStatusNotificationRequest(
+    OcppRequest["FirmwareStatusNotificationResponse"], kw_only=True
+):
     """Payload of FirmwareStatusNotification (L Firmware Management)."""
 
     custom_data: CustomData | None = field(default=None, name="customData")
@@ -126,13 +128,13 @@ class FirmwareStatusNotificationRequest(OcppStruct, kw_only=True):
     """
 
 
-class FirmwareStatusNotificationResponse(OcppStruct, kw_only=True):
+class FirmwareStatusNotificationResponse(OcppResponse, kw_only=True):
     """Response to FirmwareStatusNotification (L Firmware Management)."""
 
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class PublishFirmwareRequest(OcppStruct, kw_only=True):
+class PublishFirmwareRequest(OcppRequest["PublishFirmwareResponse"], kw_only=True):
     """Payload of PublishFirmware (L Firmware Management)."""
 
     custom_data: CustomData | None = field(default=None, name="customData")
@@ -163,7 +165,7 @@ class PublishFirmwareRequest(OcppStruct, kw_only=True):
     """
 
 
-class PublishFirmwareResponse(OcppStruct, kw_only=True):
+class PublishFirmwareResponse(OcppResponse, kw_only=True):
     """Response to PublishFirmware (L Firmware Management)."""
 
     custom_data: CustomData | None = field(default=None, name="customData")
@@ -173,7 +175,9 @@ class PublishFirmwareResponse(OcppStruct, kw_only=True):
     status_info: StatusInfoType | None = field(default=None, name="statusInfo")
 
 
-class PublishFirmwareStatusNotificationRequest(OcppStruct, kw_only=True):
+class PublishFirmwareStatusNotificationRequest(
+    OcppRequest["PublishFirmwareStatusNotificationResponse"], kw_only=True
+):
     """Payload of PublishFirmwareStatusNotification (L Firmware Management)."""
 
     custom_data: CustomData | None = field(default=None, name="customData")
@@ -194,13 +198,13 @@ class PublishFirmwareStatusNotificationRequest(OcppStruct, kw_only=True):
     """
 
 
-class PublishFirmwareStatusNotificationResponse(OcppStruct, kw_only=True):
+class PublishFirmwareStatusNotificationResponse(OcppResponse, kw_only=True):
     """Response to PublishFirmwareStatusNotification (L Firmware Management)."""
 
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class UnpublishFirmwareRequest(OcppStruct, kw_only=True):
+class UnpublishFirmwareRequest(OcppRequest["UnpublishFirmwareResponse"], kw_only=True):
     """Payload of UnpublishFirmware (L Firmware Management)."""
 
     custom_data: CustomData | None = field(default=None, name="customData")
@@ -209,7 +213,7 @@ class UnpublishFirmwareRequest(OcppStruct, kw_only=True):
     """The MD5 checksum over the entire firmware file as a hexadecimal string of length 32."""
 
 
-class UnpublishFirmwareResponse(OcppStruct, kw_only=True):
+class UnpublishFirmwareResponse(OcppResponse, kw_only=True):
     """Response to UnpublishFirmware (L Firmware Management)."""
 
     custom_data: CustomData | None = field(default=None, name="customData")
@@ -217,7 +221,7 @@ class UnpublishFirmwareResponse(OcppStruct, kw_only=True):
     status: UnpublishFirmwareStatusEnumType
 
 
-class UpdateFirmwareRequest(OcppStruct, kw_only=True):
+class UpdateFirmwareRequest(OcppRequest["UpdateFirmwareResponse"], kw_only=True):
     """Payload of UpdateFirmware (L Firmware Management)."""
 
     custom_data: CustomData | None = field(default=None, name="customData")
@@ -241,7 +245,7 @@ class UpdateFirmwareRequest(OcppStruct, kw_only=True):
     firmware: FirmwareType
 
 
-class UpdateFirmwareResponse(OcppStruct, kw_only=True):
+class UpdateFirmwareResponse(OcppResponse, kw_only=True):
     """Response to UpdateFirmware (L Firmware Management)."""
 
     custom_data: CustomData | None = field(default=None, name="customData")

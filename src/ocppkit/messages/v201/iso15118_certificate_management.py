@@ -8,7 +8,7 @@ from typing import Annotated, Literal, TypeAlias
 
 from msgspec import Meta, field
 
-from ocppkit.messages._base import CustomData, OcppStruct
+from ocppkit.messages._base import CustomData, OcppRequest, OcppResponse, OcppStruct
 from ocppkit.messages.v201.common import (
     CertificateHashDataType,
     OCSPRequestDataType,
@@ -94,7 +94,7 @@ class CertificateHashDataChainType(OcppStruct, kw_only=True):
     ) = field(default=None, name="childCertificateHashData")
 
 
-class DeleteCertificateRequest(OcppStruct, kw_only=True):
+class DeleteCertificateRequest(OcppRequest["DeleteCertificateResponse"], kw_only=True):
     """Payload of DeleteCertificate (M ISO 15118 Certificate Management)."""
 
     custom_data: CustomData | None = field(default=None, name="customData")
@@ -102,7 +102,7 @@ class DeleteCertificateRequest(OcppStruct, kw_only=True):
     certificate_hash_data: CertificateHashDataType = field(name="certificateHashData")
 
 
-class DeleteCertificateResponse(OcppStruct, kw_only=True):
+class DeleteCertificateResponse(OcppResponse, kw_only=True):
     """Response to DeleteCertificate (M ISO 15118 Certificate Management)."""
 
     custom_data: CustomData | None = field(default=None, name="customData")
@@ -112,7 +112,7 @@ class DeleteCertificateResponse(OcppStruct, kw_only=True):
     status_info: StatusInfoType | None = field(default=None, name="statusInfo")
 
 
-class Get15118EVCertificateRequest(OcppStruct, kw_only=True):
+class Get15118EVCertificateRequest(OcppRequest["Get15118EVCertificateResponse"], kw_only=True):
     """Payload of Get15118EVCertificate (M ISO 15118 Certificate Management)."""
 
     custom_data: CustomData | None = field(default=None, name="customData")
@@ -131,7 +131,7 @@ class Get15118EVCertificateRequest(OcppStruct, kw_only=True):
     """Raw CertificateInstallationReq request from EV, Base64 encoded."""
 
 
-class Get15118EVCertificateResponse(OcppStruct, kw_only=True):
+class Get15118EVCertificateResponse(OcppResponse, kw_only=True):
     """Response to Get15118EVCertificate (M ISO 15118 Certificate Management)."""
 
     custom_data: CustomData | None = field(default=None, name="customData")
@@ -144,7 +144,7 @@ class Get15118EVCertificateResponse(OcppStruct, kw_only=True):
     """Raw CertificateInstallationRes response for the EV, Base64 encoded."""
 
 
-class GetCertificateStatusRequest(OcppStruct, kw_only=True):
+class GetCertificateStatusRequest(OcppRequest["GetCertificateStatusResponse"], kw_only=True):
     """Payload of GetCertificateStatus (M ISO 15118 Certificate Management)."""
 
     custom_data: CustomData | None = field(default=None, name="customData")
@@ -152,7 +152,7 @@ class GetCertificateStatusRequest(OcppStruct, kw_only=True):
     ocsp_request_data: OCSPRequestDataType = field(name="ocspRequestData")
 
 
-class GetCertificateStatusResponse(OcppStruct, kw_only=True):
+class GetCertificateStatusResponse(OcppResponse, kw_only=True):
     """Response to GetCertificateStatus (M ISO 15118 Certificate Management)."""
 
     custom_data: CustomData | None = field(default=None, name="customData")
@@ -171,7 +171,9 @@ class GetCertificateStatusResponse(OcppStruct, kw_only=True):
     """
 
 
-class GetInstalledCertificateIdsRequest(OcppStruct, kw_only=True):
+class GetInstalledCertificateIdsRequest(
+    OcppRequest["GetInstalledCertificateIdsResponse"], kw_only=True
+):
     """Payload of GetInstalledCertificateIds (M ISO 15118 Certificate Management)."""
 
     custom_data: CustomData | None = field(default=None, name="customData")
@@ -185,7 +187,7 @@ class GetInstalledCertificateIdsRequest(OcppStruct, kw_only=True):
     """
 
 
-class GetInstalledCertificateIdsResponse(OcppStruct, kw_only=True):
+class GetInstalledCertificateIdsResponse(OcppResponse, kw_only=True):
     """Response to GetInstalledCertificateIds (M ISO 15118 Certificate Management)."""
 
     custom_data: CustomData | None = field(default=None, name="customData")
@@ -199,7 +201,7 @@ class GetInstalledCertificateIdsResponse(OcppStruct, kw_only=True):
     ) = field(default=None, name="certificateHashDataChain")
 
 
-class InstallCertificateRequest(OcppStruct, kw_only=True):
+class InstallCertificateRequest(OcppRequest["InstallCertificateResponse"], kw_only=True):
     """Payload of InstallCertificate (M ISO 15118 Certificate Management)."""
 
     custom_data: CustomData | None = field(default=None, name="customData")
@@ -210,7 +212,7 @@ class InstallCertificateRequest(OcppStruct, kw_only=True):
     """A PEM encoded X.509 certificate."""
 
 
-class InstallCertificateResponse(OcppStruct, kw_only=True):
+class InstallCertificateResponse(OcppResponse, kw_only=True):
     """Response to InstallCertificate (M ISO 15118 Certificate Management)."""
 
     custom_data: CustomData | None = field(default=None, name="customData")

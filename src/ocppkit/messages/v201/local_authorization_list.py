@@ -8,7 +8,7 @@ from typing import Annotated, Literal, TypeAlias
 
 from msgspec import Meta, field
 
-from ocppkit.messages._base import CustomData, OcppStruct
+from ocppkit.messages._base import CustomData, OcppRequest, OcppResponse, OcppStruct
 from ocppkit.messages.v201.common import (
     IdTokenInfoType,
     IdTokenType,
@@ -47,13 +47,13 @@ class AuthorizationData(OcppStruct, kw_only=True):
     id_token_info: IdTokenInfoType | None = field(default=None, name="idTokenInfo")
 
 
-class GetLocalListVersionRequest(OcppStruct, kw_only=True):
+class GetLocalListVersionRequest(OcppRequest["GetLocalListVersionResponse"], kw_only=True):
     """Payload of GetLocalListVersion (D Local Authorization List Management)."""
 
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class GetLocalListVersionResponse(OcppStruct, kw_only=True):
+class GetLocalListVersionResponse(OcppResponse, kw_only=True):
     """Response to GetLocalListVersion (D Local Authorization List Management)."""
 
     custom_data: CustomData | None = field(default=None, name="customData")
@@ -65,7 +65,7 @@ class GetLocalListVersionResponse(OcppStruct, kw_only=True):
     """
 
 
-class SendLocalListRequest(OcppStruct, kw_only=True):
+class SendLocalListRequest(OcppRequest["SendLocalListResponse"], kw_only=True):
     """Payload of SendLocalList (D Local Authorization List Management)."""
 
     custom_data: CustomData | None = field(default=None, name="customData")
@@ -83,7 +83,7 @@ class SendLocalListRequest(OcppStruct, kw_only=True):
     update_type: UpdateEnumType = field(name="updateType")
 
 
-class SendLocalListResponse(OcppStruct, kw_only=True):
+class SendLocalListResponse(OcppResponse, kw_only=True):
     """Response to SendLocalList (D Local Authorization List Management)."""
 
     custom_data: CustomData | None = field(default=None, name="customData")

@@ -8,7 +8,7 @@ from typing import Annotated
 
 from msgspec import Meta, field
 
-from ocppkit.messages._base import CustomData, OcppStruct
+from ocppkit.messages._base import CustomData, OcppRequest, OcppResponse
 from ocppkit.messages.v201.common import (
     MeterValueType,
 )
@@ -19,7 +19,7 @@ __all__ = [
 ]
 
 
-class MeterValuesRequest(OcppStruct, kw_only=True):
+class MeterValuesRequest(OcppRequest["MeterValuesResponse"], kw_only=True):
     """Payload of MeterValues (J Meter Values)."""
 
     custom_data: CustomData | None = field(default=None, name="customData")
@@ -33,7 +33,7 @@ class MeterValuesRequest(OcppStruct, kw_only=True):
     meter_value: Annotated[list[MeterValueType], Meta(min_length=1)] = field(name="meterValue")
 
 
-class MeterValuesResponse(OcppStruct, kw_only=True):
+class MeterValuesResponse(OcppResponse, kw_only=True):
     """Response to MeterValues (J Meter Values)."""
 
     custom_data: CustomData | None = field(default=None, name="customData")

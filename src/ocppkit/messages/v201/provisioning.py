@@ -8,7 +8,7 @@ from typing import Annotated, Literal, TypeAlias
 
 from msgspec import Meta, field
 
-from ocppkit.messages._base import CustomData, DateTime, OcppStruct
+from ocppkit.messages._base import CustomData, DateTime, OcppRequest, OcppResponse, OcppStruct
 from ocppkit.messages.v201.common import (
     ComponentType,
     ComponentVariableType,
@@ -484,7 +484,7 @@ class SetVariableResultType(OcppStruct, kw_only=True):
     variable: VariableType
 
 
-class BootNotificationRequest(OcppStruct, kw_only=True):
+class BootNotificationRequest(OcppRequest["BootNotificationResponse"], kw_only=True):
     """Payload of BootNotification (B Provisioning)."""
 
     custom_data: CustomData | None = field(default=None, name="customData")
@@ -494,7 +494,7 @@ class BootNotificationRequest(OcppStruct, kw_only=True):
     reason: BootReasonEnumType
 
 
-class BootNotificationResponse(OcppStruct, kw_only=True):
+class BootNotificationResponse(OcppResponse, kw_only=True):
     """Response to BootNotification (B Provisioning)."""
 
     custom_data: CustomData | None = field(default=None, name="customData")
@@ -515,7 +515,7 @@ class BootNotificationResponse(OcppStruct, kw_only=True):
     status_info: StatusInfoType | None = field(default=None, name="statusInfo")
 
 
-class GetBaseReportRequest(OcppStruct, kw_only=True):
+class GetBaseReportRequest(OcppRequest["GetBaseReportResponse"], kw_only=True):
     """Payload of GetBaseReport (B Provisioning)."""
 
     custom_data: CustomData | None = field(default=None, name="customData")
@@ -526,7 +526,7 @@ class GetBaseReportRequest(OcppStruct, kw_only=True):
     report_base: ReportBaseEnumType = field(name="reportBase")
 
 
-class GetBaseReportResponse(OcppStruct, kw_only=True):
+class GetBaseReportResponse(OcppResponse, kw_only=True):
     """Response to GetBaseReport (B Provisioning)."""
 
     custom_data: CustomData | None = field(default=None, name="customData")
@@ -536,7 +536,7 @@ class GetBaseReportResponse(OcppStruct, kw_only=True):
     status_info: StatusInfoType | None = field(default=None, name="statusInfo")
 
 
-class GetReportRequest(OcppStruct, kw_only=True):
+class GetReportRequest(OcppRequest["GetReportResponse"], kw_only=True):
     """Payload of GetReport (B Provisioning)."""
 
     custom_data: CustomData | None = field(default=None, name="customData")
@@ -554,7 +554,7 @@ class GetReportRequest(OcppStruct, kw_only=True):
     """This field contains criteria for components for which a report is requested"""
 
 
-class GetReportResponse(OcppStruct, kw_only=True):
+class GetReportResponse(OcppResponse, kw_only=True):
     """Response to GetReport (B Provisioning)."""
 
     custom_data: CustomData | None = field(default=None, name="customData")
@@ -564,7 +564,7 @@ class GetReportResponse(OcppStruct, kw_only=True):
     status_info: StatusInfoType | None = field(default=None, name="statusInfo")
 
 
-class GetVariablesRequest(OcppStruct, kw_only=True):
+class GetVariablesRequest(OcppRequest["GetVariablesResponse"], kw_only=True):
     """Payload of GetVariables (B Provisioning)."""
 
     custom_data: CustomData | None = field(default=None, name="customData")
@@ -574,7 +574,7 @@ class GetVariablesRequest(OcppStruct, kw_only=True):
     )
 
 
-class GetVariablesResponse(OcppStruct, kw_only=True):
+class GetVariablesResponse(OcppResponse, kw_only=True):
     """Response to GetVariables (B Provisioning)."""
 
     custom_data: CustomData | None = field(default=None, name="customData")
@@ -584,7 +584,7 @@ class GetVariablesResponse(OcppStruct, kw_only=True):
     )
 
 
-class NotifyReportRequest(OcppStruct, kw_only=True):
+class NotifyReportRequest(OcppRequest["NotifyReportResponse"], kw_only=True):
     """Payload of NotifyReport (B Provisioning)."""
 
     custom_data: CustomData | None = field(default=None, name="customData")
@@ -609,13 +609,13 @@ class NotifyReportRequest(OcppStruct, kw_only=True):
     """Sequence number of this message. First message starts at 0."""
 
 
-class NotifyReportResponse(OcppStruct, kw_only=True):
+class NotifyReportResponse(OcppResponse, kw_only=True):
     """Response to NotifyReport (B Provisioning)."""
 
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class ResetRequest(OcppStruct, kw_only=True):
+class ResetRequest(OcppRequest["ResetResponse"], kw_only=True):
     """Payload of Reset (B Provisioning)."""
 
     custom_data: CustomData | None = field(default=None, name="customData")
@@ -629,7 +629,7 @@ class ResetRequest(OcppStruct, kw_only=True):
     """
 
 
-class ResetResponse(OcppStruct, kw_only=True):
+class ResetResponse(OcppResponse, kw_only=True):
     """Response to Reset (B Provisioning)."""
 
     custom_data: CustomData | None = field(default=None, name="customData")
@@ -639,7 +639,7 @@ class ResetResponse(OcppStruct, kw_only=True):
     status_info: StatusInfoType | None = field(default=None, name="statusInfo")
 
 
-class SetNetworkProfileRequest(OcppStruct, kw_only=True):
+class SetNetworkProfileRequest(OcppRequest["SetNetworkProfileResponse"], kw_only=True):
     """Payload of SetNetworkProfile (B Provisioning)."""
 
     custom_data: CustomData | None = field(default=None, name="customData")
@@ -650,7 +650,7 @@ class SetNetworkProfileRequest(OcppStruct, kw_only=True):
     connection_data: NetworkConnectionProfileType = field(name="connectionData")
 
 
-class SetNetworkProfileResponse(OcppStruct, kw_only=True):
+class SetNetworkProfileResponse(OcppResponse, kw_only=True):
     """Response to SetNetworkProfile (B Provisioning)."""
 
     custom_data: CustomData | None = field(default=None, name="customData")
@@ -660,7 +660,7 @@ class SetNetworkProfileResponse(OcppStruct, kw_only=True):
     status_info: StatusInfoType | None = field(default=None, name="statusInfo")
 
 
-class SetVariablesRequest(OcppStruct, kw_only=True):
+class SetVariablesRequest(OcppRequest["SetVariablesResponse"], kw_only=True):
     """Payload of SetVariables (B Provisioning)."""
 
     custom_data: CustomData | None = field(default=None, name="customData")
@@ -670,7 +670,7 @@ class SetVariablesRequest(OcppStruct, kw_only=True):
     )
 
 
-class SetVariablesResponse(OcppStruct, kw_only=True):
+class SetVariablesResponse(OcppResponse, kw_only=True):
     """Response to SetVariables (B Provisioning)."""
 
     custom_data: CustomData | None = field(default=None, name="customData")

@@ -8,7 +8,7 @@ from typing import Annotated, Literal, TypeAlias
 
 from msgspec import Meta, field
 
-from ocppkit.messages._base import CustomData, OcppStruct
+from ocppkit.messages._base import CustomData, OcppRequest, OcppResponse
 from ocppkit.messages.v201.common import (
     ChargingProfileType,
     EVSEType,
@@ -65,7 +65,7 @@ UnlockStatusEnumType: TypeAlias = Literal[
 """This indicates whether the Charging Station has unlocked the connector."""
 
 
-class RequestStartTransactionRequest(OcppStruct, kw_only=True):
+class RequestStartTransactionRequest(OcppRequest["RequestStartTransactionResponse"], kw_only=True):
     """Payload of RequestStartTransaction (F Remote Control)."""
 
     custom_data: CustomData | None = field(default=None, name="customData")
@@ -87,7 +87,7 @@ class RequestStartTransactionRequest(OcppStruct, kw_only=True):
     charging_profile: ChargingProfileType | None = field(default=None, name="chargingProfile")
 
 
-class RequestStartTransactionResponse(OcppStruct, kw_only=True):
+class RequestStartTransactionResponse(OcppResponse, kw_only=True):
     """Response to RequestStartTransaction (F Remote Control)."""
 
     custom_data: CustomData | None = field(default=None, name="customData")
@@ -106,7 +106,7 @@ class RequestStartTransactionResponse(OcppStruct, kw_only=True):
     """
 
 
-class RequestStopTransactionRequest(OcppStruct, kw_only=True):
+class RequestStopTransactionRequest(OcppRequest["RequestStopTransactionResponse"], kw_only=True):
     """Payload of RequestStopTransaction (F Remote Control)."""
 
     custom_data: CustomData | None = field(default=None, name="customData")
@@ -115,7 +115,7 @@ class RequestStopTransactionRequest(OcppStruct, kw_only=True):
     """The identifier of the transaction which the Charging Station is requested to stop."""
 
 
-class RequestStopTransactionResponse(OcppStruct, kw_only=True):
+class RequestStopTransactionResponse(OcppResponse, kw_only=True):
     """Response to RequestStopTransaction (F Remote Control)."""
 
     custom_data: CustomData | None = field(default=None, name="customData")
@@ -125,7 +125,7 @@ class RequestStopTransactionResponse(OcppStruct, kw_only=True):
     status_info: StatusInfoType | None = field(default=None, name="statusInfo")
 
 
-class TriggerMessageRequest(OcppStruct, kw_only=True):
+class TriggerMessageRequest(OcppRequest["TriggerMessageResponse"], kw_only=True):
     """Payload of TriggerMessage (F Remote Control)."""
 
     custom_data: CustomData | None = field(default=None, name="customData")
@@ -135,7 +135,7 @@ class TriggerMessageRequest(OcppStruct, kw_only=True):
     requested_message: MessageTriggerEnumType = field(name="requestedMessage")
 
 
-class TriggerMessageResponse(OcppStruct, kw_only=True):
+class TriggerMessageResponse(OcppResponse, kw_only=True):
     """Response to TriggerMessage (F Remote Control)."""
 
     custom_data: CustomData | None = field(default=None, name="customData")
@@ -145,7 +145,7 @@ class TriggerMessageResponse(OcppStruct, kw_only=True):
     status_info: StatusInfoType | None = field(default=None, name="statusInfo")
 
 
-class UnlockConnectorRequest(OcppStruct, kw_only=True):
+class UnlockConnectorRequest(OcppRequest["UnlockConnectorResponse"], kw_only=True):
     """Payload of UnlockConnector (F Remote Control)."""
 
     custom_data: CustomData | None = field(default=None, name="customData")
@@ -157,7 +157,7 @@ class UnlockConnectorRequest(OcppStruct, kw_only=True):
     """This contains the identifier of the connector that needs to be unlocked."""
 
 
-class UnlockConnectorResponse(OcppStruct, kw_only=True):
+class UnlockConnectorResponse(OcppResponse, kw_only=True):
     """Response to UnlockConnector (F Remote Control)."""
 
     custom_data: CustomData | None = field(default=None, name="customData")

@@ -8,7 +8,7 @@ from typing import Literal, TypeAlias
 
 from msgspec import field
 
-from ocppkit.messages._base import CustomData, DateTime, OcppStruct
+from ocppkit.messages._base import CustomData, DateTime, OcppRequest, OcppResponse
 from ocppkit.messages.v201.common import (
     IdTokenType,
     StatusInfoType,
@@ -73,7 +73,7 @@ ReserveNowStatusEnumType: TypeAlias = Literal[
 """This indicates the success or failure of the reservation."""
 
 
-class CancelReservationRequest(OcppStruct, kw_only=True):
+class CancelReservationRequest(OcppRequest["CancelReservationResponse"], kw_only=True):
     """Payload of CancelReservation (H Reservation)."""
 
     custom_data: CustomData | None = field(default=None, name="customData")
@@ -82,7 +82,7 @@ class CancelReservationRequest(OcppStruct, kw_only=True):
     """Id of the reservation to cancel."""
 
 
-class CancelReservationResponse(OcppStruct, kw_only=True):
+class CancelReservationResponse(OcppResponse, kw_only=True):
     """Response to CancelReservation (H Reservation)."""
 
     custom_data: CustomData | None = field(default=None, name="customData")
@@ -92,7 +92,7 @@ class CancelReservationResponse(OcppStruct, kw_only=True):
     status_info: StatusInfoType | None = field(default=None, name="statusInfo")
 
 
-class ReservationStatusUpdateRequest(OcppStruct, kw_only=True):
+class ReservationStatusUpdateRequest(OcppRequest["ReservationStatusUpdateResponse"], kw_only=True):
     """Payload of ReservationStatusUpdate (H Reservation)."""
 
     custom_data: CustomData | None = field(default=None, name="customData")
@@ -105,13 +105,13 @@ class ReservationStatusUpdateRequest(OcppStruct, kw_only=True):
     )
 
 
-class ReservationStatusUpdateResponse(OcppStruct, kw_only=True):
+class ReservationStatusUpdateResponse(OcppResponse, kw_only=True):
     """Response to ReservationStatusUpdate (H Reservation)."""
 
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class ReserveNowRequest(OcppStruct, kw_only=True):
+class ReserveNowRequest(OcppRequest["ReserveNowResponse"], kw_only=True):
     """Payload of ReserveNow (H Reservation)."""
 
     custom_data: CustomData | None = field(default=None, name="customData")
@@ -132,7 +132,7 @@ class ReserveNowRequest(OcppStruct, kw_only=True):
     group_id_token: IdTokenType | None = field(default=None, name="groupIdToken")
 
 
-class ReserveNowResponse(OcppStruct, kw_only=True):
+class ReserveNowResponse(OcppResponse, kw_only=True):
     """Response to ReserveNow (H Reservation)."""
 
     custom_data: CustomData | None = field(default=None, name="customData")

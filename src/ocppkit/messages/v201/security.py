@@ -8,7 +8,7 @@ from typing import Annotated, Literal, TypeAlias
 
 from msgspec import Meta, field
 
-from ocppkit.messages._base import CustomData, DateTime, OcppStruct
+from ocppkit.messages._base import CustomData, DateTime, OcppRequest, OcppResponse
 from ocppkit.messages.v201.common import (
     GenericStatusEnumType,
     StatusInfoType,
@@ -40,7 +40,7 @@ be signed AND both the 15118 connection and the Charging Station connection are 
 """
 
 
-class CertificateSignedRequest(OcppStruct, kw_only=True):
+class CertificateSignedRequest(OcppRequest["CertificateSignedResponse"], kw_only=True):
     """Payload of CertificateSigned (A Security)."""
 
     custom_data: CustomData | None = field(default=None, name="customData")
@@ -59,7 +59,7 @@ class CertificateSignedRequest(OcppStruct, kw_only=True):
     )
 
 
-class CertificateSignedResponse(OcppStruct, kw_only=True):
+class CertificateSignedResponse(OcppResponse, kw_only=True):
     """Response to CertificateSigned (A Security)."""
 
     custom_data: CustomData | None = field(default=None, name="customData")
@@ -69,7 +69,9 @@ class CertificateSignedResponse(OcppStruct, kw_only=True):
     status_info: StatusInfoType | None = field(default=None, name="statusInfo")
 
 
-class SecurityEventNotificationRequest(OcppStruct, kw_only=True):
+class SecurityEventNotificationRequest(
+    OcppRequest["SecurityEventNotificationResponse"], kw_only=True
+):
     """Payload of SecurityEventNotification (A Security)."""
 
     custom_data: CustomData | None = field(default=None, name="customData")
@@ -84,13 +86,13 @@ class SecurityEventNotificationRequest(OcppStruct, kw_only=True):
     """Additional information about the occurred security event."""
 
 
-class SecurityEventNotificationResponse(OcppStruct, kw_only=True):
+class SecurityEventNotificationResponse(OcppResponse, kw_only=True):
     """Response to SecurityEventNotification (A Security)."""
 
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class SignCertificateRequest(OcppStruct, kw_only=True):
+class SignCertificateRequest(OcppRequest["SignCertificateResponse"], kw_only=True):
     """Payload of SignCertificate (A Security)."""
 
     custom_data: CustomData | None = field(default=None, name="customData")
@@ -107,7 +109,7 @@ class SignCertificateRequest(OcppStruct, kw_only=True):
     )
 
 
-class SignCertificateResponse(OcppStruct, kw_only=True):
+class SignCertificateResponse(OcppResponse, kw_only=True):
     """Response to SignCertificate (A Security)."""
 
     custom_data: CustomData | None = field(default=None, name="customData")

@@ -8,7 +8,7 @@ from typing import Annotated, Literal, TypeAlias
 
 from msgspec import Meta, field
 
-from ocppkit.messages._base import CustomData, DateTime, OcppStruct
+from ocppkit.messages._base import CustomData, DateTime, OcppRequest, OcppResponse, OcppStruct
 from ocppkit.messages.v201.common import (
     ChargingProfilePurposeEnumType,
     ChargingProfileType,
@@ -273,7 +273,7 @@ class CompositeScheduleType(OcppStruct, kw_only=True):
     charging_rate_unit: ChargingRateUnitEnumType = field(name="chargingRateUnit")
 
 
-class ClearChargingProfileRequest(OcppStruct, kw_only=True):
+class ClearChargingProfileRequest(OcppRequest["ClearChargingProfileResponse"], kw_only=True):
     """Payload of ClearChargingProfile (K Smart Charging)."""
 
     custom_data: CustomData | None = field(default=None, name="customData")
@@ -286,7 +286,7 @@ class ClearChargingProfileRequest(OcppStruct, kw_only=True):
     )
 
 
-class ClearChargingProfileResponse(OcppStruct, kw_only=True):
+class ClearChargingProfileResponse(OcppResponse, kw_only=True):
     """Response to ClearChargingProfile (K Smart Charging)."""
 
     custom_data: CustomData | None = field(default=None, name="customData")
@@ -296,7 +296,7 @@ class ClearChargingProfileResponse(OcppStruct, kw_only=True):
     status_info: StatusInfoType | None = field(default=None, name="statusInfo")
 
 
-class ClearedChargingLimitRequest(OcppStruct, kw_only=True):
+class ClearedChargingLimitRequest(OcppRequest["ClearedChargingLimitResponse"], kw_only=True):
     """Payload of ClearedChargingLimit (K Smart Charging)."""
 
     custom_data: CustomData | None = field(default=None, name="customData")
@@ -307,13 +307,13 @@ class ClearedChargingLimitRequest(OcppStruct, kw_only=True):
     """EVSE Identifier."""
 
 
-class ClearedChargingLimitResponse(OcppStruct, kw_only=True):
+class ClearedChargingLimitResponse(OcppResponse, kw_only=True):
     """Response to ClearedChargingLimit (K Smart Charging)."""
 
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class GetChargingProfilesRequest(OcppStruct, kw_only=True):
+class GetChargingProfilesRequest(OcppRequest["GetChargingProfilesResponse"], kw_only=True):
     """Payload of GetChargingProfiles (K Smart Charging)."""
 
     custom_data: CustomData | None = field(default=None, name="customData")
@@ -334,7 +334,7 @@ class GetChargingProfilesRequest(OcppStruct, kw_only=True):
     charging_profile: ChargingProfileCriterionType = field(name="chargingProfile")
 
 
-class GetChargingProfilesResponse(OcppStruct, kw_only=True):
+class GetChargingProfilesResponse(OcppResponse, kw_only=True):
     """Response to GetChargingProfiles (K Smart Charging)."""
 
     custom_data: CustomData | None = field(default=None, name="customData")
@@ -344,7 +344,7 @@ class GetChargingProfilesResponse(OcppStruct, kw_only=True):
     status_info: StatusInfoType | None = field(default=None, name="statusInfo")
 
 
-class GetCompositeScheduleRequest(OcppStruct, kw_only=True):
+class GetCompositeScheduleRequest(OcppRequest["GetCompositeScheduleResponse"], kw_only=True):
     """Payload of GetCompositeSchedule (K Smart Charging)."""
 
     custom_data: CustomData | None = field(default=None, name="customData")
@@ -363,7 +363,7 @@ class GetCompositeScheduleRequest(OcppStruct, kw_only=True):
     """
 
 
-class GetCompositeScheduleResponse(OcppStruct, kw_only=True):
+class GetCompositeScheduleResponse(OcppResponse, kw_only=True):
     """Response to GetCompositeSchedule (K Smart Charging)."""
 
     custom_data: CustomData | None = field(default=None, name="customData")
@@ -375,7 +375,7 @@ class GetCompositeScheduleResponse(OcppStruct, kw_only=True):
     schedule: CompositeScheduleType | None = None
 
 
-class NotifyChargingLimitRequest(OcppStruct, kw_only=True):
+class NotifyChargingLimitRequest(OcppRequest["NotifyChargingLimitResponse"], kw_only=True):
     """Payload of NotifyChargingLimit (K Smart Charging)."""
 
     custom_data: CustomData | None = field(default=None, name="customData")
@@ -393,13 +393,13 @@ class NotifyChargingLimitRequest(OcppStruct, kw_only=True):
     charging_limit: ChargingLimitType = field(name="chargingLimit")
 
 
-class NotifyChargingLimitResponse(OcppStruct, kw_only=True):
+class NotifyChargingLimitResponse(OcppResponse, kw_only=True):
     """Response to NotifyChargingLimit (K Smart Charging)."""
 
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class NotifyEVChargingNeedsRequest(OcppStruct, kw_only=True):
+class NotifyEVChargingNeedsRequest(OcppRequest["NotifyEVChargingNeedsResponse"], kw_only=True):
     """Payload of NotifyEVChargingNeeds (K Smart Charging)."""
 
     custom_data: CustomData | None = field(default=None, name="customData")
@@ -413,7 +413,7 @@ class NotifyEVChargingNeedsRequest(OcppStruct, kw_only=True):
     """Defines the EVSE and connector to which the EV is connected. EvseId may not be 0."""
 
 
-class NotifyEVChargingNeedsResponse(OcppStruct, kw_only=True):
+class NotifyEVChargingNeedsResponse(OcppResponse, kw_only=True):
     """Response to NotifyEVChargingNeeds (K Smart Charging)."""
 
     custom_data: CustomData | None = field(default=None, name="customData")
@@ -423,7 +423,9 @@ class NotifyEVChargingNeedsResponse(OcppStruct, kw_only=True):
     status_info: StatusInfoType | None = field(default=None, name="statusInfo")
 
 
-class NotifyEVChargingScheduleRequest(OcppStruct, kw_only=True):
+class NotifyEVChargingScheduleRequest(
+    OcppRequest["NotifyEVChargingScheduleResponse"], kw_only=True
+):
     """Payload of NotifyEVChargingSchedule (K Smart Charging)."""
 
     custom_data: CustomData | None = field(default=None, name="customData")
@@ -440,7 +442,7 @@ class NotifyEVChargingScheduleRequest(OcppStruct, kw_only=True):
     """
 
 
-class NotifyEVChargingScheduleResponse(OcppStruct, kw_only=True):
+class NotifyEVChargingScheduleResponse(OcppResponse, kw_only=True):
     """Response to NotifyEVChargingSchedule (K Smart Charging)."""
 
     custom_data: CustomData | None = field(default=None, name="customData")
@@ -450,7 +452,7 @@ class NotifyEVChargingScheduleResponse(OcppStruct, kw_only=True):
     status_info: StatusInfoType | None = field(default=None, name="statusInfo")
 
 
-class ReportChargingProfilesRequest(OcppStruct, kw_only=True):
+class ReportChargingProfilesRequest(OcppRequest["ReportChargingProfilesResponse"], kw_only=True):
     """Payload of ReportChargingProfiles (K Smart Charging)."""
 
     custom_data: CustomData | None = field(default=None, name="customData")
@@ -482,13 +484,13 @@ class ReportChargingProfilesRequest(OcppStruct, kw_only=True):
     """
 
 
-class ReportChargingProfilesResponse(OcppStruct, kw_only=True):
+class ReportChargingProfilesResponse(OcppResponse, kw_only=True):
     """Response to ReportChargingProfiles (K Smart Charging)."""
 
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class SetChargingProfileRequest(OcppStruct, kw_only=True):
+class SetChargingProfileRequest(OcppRequest["SetChargingProfileResponse"], kw_only=True):
     """Payload of SetChargingProfile (K Smart Charging)."""
 
     custom_data: CustomData | None = field(default=None, name="customData")
@@ -503,7 +505,7 @@ class SetChargingProfileRequest(OcppStruct, kw_only=True):
     charging_profile: ChargingProfileType = field(name="chargingProfile")
 
 
-class SetChargingProfileResponse(OcppStruct, kw_only=True):
+class SetChargingProfileResponse(OcppResponse, kw_only=True):
     """Response to SetChargingProfile (K Smart Charging)."""
 
     custom_data: CustomData | None = field(default=None, name="customData")

@@ -8,7 +8,7 @@ from typing import Annotated
 
 from msgspec import Meta, field
 
-from ocppkit.messages._base import CustomData, OcppStruct
+from ocppkit.messages._base import CustomData, OcppRequest, OcppResponse
 
 __all__ = [
     "CostUpdatedRequest",
@@ -16,7 +16,7 @@ __all__ = [
 ]
 
 
-class CostUpdatedRequest(OcppStruct, kw_only=True):
+class CostUpdatedRequest(OcppRequest["CostUpdatedResponse"], kw_only=True):
     """Payload of CostUpdated (I Tariff and Cost)."""
 
     custom_data: CustomData | None = field(default=None, name="customData")
@@ -32,7 +32,7 @@ class CostUpdatedRequest(OcppStruct, kw_only=True):
     """Transaction Id of the transaction the current cost are asked for."""
 
 
-class CostUpdatedResponse(OcppStruct, kw_only=True):
+class CostUpdatedResponse(OcppResponse, kw_only=True):
     """Response to CostUpdated (I Tariff and Cost)."""
 
     custom_data: CustomData | None = field(default=None, name="customData")

@@ -8,7 +8,7 @@ from typing import Annotated, Literal, TypeAlias
 
 from msgspec import Meta, field
 
-from ocppkit.messages._base import CustomData, DateTime, OcppStruct
+from ocppkit.messages._base import CustomData, DateTime, OcppRequest, OcppResponse, OcppStruct
 from ocppkit.messages.v201.common import (
     EVSEType,
     IdTokenInfoType,
@@ -128,7 +128,7 @@ class TransactionType(OcppStruct, kw_only=True):
     """
 
 
-class GetTransactionStatusRequest(OcppStruct, kw_only=True):
+class GetTransactionStatusRequest(OcppRequest["GetTransactionStatusResponse"], kw_only=True):
     """Payload of GetTransactionStatus (E Transactions)."""
 
     custom_data: CustomData | None = field(default=None, name="customData")
@@ -139,7 +139,7 @@ class GetTransactionStatusRequest(OcppStruct, kw_only=True):
     """The Id of the transaction for which the status is requested."""
 
 
-class GetTransactionStatusResponse(OcppStruct, kw_only=True):
+class GetTransactionStatusResponse(OcppResponse, kw_only=True):
     """Response to GetTransactionStatus (E Transactions)."""
 
     custom_data: CustomData | None = field(default=None, name="customData")
@@ -151,7 +151,7 @@ class GetTransactionStatusResponse(OcppStruct, kw_only=True):
     """Whether there are still message to be delivered."""
 
 
-class TransactionEventRequest(OcppStruct, kw_only=True):
+class TransactionEventRequest(OcppRequest["TransactionEventResponse"], kw_only=True):
     """Payload of TransactionEvent (E Transactions)."""
 
     custom_data: CustomData | None = field(default=None, name="customData")
@@ -199,7 +199,7 @@ class TransactionEventRequest(OcppStruct, kw_only=True):
     id_token: IdTokenType | None = field(default=None, name="idToken")
 
 
-class TransactionEventResponse(OcppStruct, kw_only=True):
+class TransactionEventResponse(OcppResponse, kw_only=True):
     """Response to TransactionEvent (E Transactions)."""
 
     custom_data: CustomData | None = field(default=None, name="customData")

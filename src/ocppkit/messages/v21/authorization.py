@@ -8,7 +8,7 @@ from typing import Annotated, Literal, TypeAlias
 
 from msgspec import Meta, field
 
-from ocppkit.messages._base import CustomData, DateTime, OcppStruct
+from ocppkit.messages._base import CustomData, DateTime, OcppRequest, OcppResponse, OcppStruct
 from ocppkit.messages.v21.common import (
     EnergyTransferModeEnumType,
     GenericStatusEnumType,
@@ -84,7 +84,7 @@ class AddressType(OcppStruct, kw_only=True):
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class AuthorizeRequest(OcppStruct, kw_only=True):
+class AuthorizeRequest(OcppRequest["AuthorizeResponse"], kw_only=True):
     """Payload of Authorize (C Authorization)."""
 
     id_token: IdTokenType = field(name="idToken")
@@ -104,7 +104,7 @@ class AuthorizeRequest(OcppStruct, kw_only=True):
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class AuthorizeResponse(OcppStruct, kw_only=True):
+class AuthorizeResponse(OcppResponse, kw_only=True):
     """Response to Authorize (C Authorization)."""
 
     id_token_info: IdTokenInfoType = field(name="idTokenInfo")
@@ -126,13 +126,13 @@ class AuthorizeResponse(OcppStruct, kw_only=True):
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class ClearCacheRequest(OcppStruct, kw_only=True):
+class ClearCacheRequest(OcppRequest["ClearCacheResponse"], kw_only=True):
     """Payload of ClearCache (C Authorization)."""
 
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class ClearCacheResponse(OcppStruct, kw_only=True):
+class ClearCacheResponse(OcppResponse, kw_only=True):
     """Response to ClearCache (C Authorization)."""
 
     status: ClearCacheStatusEnumType
@@ -142,7 +142,7 @@ class ClearCacheResponse(OcppStruct, kw_only=True):
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class NotifySettlementRequest(OcppStruct, kw_only=True):
+class NotifySettlementRequest(OcppRequest["NotifySettlementResponse"], kw_only=True):
     """Payload of NotifySettlement (C Authorization)."""
 
     transaction_id: Annotated[str, Meta(max_length=36)] | None = field(
@@ -185,7 +185,7 @@ class NotifySettlementRequest(OcppStruct, kw_only=True):
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class NotifySettlementResponse(OcppStruct, kw_only=True):
+class NotifySettlementResponse(OcppResponse, kw_only=True):
     """Response to NotifySettlement (C Authorization)."""
 
     receipt_url: Annotated[str, Meta(max_length=2000)] | None = field(
@@ -202,7 +202,7 @@ class NotifySettlementResponse(OcppStruct, kw_only=True):
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class NotifyWebPaymentStartedRequest(OcppStruct, kw_only=True):
+class NotifyWebPaymentStartedRequest(OcppRequest["NotifyWebPaymentStartedResponse"], kw_only=True):
     """Payload of NotifyWebPaymentStarted (C Authorization)."""
 
     evse_id: Annotated[int, Meta(ge=0)] = field(name="evseId")
@@ -217,13 +217,13 @@ class NotifyWebPaymentStartedRequest(OcppStruct, kw_only=True):
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class NotifyWebPaymentStartedResponse(OcppStruct, kw_only=True):
+class NotifyWebPaymentStartedResponse(OcppResponse, kw_only=True):
     """Response to NotifyWebPaymentStarted (C Authorization)."""
 
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class VatNumberValidationRequest(OcppStruct, kw_only=True):
+class VatNumberValidationRequest(OcppRequest["VatNumberValidationResponse"], kw_only=True):
     """Payload of VatNumberValidation (C Authorization)."""
 
     vat_number: Annotated[str, Meta(max_length=20)] = field(name="vatNumber")
@@ -235,7 +235,7 @@ class VatNumberValidationRequest(OcppStruct, kw_only=True):
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class VatNumberValidationResponse(OcppStruct, kw_only=True):
+class VatNumberValidationResponse(OcppResponse, kw_only=True):
     """Response to VatNumberValidation (C Authorization)."""
 
     company: AddressType | None = None

@@ -8,7 +8,7 @@ from typing import Annotated, Literal, TypeAlias
 
 from msgspec import Meta, field
 
-from ocppkit.messages._base import CustomData, DateTime, OcppStruct
+from ocppkit.messages._base import CustomData, DateTime, OcppRequest, OcppResponse
 from ocppkit.messages.v21.common import (
     EVSEType,
     StatusInfoType,
@@ -45,7 +45,7 @@ OperationalStatusEnumType: TypeAlias = Literal["Inoperative", "Operative"]
 """This contains the type of availability change that the Charging Station should perform."""
 
 
-class ChangeAvailabilityRequest(OcppStruct, kw_only=True):
+class ChangeAvailabilityRequest(OcppRequest["ChangeAvailabilityResponse"], kw_only=True):
     """Payload of ChangeAvailability (G Availability)."""
 
     evse: EVSEType | None = None
@@ -55,7 +55,7 @@ class ChangeAvailabilityRequest(OcppStruct, kw_only=True):
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class ChangeAvailabilityResponse(OcppStruct, kw_only=True):
+class ChangeAvailabilityResponse(OcppResponse, kw_only=True):
     """Response to ChangeAvailability (G Availability)."""
 
     status: ChangeAvailabilityStatusEnumType
@@ -65,13 +65,13 @@ class ChangeAvailabilityResponse(OcppStruct, kw_only=True):
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class HeartbeatRequest(OcppStruct, kw_only=True):
+class HeartbeatRequest(OcppRequest["HeartbeatResponse"], kw_only=True):
     """Payload of Heartbeat (G Availability)."""
 
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class HeartbeatResponse(OcppStruct, kw_only=True):
+class HeartbeatResponse(OcppResponse, kw_only=True):
     """Response to Heartbeat (G Availability)."""
 
     current_time: DateTime = field(name="currentTime")
@@ -80,7 +80,7 @@ class HeartbeatResponse(OcppStruct, kw_only=True):
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class StatusNotificationRequest(OcppStruct, kw_only=True):
+class StatusNotificationRequest(OcppRequest["StatusNotificationResponse"], kw_only=True):
     """Payload of StatusNotification (G Availability)."""
 
     timestamp: DateTime
@@ -97,7 +97,7 @@ class StatusNotificationRequest(OcppStruct, kw_only=True):
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class StatusNotificationResponse(OcppStruct, kw_only=True):
+class StatusNotificationResponse(OcppResponse, kw_only=True):
     """Response to StatusNotification (G Availability)."""
 
     custom_data: CustomData | None = field(default=None, name="customData")

@@ -8,7 +8,7 @@ from typing import Annotated, Literal, TypeAlias
 
 from msgspec import Meta, field
 
-from ocppkit.messages._base import CustomData, DateTime, OcppStruct
+from ocppkit.messages._base import CustomData, DateTime, OcppRequest, OcppResponse, OcppStruct
 from ocppkit.messages.v21.common import (
     GenericStatusEnumType,
     IdTokenType,
@@ -55,7 +55,7 @@ class BatteryDataType(OcppStruct, kw_only=True):
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class BatterySwapRequest(OcppStruct, kw_only=True):
+class BatterySwapRequest(OcppRequest["BatterySwapResponse"], kw_only=True):
     """Payload of BatterySwap (S Battery Swapping)."""
 
     battery_data: Annotated[list[BatteryDataType], Meta(min_length=1)] = field(name="batteryData")
@@ -70,13 +70,13 @@ class BatterySwapRequest(OcppStruct, kw_only=True):
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class BatterySwapResponse(OcppStruct, kw_only=True):
+class BatterySwapResponse(OcppResponse, kw_only=True):
     """Response to BatterySwap (S Battery Swapping)."""
 
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class RequestBatterySwapRequest(OcppStruct, kw_only=True):
+class RequestBatterySwapRequest(OcppRequest["RequestBatterySwapResponse"], kw_only=True):
     """Payload of RequestBatterySwap (S Battery Swapping)."""
 
     id_token: IdTokenType = field(name="idToken")
@@ -87,7 +87,7 @@ class RequestBatterySwapRequest(OcppStruct, kw_only=True):
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class RequestBatterySwapResponse(OcppStruct, kw_only=True):
+class RequestBatterySwapResponse(OcppResponse, kw_only=True):
     """Response to RequestBatterySwap (S Battery Swapping)."""
 
     status: GenericStatusEnumType

@@ -8,7 +8,7 @@ from typing import Annotated, Literal, TypeAlias
 
 from msgspec import Meta, field
 
-from ocppkit.messages._base import CustomData, DateTime, OcppStruct
+from ocppkit.messages._base import CustomData, DateTime, OcppRequest, OcppResponse
 from ocppkit.messages.v21.common import (
     EnergyTransferModeEnumType,
     GenericStatusEnumType,
@@ -27,7 +27,7 @@ __all__ = [
 NotifyAllowedEnergyTransferStatusEnumType: TypeAlias = Literal["Accepted", "Rejected"]
 
 
-class AFRRSignalRequest(OcppStruct, kw_only=True):
+class AFRRSignalRequest(OcppRequest["AFRRSignalResponse"], kw_only=True):
     """Payload of AFRRSignal (Q Bidirectional Power Transfer)."""
 
     timestamp: DateTime
@@ -39,7 +39,7 @@ class AFRRSignalRequest(OcppStruct, kw_only=True):
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class AFRRSignalResponse(OcppStruct, kw_only=True):
+class AFRRSignalResponse(OcppResponse, kw_only=True):
     """Response to AFRRSignal (Q Bidirectional Power Transfer)."""
 
     status: GenericStatusEnumType
@@ -49,7 +49,9 @@ class AFRRSignalResponse(OcppStruct, kw_only=True):
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class NotifyAllowedEnergyTransferRequest(OcppStruct, kw_only=True):
+class NotifyAllowedEnergyTransferRequest(
+    OcppRequest["NotifyAllowedEnergyTransferResponse"], kw_only=True
+):
     """Payload of NotifyAllowedEnergyTransfer (Q Bidirectional Power Transfer)."""
 
     transaction_id: Annotated[str, Meta(max_length=36)] = field(name="transactionId")
@@ -63,7 +65,7 @@ class NotifyAllowedEnergyTransferRequest(OcppStruct, kw_only=True):
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class NotifyAllowedEnergyTransferResponse(OcppStruct, kw_only=True):
+class NotifyAllowedEnergyTransferResponse(OcppResponse, kw_only=True):
     """Response to NotifyAllowedEnergyTransfer (Q Bidirectional Power Transfer)."""
 
     status: NotifyAllowedEnergyTransferStatusEnumType

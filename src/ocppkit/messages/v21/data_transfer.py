@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal, TypeAlias
 
 from msgspec import UNSET, Meta, field
 
-from ocppkit.messages._base import CustomData, OcppStruct
+from ocppkit.messages._base import CustomData, OcppRequest, OcppResponse
 from ocppkit.messages.v21.common import (
     StatusInfoType,
 )
@@ -29,7 +29,7 @@ DataTransferStatusEnumType: TypeAlias = Literal[
 """This indicates the success or failure of the data transfer."""
 
 
-class DataTransferRequest(OcppStruct, kw_only=True):
+class DataTransferRequest(OcppRequest["DataTransferResponse"], kw_only=True):
     """Payload of DataTransfer (P Data Transfer)."""
 
     message_id: Annotated[str, Meta(max_length=50)] | None = field(default=None, name="messageId")
@@ -47,7 +47,7 @@ class DataTransferRequest(OcppStruct, kw_only=True):
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class DataTransferResponse(OcppStruct, kw_only=True):
+class DataTransferResponse(OcppResponse, kw_only=True):
     """Response to DataTransfer (P Data Transfer)."""
 
     status: DataTransferStatusEnumType

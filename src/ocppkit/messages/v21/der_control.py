@@ -8,7 +8,7 @@ from typing import Annotated, Literal, TypeAlias
 
 from msgspec import Meta, field
 
-from ocppkit.messages._base import CustomData, DateTime, OcppStruct
+from ocppkit.messages._base import CustomData, DateTime, OcppRequest, OcppResponse, OcppStruct
 from ocppkit.messages.v21.common import (
     DERControlEnumType,
     StatusInfoType,
@@ -475,7 +475,7 @@ class LimitMaxDischargeGetType(OcppStruct, kw_only=True):
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class ClearDERControlRequest(OcppStruct, kw_only=True):
+class ClearDERControlRequest(OcppRequest["ClearDERControlResponse"], kw_only=True):
     """Payload of ClearDERControl (R DER Control)."""
 
     is_default: bool = field(name="isDefault")
@@ -488,7 +488,7 @@ class ClearDERControlRequest(OcppStruct, kw_only=True):
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class ClearDERControlResponse(OcppStruct, kw_only=True):
+class ClearDERControlResponse(OcppResponse, kw_only=True):
     """Response to ClearDERControl (R DER Control)."""
 
     status: DERControlStatusEnumType
@@ -498,7 +498,7 @@ class ClearDERControlResponse(OcppStruct, kw_only=True):
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class GetDERControlRequest(OcppStruct, kw_only=True):
+class GetDERControlRequest(OcppRequest["GetDERControlResponse"], kw_only=True):
     """Payload of GetDERControl (R DER Control)."""
 
     request_id: int = field(name="requestId")
@@ -514,7 +514,7 @@ class GetDERControlRequest(OcppStruct, kw_only=True):
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class GetDERControlResponse(OcppStruct, kw_only=True):
+class GetDERControlResponse(OcppResponse, kw_only=True):
     """Response to GetDERControl (R DER Control)."""
 
     status: DERControlStatusEnumType
@@ -524,7 +524,7 @@ class GetDERControlResponse(OcppStruct, kw_only=True):
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class NotifyDERAlarmRequest(OcppStruct, kw_only=True):
+class NotifyDERAlarmRequest(OcppRequest["NotifyDERAlarmResponse"], kw_only=True):
     """Payload of NotifyDERAlarm (R DER Control)."""
 
     control_type: DERControlEnumType = field(name="controlType")
@@ -543,13 +543,13 @@ class NotifyDERAlarmRequest(OcppStruct, kw_only=True):
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class NotifyDERAlarmResponse(OcppStruct, kw_only=True):
+class NotifyDERAlarmResponse(OcppResponse, kw_only=True):
     """Response to NotifyDERAlarm (R DER Control)."""
 
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class NotifyDERStartStopRequest(OcppStruct, kw_only=True):
+class NotifyDERStartStopRequest(OcppRequest["NotifyDERStartStopResponse"], kw_only=True):
     """Payload of NotifyDERStartStop (R DER Control)."""
 
     control_id: Annotated[str, Meta(max_length=36)] = field(name="controlId")
@@ -570,13 +570,13 @@ class NotifyDERStartStopRequest(OcppStruct, kw_only=True):
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class NotifyDERStartStopResponse(OcppStruct, kw_only=True):
+class NotifyDERStartStopResponse(OcppResponse, kw_only=True):
     """Response to NotifyDERStartStop (R DER Control)."""
 
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class ReportDERControlRequest(OcppStruct, kw_only=True):
+class ReportDERControlRequest(OcppRequest["ReportDERControlResponse"], kw_only=True):
     """Payload of ReportDERControl (R DER Control)."""
 
     curve: Annotated[list[DERCurveGetType], Meta(min_length=1, max_length=24)] | None = None
@@ -619,13 +619,13 @@ class ReportDERControlRequest(OcppStruct, kw_only=True):
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class ReportDERControlResponse(OcppStruct, kw_only=True):
+class ReportDERControlResponse(OcppResponse, kw_only=True):
     """Response to ReportDERControl (R DER Control)."""
 
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class SetDERControlRequest(OcppStruct, kw_only=True):
+class SetDERControlRequest(OcppRequest["SetDERControlResponse"], kw_only=True):
     """Payload of SetDERControl (R DER Control)."""
 
     is_default: bool = field(name="isDefault")
@@ -657,7 +657,7 @@ class SetDERControlRequest(OcppStruct, kw_only=True):
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class SetDERControlResponse(OcppStruct, kw_only=True):
+class SetDERControlResponse(OcppResponse, kw_only=True):
     """Response to SetDERControl (R DER Control)."""
 
     status: DERControlStatusEnumType

@@ -8,7 +8,7 @@ from typing import Annotated, Literal, TypeAlias
 
 from msgspec import Meta, field
 
-from ocppkit.messages._base import CustomData, DateTime, OcppStruct
+from ocppkit.messages._base import CustomData, DateTime, OcppRequest, OcppResponse, OcppStruct
 from ocppkit.messages.v21.common import (
     CertificateHashDataType,
     ComponentType,
@@ -428,7 +428,9 @@ class StreamDataElementType(OcppStruct, kw_only=True):
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class AdjustPeriodicEventStreamRequest(OcppStruct, kw_only=True):
+class AdjustPeriodicEventStreamRequest(
+    OcppRequest["AdjustPeriodicEventStreamResponse"], kw_only=True
+):
     """Payload of AdjustPeriodicEventStream (N Diagnostics)."""
 
     id: Annotated[int, Meta(ge=0)]
@@ -438,7 +440,7 @@ class AdjustPeriodicEventStreamRequest(OcppStruct, kw_only=True):
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class AdjustPeriodicEventStreamResponse(OcppStruct, kw_only=True):
+class AdjustPeriodicEventStreamResponse(OcppResponse, kw_only=True):
     """Response to AdjustPeriodicEventStream (N Diagnostics)."""
 
     status: GenericStatusEnumType
@@ -448,7 +450,7 @@ class AdjustPeriodicEventStreamResponse(OcppStruct, kw_only=True):
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class ClearVariableMonitoringRequest(OcppStruct, kw_only=True):
+class ClearVariableMonitoringRequest(OcppRequest["ClearVariableMonitoringResponse"], kw_only=True):
     """Payload of ClearVariableMonitoring (N Diagnostics)."""
 
     id: Annotated[list[Annotated[int, Meta(ge=0)]], Meta(min_length=1)]
@@ -457,7 +459,7 @@ class ClearVariableMonitoringRequest(OcppStruct, kw_only=True):
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class ClearVariableMonitoringResponse(OcppStruct, kw_only=True):
+class ClearVariableMonitoringResponse(OcppResponse, kw_only=True):
     """Response to ClearVariableMonitoring (N Diagnostics)."""
 
     clear_monitoring_result: Annotated[list[ClearMonitoringResultType], Meta(min_length=1)] = field(
@@ -467,7 +469,9 @@ class ClearVariableMonitoringResponse(OcppStruct, kw_only=True):
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class ClosePeriodicEventStreamRequest(OcppStruct, kw_only=True):
+class ClosePeriodicEventStreamRequest(
+    OcppRequest["ClosePeriodicEventStreamResponse"], kw_only=True
+):
     """Payload of ClosePeriodicEventStream (N Diagnostics)."""
 
     id: Annotated[int, Meta(ge=0)]
@@ -476,13 +480,13 @@ class ClosePeriodicEventStreamRequest(OcppStruct, kw_only=True):
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class ClosePeriodicEventStreamResponse(OcppStruct, kw_only=True):
+class ClosePeriodicEventStreamResponse(OcppResponse, kw_only=True):
     """Response to ClosePeriodicEventStream (N Diagnostics)."""
 
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class CustomerInformationRequest(OcppStruct, kw_only=True):
+class CustomerInformationRequest(OcppRequest["CustomerInformationResponse"], kw_only=True):
     """Payload of CustomerInformation (N Diagnostics)."""
 
     customer_certificate: CertificateHashDataType | None = field(
@@ -519,7 +523,7 @@ class CustomerInformationRequest(OcppStruct, kw_only=True):
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class CustomerInformationResponse(OcppStruct, kw_only=True):
+class CustomerInformationResponse(OcppResponse, kw_only=True):
     """Response to CustomerInformation (N Diagnostics)."""
 
     status: CustomerInformationStatusEnumType
@@ -529,7 +533,7 @@ class CustomerInformationResponse(OcppStruct, kw_only=True):
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class GetLogRequest(OcppStruct, kw_only=True):
+class GetLogRequest(OcppRequest["GetLogResponse"], kw_only=True):
     """Payload of GetLog (N Diagnostics)."""
 
     log: LogParametersType
@@ -555,7 +559,7 @@ class GetLogRequest(OcppStruct, kw_only=True):
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class GetLogResponse(OcppStruct, kw_only=True):
+class GetLogResponse(OcppResponse, kw_only=True):
     """Response to GetLog (N Diagnostics)."""
 
     status: LogStatusEnumType
@@ -571,7 +575,7 @@ class GetLogResponse(OcppStruct, kw_only=True):
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class GetMonitoringReportRequest(OcppStruct, kw_only=True):
+class GetMonitoringReportRequest(OcppRequest["GetMonitoringReportResponse"], kw_only=True):
     """Payload of GetMonitoringReport (N Diagnostics)."""
 
     component_variable: Annotated[list[ComponentVariableType], Meta(min_length=1)] | None = field(
@@ -589,7 +593,7 @@ class GetMonitoringReportRequest(OcppStruct, kw_only=True):
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class GetMonitoringReportResponse(OcppStruct, kw_only=True):
+class GetMonitoringReportResponse(OcppResponse, kw_only=True):
     """Response to GetMonitoringReport (N Diagnostics)."""
 
     status: GenericDeviceModelStatusEnumType
@@ -599,7 +603,7 @@ class GetMonitoringReportResponse(OcppStruct, kw_only=True):
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class GetPeriodicEventStreamRequest(OcppStruct, kw_only=True):
+class GetPeriodicEventStreamRequest(OcppRequest["GetPeriodicEventStreamResponse"], kw_only=True):
     """
     Payload of GetPeriodicEventStream (N Diagnostics). This message is empty. It has no fields.
     """
@@ -607,7 +611,7 @@ class GetPeriodicEventStreamRequest(OcppStruct, kw_only=True):
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class GetPeriodicEventStreamResponse(OcppStruct, kw_only=True):
+class GetPeriodicEventStreamResponse(OcppResponse, kw_only=True):
     """Response to GetPeriodicEventStream (N Diagnostics)."""
 
     constant_stream_data: Annotated[list[ConstantStreamDataType], Meta(min_length=1)] | None = (
@@ -617,7 +621,7 @@ class GetPeriodicEventStreamResponse(OcppStruct, kw_only=True):
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class LogStatusNotificationRequest(OcppStruct, kw_only=True):
+class LogStatusNotificationRequest(OcppRequest["LogStatusNotificationResponse"], kw_only=True):
     """Payload of LogStatusNotification (N Diagnostics)."""
 
     status: UploadLogStatusEnumType
@@ -634,13 +638,15 @@ class LogStatusNotificationRequest(OcppStruct, kw_only=True):
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class LogStatusNotificationResponse(OcppStruct, kw_only=True):
+class LogStatusNotificationResponse(OcppResponse, kw_only=True):
     """Response to LogStatusNotification (N Diagnostics)."""
 
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class NotifyCustomerInformationRequest(OcppStruct, kw_only=True):
+class NotifyCustomerInformationRequest(
+    OcppRequest["NotifyCustomerInformationResponse"], kw_only=True
+):
     """Payload of NotifyCustomerInformation (N Diagnostics)."""
 
     data: Annotated[str, Meta(max_length=512)]
@@ -667,13 +673,13 @@ class NotifyCustomerInformationRequest(OcppStruct, kw_only=True):
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class NotifyCustomerInformationResponse(OcppStruct, kw_only=True):
+class NotifyCustomerInformationResponse(OcppResponse, kw_only=True):
     """Response to NotifyCustomerInformation (N Diagnostics)."""
 
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class NotifyEventRequest(OcppStruct, kw_only=True):
+class NotifyEventRequest(OcppRequest["NotifyEventResponse"], kw_only=True):
     """Payload of NotifyEvent (N Diagnostics)."""
 
     generated_at: DateTime = field(name="generatedAt")
@@ -693,13 +699,13 @@ class NotifyEventRequest(OcppStruct, kw_only=True):
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class NotifyEventResponse(OcppStruct, kw_only=True):
+class NotifyEventResponse(OcppResponse, kw_only=True):
     """Response to NotifyEvent (N Diagnostics)."""
 
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class NotifyMonitoringReportRequest(OcppStruct, kw_only=True):
+class NotifyMonitoringReportRequest(OcppRequest["NotifyMonitoringReportResponse"], kw_only=True):
     """Payload of NotifyMonitoringReport (N Diagnostics)."""
 
     monitor: Annotated[list[MonitoringDataType], Meta(min_length=1)] | None = None
@@ -722,13 +728,13 @@ class NotifyMonitoringReportRequest(OcppStruct, kw_only=True):
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class NotifyMonitoringReportResponse(OcppStruct, kw_only=True):
+class NotifyMonitoringReportResponse(OcppResponse, kw_only=True):
     """Response to NotifyMonitoringReport (N Diagnostics)."""
 
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class NotifyPeriodicEventStreamRequest(OcppStruct, kw_only=True):
+class NotifyPeriodicEventStreamRequest(OcppRequest[None], kw_only=True):
     """Payload of NotifyPeriodicEventStream (N Diagnostics)."""
 
     data: Annotated[list[StreamDataElementType], Meta(min_length=1)]
@@ -745,7 +751,7 @@ class NotifyPeriodicEventStreamRequest(OcppStruct, kw_only=True):
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class OpenPeriodicEventStreamRequest(OcppStruct, kw_only=True):
+class OpenPeriodicEventStreamRequest(OcppRequest["OpenPeriodicEventStreamResponse"], kw_only=True):
     """Payload of OpenPeriodicEventStream (N Diagnostics)."""
 
     constant_stream_data: ConstantStreamDataType = field(name="constantStreamData")
@@ -753,7 +759,7 @@ class OpenPeriodicEventStreamRequest(OcppStruct, kw_only=True):
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class OpenPeriodicEventStreamResponse(OcppStruct, kw_only=True):
+class OpenPeriodicEventStreamResponse(OcppResponse, kw_only=True):
     """Response to OpenPeriodicEventStream (N Diagnostics)."""
 
     status: GenericStatusEnumType
@@ -763,7 +769,7 @@ class OpenPeriodicEventStreamResponse(OcppStruct, kw_only=True):
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class SetMonitoringBaseRequest(OcppStruct, kw_only=True):
+class SetMonitoringBaseRequest(OcppRequest["SetMonitoringBaseResponse"], kw_only=True):
     """Payload of SetMonitoringBase (N Diagnostics)."""
 
     monitoring_base: MonitoringBaseEnumType = field(name="monitoringBase")
@@ -771,7 +777,7 @@ class SetMonitoringBaseRequest(OcppStruct, kw_only=True):
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class SetMonitoringBaseResponse(OcppStruct, kw_only=True):
+class SetMonitoringBaseResponse(OcppResponse, kw_only=True):
     """Response to SetMonitoringBase (N Diagnostics)."""
 
     status: GenericDeviceModelStatusEnumType
@@ -781,7 +787,7 @@ class SetMonitoringBaseResponse(OcppStruct, kw_only=True):
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class SetMonitoringLevelRequest(OcppStruct, kw_only=True):
+class SetMonitoringLevelRequest(OcppRequest["SetMonitoringLevelResponse"], kw_only=True):
     """Payload of SetMonitoringLevel (N Diagnostics)."""
 
     severity: Annotated[int, Meta(ge=0)]
@@ -806,7 +812,7 @@ class SetMonitoringLevelRequest(OcppStruct, kw_only=True):
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class SetMonitoringLevelResponse(OcppStruct, kw_only=True):
+class SetMonitoringLevelResponse(OcppResponse, kw_only=True):
     """Response to SetMonitoringLevel (N Diagnostics)."""
 
     status: GenericStatusEnumType
@@ -816,7 +822,7 @@ class SetMonitoringLevelResponse(OcppStruct, kw_only=True):
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class SetVariableMonitoringRequest(OcppStruct, kw_only=True):
+class SetVariableMonitoringRequest(OcppRequest["SetVariableMonitoringResponse"], kw_only=True):
     """Payload of SetVariableMonitoring (N Diagnostics)."""
 
     set_monitoring_data: Annotated[list[SetMonitoringDataType], Meta(min_length=1)] = field(
@@ -826,7 +832,7 @@ class SetVariableMonitoringRequest(OcppStruct, kw_only=True):
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class SetVariableMonitoringResponse(OcppStruct, kw_only=True):
+class SetVariableMonitoringResponse(OcppResponse, kw_only=True):
     """Response to SetVariableMonitoring (N Diagnostics)."""
 
     set_monitoring_result: Annotated[list[SetMonitoringResultType], Meta(min_length=1)] = field(

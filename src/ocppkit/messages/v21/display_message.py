@@ -8,7 +8,7 @@ from typing import Annotated, Literal, TypeAlias
 
 from msgspec import Meta, field
 
-from ocppkit.messages._base import CustomData, DateTime, OcppStruct
+from ocppkit.messages._base import CustomData, DateTime, OcppRequest, OcppResponse, OcppStruct
 from ocppkit.messages.v21.common import (
     ComponentType,
     MessageContentType,
@@ -112,7 +112,7 @@ class MessageInfoType(OcppStruct, kw_only=True):
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class ClearDisplayMessageRequest(OcppStruct, kw_only=True):
+class ClearDisplayMessageRequest(OcppRequest["ClearDisplayMessageResponse"], kw_only=True):
     """Payload of ClearDisplayMessage (O Display Message)."""
 
     id: Annotated[int, Meta(ge=0)]
@@ -121,7 +121,7 @@ class ClearDisplayMessageRequest(OcppStruct, kw_only=True):
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class ClearDisplayMessageResponse(OcppStruct, kw_only=True):
+class ClearDisplayMessageResponse(OcppResponse, kw_only=True):
     """Response to ClearDisplayMessage (O Display Message)."""
 
     status: ClearMessageStatusEnumType
@@ -131,7 +131,7 @@ class ClearDisplayMessageResponse(OcppStruct, kw_only=True):
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class GetDisplayMessagesRequest(OcppStruct, kw_only=True):
+class GetDisplayMessagesRequest(OcppRequest["GetDisplayMessagesResponse"], kw_only=True):
     """Payload of GetDisplayMessages (O Display Message)."""
 
     id: Annotated[list[Annotated[int, Meta(ge=0)]], Meta(min_length=1)] | None = None
@@ -151,7 +151,7 @@ class GetDisplayMessagesRequest(OcppStruct, kw_only=True):
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class GetDisplayMessagesResponse(OcppStruct, kw_only=True):
+class GetDisplayMessagesResponse(OcppResponse, kw_only=True):
     """Response to GetDisplayMessages (O Display Message)."""
 
     status: GetDisplayMessagesStatusEnumType
@@ -161,7 +161,7 @@ class GetDisplayMessagesResponse(OcppStruct, kw_only=True):
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class NotifyDisplayMessagesRequest(OcppStruct, kw_only=True):
+class NotifyDisplayMessagesRequest(OcppRequest["NotifyDisplayMessagesResponse"], kw_only=True):
     """Payload of NotifyDisplayMessages (O Display Message)."""
 
     message_info: Annotated[list[MessageInfoType], Meta(min_length=1)] | None = field(
@@ -183,13 +183,13 @@ class NotifyDisplayMessagesRequest(OcppStruct, kw_only=True):
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class NotifyDisplayMessagesResponse(OcppStruct, kw_only=True):
+class NotifyDisplayMessagesResponse(OcppResponse, kw_only=True):
     """Response to NotifyDisplayMessages (O Display Message)."""
 
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class SetDisplayMessageRequest(OcppStruct, kw_only=True):
+class SetDisplayMessageRequest(OcppRequest["SetDisplayMessageResponse"], kw_only=True):
     """Payload of SetDisplayMessage (O Display Message)."""
 
     message: MessageInfoType
@@ -197,7 +197,7 @@ class SetDisplayMessageRequest(OcppStruct, kw_only=True):
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class SetDisplayMessageResponse(OcppStruct, kw_only=True):
+class SetDisplayMessageResponse(OcppResponse, kw_only=True):
     """Response to SetDisplayMessage (O Display Message)."""
 
     status: DisplayMessageStatusEnumType

@@ -8,7 +8,7 @@ from typing import Annotated, Literal, TypeAlias
 
 from msgspec import Meta, field
 
-from ocppkit.messages._base import CustomData, DateTime, OcppStruct
+from ocppkit.messages._base import CustomData, DateTime, OcppRequest, OcppResponse, OcppStruct
 from ocppkit.messages.v21.common import (
     GenericStatusEnumType,
     StatusInfoType,
@@ -108,7 +108,9 @@ class FirmwareType(OcppStruct, kw_only=True):
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class FirmwareStatusNotificationRequest(OcppStruct, kw_only=True):
+class FirmwareStatusNotificationRequest(
+    OcppRequest["FirmwareStatusNotificationResponse"], kw_only=True
+):
     """Payload of FirmwareStatusNotification (L Firmware Management)."""
 
     status: FirmwareStatusEnumType
@@ -125,13 +127,13 @@ class FirmwareStatusNotificationRequest(OcppStruct, kw_only=True):
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class FirmwareStatusNotificationResponse(OcppStruct, kw_only=True):
+class FirmwareStatusNotificationResponse(OcppResponse, kw_only=True):
     """Response to FirmwareStatusNotification (L Firmware Management)."""
 
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class PublishFirmwareRequest(OcppStruct, kw_only=True):
+class PublishFirmwareRequest(OcppRequest["PublishFirmwareResponse"], kw_only=True):
     """Payload of PublishFirmware (L Firmware Management)."""
 
     location: Annotated[str, Meta(max_length=2000)]
@@ -162,7 +164,7 @@ class PublishFirmwareRequest(OcppStruct, kw_only=True):
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class PublishFirmwareResponse(OcppStruct, kw_only=True):
+class PublishFirmwareResponse(OcppResponse, kw_only=True):
     """Response to PublishFirmware (L Firmware Management)."""
 
     status: GenericStatusEnumType
@@ -172,7 +174,9 @@ class PublishFirmwareResponse(OcppStruct, kw_only=True):
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class PublishFirmwareStatusNotificationRequest(OcppStruct, kw_only=True):
+class PublishFirmwareStatusNotificationRequest(
+    OcppRequest["PublishFirmwareStatusNotificationResponse"], kw_only=True
+):
     """Payload of PublishFirmwareStatusNotification (L Firmware Management)."""
 
     status: PublishFirmwareStatusEnumType
@@ -195,13 +199,13 @@ class PublishFirmwareStatusNotificationRequest(OcppStruct, kw_only=True):
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class PublishFirmwareStatusNotificationResponse(OcppStruct, kw_only=True):
+class PublishFirmwareStatusNotificationResponse(OcppResponse, kw_only=True):
     """Response to PublishFirmwareStatusNotification (L Firmware Management)."""
 
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class UnpublishFirmwareRequest(OcppStruct, kw_only=True):
+class UnpublishFirmwareRequest(OcppRequest["UnpublishFirmwareResponse"], kw_only=True):
     """Payload of UnpublishFirmware (L Firmware Management)."""
 
     checksum: Annotated[str, Meta(max_length=32)]
@@ -210,7 +214,7 @@ class UnpublishFirmwareRequest(OcppStruct, kw_only=True):
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class UnpublishFirmwareResponse(OcppStruct, kw_only=True):
+class UnpublishFirmwareResponse(OcppResponse, kw_only=True):
     """Response to UnpublishFirmware (L Firmware Management)."""
 
     status: UnpublishFirmwareStatusEnumType
@@ -218,7 +222,7 @@ class UnpublishFirmwareResponse(OcppStruct, kw_only=True):
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class UpdateFirmwareRequest(OcppStruct, kw_only=True):
+class UpdateFirmwareRequest(OcppRequest["UpdateFirmwareResponse"], kw_only=True):
     """Payload of UpdateFirmware (L Firmware Management)."""
 
     retries: Annotated[int, Meta(ge=0)] | None = None
@@ -242,7 +246,7 @@ class UpdateFirmwareRequest(OcppStruct, kw_only=True):
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class UpdateFirmwareResponse(OcppStruct, kw_only=True):
+class UpdateFirmwareResponse(OcppResponse, kw_only=True):
     """Response to UpdateFirmware (L Firmware Management)."""
 
     status: UpdateFirmwareStatusEnumType

@@ -8,7 +8,7 @@ from typing import Annotated, Literal, TypeAlias
 
 from msgspec import Meta, field
 
-from ocppkit.messages._base import CustomData, DateTime, OcppStruct
+from ocppkit.messages._base import CustomData, DateTime, OcppRequest, OcppResponse, OcppStruct
 from ocppkit.messages.v21.common import (
     CertificateHashDataType,
     OCSPRequestDataType,
@@ -137,7 +137,7 @@ class CertificateStatusType(OcppStruct, kw_only=True):
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class DeleteCertificateRequest(OcppStruct, kw_only=True):
+class DeleteCertificateRequest(OcppRequest["DeleteCertificateResponse"], kw_only=True):
     """Payload of DeleteCertificate (M ISO 15118 Certificate Management)."""
 
     certificate_hash_data: CertificateHashDataType = field(name="certificateHashData")
@@ -145,7 +145,7 @@ class DeleteCertificateRequest(OcppStruct, kw_only=True):
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class DeleteCertificateResponse(OcppStruct, kw_only=True):
+class DeleteCertificateResponse(OcppResponse, kw_only=True):
     """Response to DeleteCertificate (M ISO 15118 Certificate Management)."""
 
     status: DeleteCertificateStatusEnumType
@@ -155,7 +155,7 @@ class DeleteCertificateResponse(OcppStruct, kw_only=True):
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class Get15118EVCertificateRequest(OcppStruct, kw_only=True):
+class Get15118EVCertificateRequest(OcppRequest["Get15118EVCertificateResponse"], kw_only=True):
     """Payload of Get15118EVCertificate (M ISO 15118 Certificate Management)."""
 
     iso15118_schema_version: Annotated[str, Meta(max_length=50)] = field(
@@ -192,7 +192,7 @@ class Get15118EVCertificateRequest(OcppStruct, kw_only=True):
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class Get15118EVCertificateResponse(OcppStruct, kw_only=True):
+class Get15118EVCertificateResponse(OcppResponse, kw_only=True):
     """Response to Get15118EVCertificate (M ISO 15118 Certificate Management)."""
 
     status: Iso15118EVCertificateStatusEnumType
@@ -210,7 +210,9 @@ class Get15118EVCertificateResponse(OcppStruct, kw_only=True):
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class GetCertificateChainStatusRequest(OcppStruct, kw_only=True):
+class GetCertificateChainStatusRequest(
+    OcppRequest["GetCertificateChainStatusResponse"], kw_only=True
+):
     """Payload of GetCertificateChainStatus (M ISO 15118 Certificate Management)."""
 
     certificate_status_requests: Annotated[
@@ -220,7 +222,7 @@ class GetCertificateChainStatusRequest(OcppStruct, kw_only=True):
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class GetCertificateChainStatusResponse(OcppStruct, kw_only=True):
+class GetCertificateChainStatusResponse(OcppResponse, kw_only=True):
     """Response to GetCertificateChainStatus (M ISO 15118 Certificate Management)."""
 
     certificate_status: Annotated[list[CertificateStatusType], Meta(min_length=1, max_length=4)] = (
@@ -230,7 +232,7 @@ class GetCertificateChainStatusResponse(OcppStruct, kw_only=True):
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class GetCertificateStatusRequest(OcppStruct, kw_only=True):
+class GetCertificateStatusRequest(OcppRequest["GetCertificateStatusResponse"], kw_only=True):
     """Payload of GetCertificateStatus (M ISO 15118 Certificate Management)."""
 
     ocsp_request_data: OCSPRequestDataType = field(name="ocspRequestData")
@@ -238,7 +240,7 @@ class GetCertificateStatusRequest(OcppStruct, kw_only=True):
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class GetCertificateStatusResponse(OcppStruct, kw_only=True):
+class GetCertificateStatusResponse(OcppResponse, kw_only=True):
     """Response to GetCertificateStatus (M ISO 15118 Certificate Management)."""
 
     status: GetCertificateStatusEnumType
@@ -257,7 +259,9 @@ class GetCertificateStatusResponse(OcppStruct, kw_only=True):
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class GetInstalledCertificateIdsRequest(OcppStruct, kw_only=True):
+class GetInstalledCertificateIdsRequest(
+    OcppRequest["GetInstalledCertificateIdsResponse"], kw_only=True
+):
     """Payload of GetInstalledCertificateIds (M ISO 15118 Certificate Management)."""
 
     certificate_type: Annotated[list[GetCertificateIdUseEnumType], Meta(min_length=1)] | None = (
@@ -271,7 +275,7 @@ class GetInstalledCertificateIdsRequest(OcppStruct, kw_only=True):
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class GetInstalledCertificateIdsResponse(OcppStruct, kw_only=True):
+class GetInstalledCertificateIdsResponse(OcppResponse, kw_only=True):
     """Response to GetInstalledCertificateIds (M ISO 15118 Certificate Management)."""
 
     status: GetInstalledCertificateStatusEnumType
@@ -285,7 +289,7 @@ class GetInstalledCertificateIdsResponse(OcppStruct, kw_only=True):
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class InstallCertificateRequest(OcppStruct, kw_only=True):
+class InstallCertificateRequest(OcppRequest["InstallCertificateResponse"], kw_only=True):
     """Payload of InstallCertificate (M ISO 15118 Certificate Management)."""
 
     certificate_type: InstallCertificateUseEnumType = field(name="certificateType")
@@ -296,7 +300,7 @@ class InstallCertificateRequest(OcppStruct, kw_only=True):
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class InstallCertificateResponse(OcppStruct, kw_only=True):
+class InstallCertificateResponse(OcppResponse, kw_only=True):
     """Response to InstallCertificate (M ISO 15118 Certificate Management)."""
 
     status: InstallCertificateStatusEnumType

@@ -8,7 +8,7 @@ from typing import Annotated, Literal, TypeAlias
 
 from msgspec import Meta, field
 
-from ocppkit.messages._base import CustomData, DateTime, OcppStruct
+from ocppkit.messages._base import CustomData, DateTime, OcppRequest, OcppResponse, OcppStruct
 from ocppkit.messages.v21.common import (
     ComponentType,
     ComponentVariableType,
@@ -510,7 +510,7 @@ class SetVariableResultType(OcppStruct, kw_only=True):
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class BootNotificationRequest(OcppStruct, kw_only=True):
+class BootNotificationRequest(OcppRequest["BootNotificationResponse"], kw_only=True):
     """Payload of BootNotification (B Provisioning)."""
 
     charging_station: ChargingStationType = field(name="chargingStation")
@@ -520,7 +520,7 @@ class BootNotificationRequest(OcppStruct, kw_only=True):
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class BootNotificationResponse(OcppStruct, kw_only=True):
+class BootNotificationResponse(OcppResponse, kw_only=True):
     """Response to BootNotification (B Provisioning)."""
 
     current_time: DateTime = field(name="currentTime")
@@ -541,7 +541,7 @@ class BootNotificationResponse(OcppStruct, kw_only=True):
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class GetBaseReportRequest(OcppStruct, kw_only=True):
+class GetBaseReportRequest(OcppRequest["GetBaseReportResponse"], kw_only=True):
     """Payload of GetBaseReport (B Provisioning)."""
 
     request_id: int = field(name="requestId")
@@ -552,7 +552,7 @@ class GetBaseReportRequest(OcppStruct, kw_only=True):
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class GetBaseReportResponse(OcppStruct, kw_only=True):
+class GetBaseReportResponse(OcppResponse, kw_only=True):
     """Response to GetBaseReport (B Provisioning)."""
 
     status: GenericDeviceModelStatusEnumType
@@ -562,7 +562,7 @@ class GetBaseReportResponse(OcppStruct, kw_only=True):
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class GetReportRequest(OcppStruct, kw_only=True):
+class GetReportRequest(OcppRequest["GetReportResponse"], kw_only=True):
     """Payload of GetReport (B Provisioning)."""
 
     component_variable: Annotated[list[ComponentVariableType], Meta(min_length=1)] | None = field(
@@ -580,7 +580,7 @@ class GetReportRequest(OcppStruct, kw_only=True):
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class GetReportResponse(OcppStruct, kw_only=True):
+class GetReportResponse(OcppResponse, kw_only=True):
     """Response to GetReport (B Provisioning)."""
 
     status: GenericDeviceModelStatusEnumType
@@ -590,7 +590,7 @@ class GetReportResponse(OcppStruct, kw_only=True):
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class GetVariablesRequest(OcppStruct, kw_only=True):
+class GetVariablesRequest(OcppRequest["GetVariablesResponse"], kw_only=True):
     """Payload of GetVariables (B Provisioning)."""
 
     get_variable_data: Annotated[list[GetVariableDataType], Meta(min_length=1)] = field(
@@ -600,7 +600,7 @@ class GetVariablesRequest(OcppStruct, kw_only=True):
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class GetVariablesResponse(OcppStruct, kw_only=True):
+class GetVariablesResponse(OcppResponse, kw_only=True):
     """Response to GetVariables (B Provisioning)."""
 
     get_variable_result: Annotated[list[GetVariableResultType], Meta(min_length=1)] = field(
@@ -610,7 +610,7 @@ class GetVariablesResponse(OcppStruct, kw_only=True):
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class NotifyReportRequest(OcppStruct, kw_only=True):
+class NotifyReportRequest(OcppRequest["NotifyReportResponse"], kw_only=True):
     """Payload of NotifyReport (B Provisioning)."""
 
     request_id: int = field(name="requestId")
@@ -635,13 +635,13 @@ class NotifyReportRequest(OcppStruct, kw_only=True):
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class NotifyReportResponse(OcppStruct, kw_only=True):
+class NotifyReportResponse(OcppResponse, kw_only=True):
     """Response to NotifyReport (B Provisioning)."""
 
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class ResetRequest(OcppStruct, kw_only=True):
+class ResetRequest(OcppRequest["ResetResponse"], kw_only=True):
     """Payload of Reset (B Provisioning)."""
 
     type: ResetEnumType
@@ -655,7 +655,7 @@ class ResetRequest(OcppStruct, kw_only=True):
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class ResetResponse(OcppStruct, kw_only=True):
+class ResetResponse(OcppResponse, kw_only=True):
     """Response to Reset (B Provisioning)."""
 
     status: ResetStatusEnumType
@@ -665,7 +665,7 @@ class ResetResponse(OcppStruct, kw_only=True):
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class SetNetworkProfileRequest(OcppStruct, kw_only=True):
+class SetNetworkProfileRequest(OcppRequest["SetNetworkProfileResponse"], kw_only=True):
     """Payload of SetNetworkProfile (B Provisioning)."""
 
     configuration_slot: int = field(name="configurationSlot")
@@ -676,7 +676,7 @@ class SetNetworkProfileRequest(OcppStruct, kw_only=True):
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class SetNetworkProfileResponse(OcppStruct, kw_only=True):
+class SetNetworkProfileResponse(OcppResponse, kw_only=True):
     """Response to SetNetworkProfile (B Provisioning)."""
 
     status: SetNetworkProfileStatusEnumType
@@ -686,7 +686,7 @@ class SetNetworkProfileResponse(OcppStruct, kw_only=True):
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class SetVariablesRequest(OcppStruct, kw_only=True):
+class SetVariablesRequest(OcppRequest["SetVariablesResponse"], kw_only=True):
     """Payload of SetVariables (B Provisioning)."""
 
     set_variable_data: Annotated[list[SetVariableDataType], Meta(min_length=1)] = field(
@@ -696,7 +696,7 @@ class SetVariablesRequest(OcppStruct, kw_only=True):
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class SetVariablesResponse(OcppStruct, kw_only=True):
+class SetVariablesResponse(OcppResponse, kw_only=True):
     """Response to SetVariables (B Provisioning)."""
 
     set_variable_result: Annotated[list[SetVariableResultType], Meta(min_length=1)] = field(

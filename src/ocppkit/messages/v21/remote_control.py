@@ -8,7 +8,7 @@ from typing import Annotated, Literal, TypeAlias
 
 from msgspec import Meta, field
 
-from ocppkit.messages._base import CustomData, OcppStruct
+from ocppkit.messages._base import CustomData, OcppRequest, OcppResponse
 from ocppkit.messages.v21.common import (
     ChargingProfileType,
     EVSEType,
@@ -67,7 +67,7 @@ UnlockStatusEnumType: TypeAlias = Literal[
 """This indicates whether the Charging Station has unlocked the connector."""
 
 
-class RequestStartTransactionRequest(OcppStruct, kw_only=True):
+class RequestStartTransactionRequest(OcppRequest["RequestStartTransactionResponse"], kw_only=True):
     """Payload of RequestStartTransaction (F Remote Control)."""
 
     evse_id: Annotated[int, Meta(ge=1)] | None = field(default=None, name="evseId")
@@ -89,7 +89,7 @@ class RequestStartTransactionRequest(OcppStruct, kw_only=True):
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class RequestStartTransactionResponse(OcppStruct, kw_only=True):
+class RequestStartTransactionResponse(OcppResponse, kw_only=True):
     """Response to RequestStartTransaction (F Remote Control)."""
 
     status: RequestStartStopStatusEnumType
@@ -108,7 +108,7 @@ class RequestStartTransactionResponse(OcppStruct, kw_only=True):
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class RequestStopTransactionRequest(OcppStruct, kw_only=True):
+class RequestStopTransactionRequest(OcppRequest["RequestStopTransactionResponse"], kw_only=True):
     """Payload of RequestStopTransaction (F Remote Control)."""
 
     transaction_id: Annotated[str, Meta(max_length=36)] = field(name="transactionId")
@@ -117,7 +117,7 @@ class RequestStopTransactionRequest(OcppStruct, kw_only=True):
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class RequestStopTransactionResponse(OcppStruct, kw_only=True):
+class RequestStopTransactionResponse(OcppResponse, kw_only=True):
     """Response to RequestStopTransaction (F Remote Control)."""
 
     status: RequestStartStopStatusEnumType
@@ -127,7 +127,7 @@ class RequestStopTransactionResponse(OcppStruct, kw_only=True):
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class TriggerMessageRequest(OcppStruct, kw_only=True):
+class TriggerMessageRequest(OcppRequest["TriggerMessageResponse"], kw_only=True):
     """Payload of TriggerMessage (F Remote Control)."""
 
     evse: EVSEType | None = None
@@ -141,7 +141,7 @@ class TriggerMessageRequest(OcppStruct, kw_only=True):
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class TriggerMessageResponse(OcppStruct, kw_only=True):
+class TriggerMessageResponse(OcppResponse, kw_only=True):
     """Response to TriggerMessage (F Remote Control)."""
 
     status: TriggerMessageStatusEnumType
@@ -151,7 +151,7 @@ class TriggerMessageResponse(OcppStruct, kw_only=True):
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class UnlockConnectorRequest(OcppStruct, kw_only=True):
+class UnlockConnectorRequest(OcppRequest["UnlockConnectorResponse"], kw_only=True):
     """Payload of UnlockConnector (F Remote Control)."""
 
     evse_id: Annotated[int, Meta(ge=0)] = field(name="evseId")
@@ -163,7 +163,7 @@ class UnlockConnectorRequest(OcppStruct, kw_only=True):
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class UnlockConnectorResponse(OcppStruct, kw_only=True):
+class UnlockConnectorResponse(OcppResponse, kw_only=True):
     """Response to UnlockConnector (F Remote Control)."""
 
     status: UnlockStatusEnumType

@@ -8,7 +8,7 @@ from typing import Annotated, Literal, TypeAlias
 
 from msgspec import Meta, field
 
-from ocppkit.messages._base import CustomData, DateTime, OcppStruct
+from ocppkit.messages._base import CustomData, DateTime, OcppRequest, OcppResponse
 from ocppkit.messages.v21.common import (
     IdTokenType,
     StatusInfoType,
@@ -45,7 +45,7 @@ ReserveNowStatusEnumType: TypeAlias = Literal[
 """This indicates the success or failure of the reservation."""
 
 
-class CancelReservationRequest(OcppStruct, kw_only=True):
+class CancelReservationRequest(OcppRequest["CancelReservationResponse"], kw_only=True):
     """Payload of CancelReservation (H Reservation)."""
 
     reservation_id: Annotated[int, Meta(ge=0)] = field(name="reservationId")
@@ -54,7 +54,7 @@ class CancelReservationRequest(OcppStruct, kw_only=True):
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class CancelReservationResponse(OcppStruct, kw_only=True):
+class CancelReservationResponse(OcppResponse, kw_only=True):
     """Response to CancelReservation (H Reservation)."""
 
     status: CancelReservationStatusEnumType
@@ -64,7 +64,7 @@ class CancelReservationResponse(OcppStruct, kw_only=True):
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class ReservationStatusUpdateRequest(OcppStruct, kw_only=True):
+class ReservationStatusUpdateRequest(OcppRequest["ReservationStatusUpdateResponse"], kw_only=True):
     """Payload of ReservationStatusUpdate (H Reservation)."""
 
     reservation_id: Annotated[int, Meta(ge=0)] = field(name="reservationId")
@@ -77,13 +77,13 @@ class ReservationStatusUpdateRequest(OcppStruct, kw_only=True):
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class ReservationStatusUpdateResponse(OcppStruct, kw_only=True):
+class ReservationStatusUpdateResponse(OcppResponse, kw_only=True):
     """Response to ReservationStatusUpdate (H Reservation)."""
 
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class ReserveNowRequest(OcppStruct, kw_only=True):
+class ReserveNowRequest(OcppRequest["ReserveNowResponse"], kw_only=True):
     """Payload of ReserveNow (H Reservation)."""
 
     id: Annotated[int, Meta(ge=0)]
@@ -110,7 +110,7 @@ class ReserveNowRequest(OcppStruct, kw_only=True):
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class ReserveNowResponse(OcppStruct, kw_only=True):
+class ReserveNowResponse(OcppResponse, kw_only=True):
     """Response to ReserveNow (H Reservation)."""
 
     status: ReserveNowStatusEnumType

@@ -8,7 +8,7 @@ from typing import Annotated, Literal, TypeAlias
 
 from msgspec import Meta, field
 
-from ocppkit.messages._base import CustomData, DateTime, OcppStruct
+from ocppkit.messages._base import CustomData, DateTime, OcppRequest, OcppResponse
 from ocppkit.messages.v21.common import (
     CertificateHashDataType,
     GenericStatusEnumType,
@@ -45,7 +45,7 @@ be signed AND both the 15118 connection and the Charging Station connection are 
 """
 
 
-class CertificateSignedRequest(OcppStruct, kw_only=True):
+class CertificateSignedRequest(OcppRequest["CertificateSignedResponse"], kw_only=True):
     """Payload of CertificateSigned (A Security)."""
 
     certificate_chain: Annotated[str, Meta(max_length=10000)] = field(name="certificateChain")
@@ -67,7 +67,7 @@ class CertificateSignedRequest(OcppStruct, kw_only=True):
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class CertificateSignedResponse(OcppStruct, kw_only=True):
+class CertificateSignedResponse(OcppResponse, kw_only=True):
     """Response to CertificateSigned (A Security)."""
 
     status: CertificateSignedStatusEnumType
@@ -77,7 +77,9 @@ class CertificateSignedResponse(OcppStruct, kw_only=True):
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class SecurityEventNotificationRequest(OcppStruct, kw_only=True):
+class SecurityEventNotificationRequest(
+    OcppRequest["SecurityEventNotificationResponse"], kw_only=True
+):
     """Payload of SecurityEventNotification (A Security)."""
 
     type: Annotated[str, Meta(max_length=50)]
@@ -92,13 +94,13 @@ class SecurityEventNotificationRequest(OcppStruct, kw_only=True):
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class SecurityEventNotificationResponse(OcppStruct, kw_only=True):
+class SecurityEventNotificationResponse(OcppResponse, kw_only=True):
     """Response to SecurityEventNotification (A Security)."""
 
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class SignCertificateRequest(OcppStruct, kw_only=True):
+class SignCertificateRequest(OcppRequest["SignCertificateResponse"], kw_only=True):
     """Payload of SignCertificate (A Security)."""
 
     csr: Annotated[str, Meta(max_length=5500)]
@@ -122,7 +124,7 @@ class SignCertificateRequest(OcppStruct, kw_only=True):
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class SignCertificateResponse(OcppStruct, kw_only=True):
+class SignCertificateResponse(OcppResponse, kw_only=True):
     """Response to SignCertificate (A Security)."""
 
     status: GenericStatusEnumType

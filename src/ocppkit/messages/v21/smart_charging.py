@@ -8,7 +8,7 @@ from typing import Annotated, Literal, TypeAlias
 
 from msgspec import Meta, field
 
-from ocppkit.messages._base import CustomData, DateTime, OcppStruct
+from ocppkit.messages._base import CustomData, DateTime, OcppRequest, OcppResponse, OcppStruct
 from ocppkit.messages.v21.common import (
     ChargingProfilePurposeEnumType,
     ChargingProfileType,
@@ -1059,7 +1059,7 @@ class CompositeScheduleType(OcppStruct, kw_only=True):
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class ClearChargingProfileRequest(OcppStruct, kw_only=True):
+class ClearChargingProfileRequest(OcppRequest["ClearChargingProfileResponse"], kw_only=True):
     """Payload of ClearChargingProfile (K Smart Charging)."""
 
     charging_profile_id: int | None = field(default=None, name="chargingProfileId")
@@ -1072,7 +1072,7 @@ class ClearChargingProfileRequest(OcppStruct, kw_only=True):
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class ClearChargingProfileResponse(OcppStruct, kw_only=True):
+class ClearChargingProfileResponse(OcppResponse, kw_only=True):
     """Response to ClearChargingProfile (K Smart Charging)."""
 
     status: ClearChargingProfileStatusEnumType
@@ -1082,7 +1082,7 @@ class ClearChargingProfileResponse(OcppStruct, kw_only=True):
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class ClearedChargingLimitRequest(OcppStruct, kw_only=True):
+class ClearedChargingLimitRequest(OcppRequest["ClearedChargingLimitResponse"], kw_only=True):
     """Payload of ClearedChargingLimit (K Smart Charging)."""
 
     charging_limit_source: Annotated[str, Meta(max_length=20)] = field(name="chargingLimitSource")
@@ -1097,13 +1097,13 @@ class ClearedChargingLimitRequest(OcppStruct, kw_only=True):
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class ClearedChargingLimitResponse(OcppStruct, kw_only=True):
+class ClearedChargingLimitResponse(OcppResponse, kw_only=True):
     """Response to ClearedChargingLimit (K Smart Charging)."""
 
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class GetChargingProfilesRequest(OcppStruct, kw_only=True):
+class GetChargingProfilesRequest(OcppRequest["GetChargingProfilesResponse"], kw_only=True):
     """Payload of GetChargingProfiles (K Smart Charging)."""
 
     request_id: int = field(name="requestId")
@@ -1125,7 +1125,7 @@ class GetChargingProfilesRequest(OcppStruct, kw_only=True):
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class GetChargingProfilesResponse(OcppStruct, kw_only=True):
+class GetChargingProfilesResponse(OcppResponse, kw_only=True):
     """Response to GetChargingProfiles (K Smart Charging)."""
 
     status: GetChargingProfileStatusEnumType
@@ -1135,7 +1135,7 @@ class GetChargingProfilesResponse(OcppStruct, kw_only=True):
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class GetCompositeScheduleRequest(OcppStruct, kw_only=True):
+class GetCompositeScheduleRequest(OcppRequest["GetCompositeScheduleResponse"], kw_only=True):
     """Payload of GetCompositeSchedule (K Smart Charging)."""
 
     duration: int
@@ -1154,7 +1154,7 @@ class GetCompositeScheduleRequest(OcppStruct, kw_only=True):
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class GetCompositeScheduleResponse(OcppStruct, kw_only=True):
+class GetCompositeScheduleResponse(OcppResponse, kw_only=True):
     """Response to GetCompositeSchedule (K Smart Charging)."""
 
     status: GenericStatusEnumType
@@ -1166,7 +1166,7 @@ class GetCompositeScheduleResponse(OcppStruct, kw_only=True):
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class NotifyChargingLimitRequest(OcppStruct, kw_only=True):
+class NotifyChargingLimitRequest(OcppRequest["NotifyChargingLimitResponse"], kw_only=True):
     """Payload of NotifyChargingLimit (K Smart Charging)."""
 
     charging_schedule: Annotated[list[ChargingScheduleType], Meta(min_length=1)] | None = field(
@@ -1184,13 +1184,13 @@ class NotifyChargingLimitRequest(OcppStruct, kw_only=True):
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class NotifyChargingLimitResponse(OcppStruct, kw_only=True):
+class NotifyChargingLimitResponse(OcppResponse, kw_only=True):
     """Response to NotifyChargingLimit (K Smart Charging)."""
 
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class NotifyEVChargingNeedsRequest(OcppStruct, kw_only=True):
+class NotifyEVChargingNeedsRequest(OcppRequest["NotifyEVChargingNeedsResponse"], kw_only=True):
     """Payload of NotifyEVChargingNeeds (K Smart Charging)."""
 
     evse_id: Annotated[int, Meta(ge=1)] = field(name="evseId")
@@ -1216,7 +1216,7 @@ class NotifyEVChargingNeedsRequest(OcppStruct, kw_only=True):
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class NotifyEVChargingNeedsResponse(OcppStruct, kw_only=True):
+class NotifyEVChargingNeedsResponse(OcppResponse, kw_only=True):
     """Response to NotifyEVChargingNeeds (K Smart Charging)."""
 
     status: NotifyEVChargingNeedsStatusEnumType
@@ -1226,7 +1226,9 @@ class NotifyEVChargingNeedsResponse(OcppStruct, kw_only=True):
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class NotifyEVChargingScheduleRequest(OcppStruct, kw_only=True):
+class NotifyEVChargingScheduleRequest(
+    OcppRequest["NotifyEVChargingScheduleResponse"], kw_only=True
+):
     """Payload of NotifyEVChargingSchedule (K Smart Charging)."""
 
     time_base: DateTime = field(name="timeBase")
@@ -1253,7 +1255,7 @@ class NotifyEVChargingScheduleRequest(OcppStruct, kw_only=True):
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class NotifyEVChargingScheduleResponse(OcppStruct, kw_only=True):
+class NotifyEVChargingScheduleResponse(OcppResponse, kw_only=True):
     """Response to NotifyEVChargingSchedule (K Smart Charging)."""
 
     status: GenericStatusEnumType
@@ -1263,7 +1265,7 @@ class NotifyEVChargingScheduleResponse(OcppStruct, kw_only=True):
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class NotifyPriorityChargingRequest(OcppStruct, kw_only=True):
+class NotifyPriorityChargingRequest(OcppRequest["NotifyPriorityChargingResponse"], kw_only=True):
     """Payload of NotifyPriorityCharging (K Smart Charging)."""
 
     transaction_id: Annotated[str, Meta(max_length=36)] = field(name="transactionId")
@@ -1278,13 +1280,15 @@ class NotifyPriorityChargingRequest(OcppStruct, kw_only=True):
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class NotifyPriorityChargingResponse(OcppStruct, kw_only=True):
+class NotifyPriorityChargingResponse(OcppResponse, kw_only=True):
     """Response to NotifyPriorityCharging (K Smart Charging)."""
 
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class PullDynamicScheduleUpdateRequest(OcppStruct, kw_only=True):
+class PullDynamicScheduleUpdateRequest(
+    OcppRequest["PullDynamicScheduleUpdateResponse"], kw_only=True
+):
     """Payload of PullDynamicScheduleUpdate (K Smart Charging)."""
 
     charging_profile_id: int = field(name="chargingProfileId")
@@ -1293,7 +1297,7 @@ class PullDynamicScheduleUpdateRequest(OcppStruct, kw_only=True):
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class PullDynamicScheduleUpdateResponse(OcppStruct, kw_only=True):
+class PullDynamicScheduleUpdateResponse(OcppResponse, kw_only=True):
     """Response to PullDynamicScheduleUpdate (K Smart Charging)."""
 
     schedule_update: ChargingScheduleUpdateType | None = field(default=None, name="scheduleUpdate")
@@ -1305,7 +1309,7 @@ class PullDynamicScheduleUpdateResponse(OcppStruct, kw_only=True):
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class ReportChargingProfilesRequest(OcppStruct, kw_only=True):
+class ReportChargingProfilesRequest(OcppRequest["ReportChargingProfilesResponse"], kw_only=True):
     """Payload of ReportChargingProfiles (K Smart Charging)."""
 
     request_id: int = field(name="requestId")
@@ -1341,13 +1345,13 @@ class ReportChargingProfilesRequest(OcppStruct, kw_only=True):
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class ReportChargingProfilesResponse(OcppStruct, kw_only=True):
+class ReportChargingProfilesResponse(OcppResponse, kw_only=True):
     """Response to ReportChargingProfiles (K Smart Charging)."""
 
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class SetChargingProfileRequest(OcppStruct, kw_only=True):
+class SetChargingProfileRequest(OcppRequest["SetChargingProfileResponse"], kw_only=True):
     """Payload of SetChargingProfile (K Smart Charging)."""
 
     evse_id: Annotated[int, Meta(ge=0)] = field(name="evseId")
@@ -1362,7 +1366,7 @@ class SetChargingProfileRequest(OcppStruct, kw_only=True):
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class SetChargingProfileResponse(OcppStruct, kw_only=True):
+class SetChargingProfileResponse(OcppResponse, kw_only=True):
     """Response to SetChargingProfile (K Smart Charging)."""
 
     status: ChargingProfileStatusEnumType
@@ -1372,7 +1376,7 @@ class SetChargingProfileResponse(OcppStruct, kw_only=True):
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class UpdateDynamicScheduleRequest(OcppStruct, kw_only=True):
+class UpdateDynamicScheduleRequest(OcppRequest["UpdateDynamicScheduleResponse"], kw_only=True):
     """
     Payload of UpdateDynamicSchedule (K Smart Charging). Id of dynamic charging profile to
     update.
@@ -1386,7 +1390,7 @@ class UpdateDynamicScheduleRequest(OcppStruct, kw_only=True):
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class UpdateDynamicScheduleResponse(OcppStruct, kw_only=True):
+class UpdateDynamicScheduleResponse(OcppResponse, kw_only=True):
     """Response to UpdateDynamicSchedule (K Smart Charging)."""
 
     status: ChargingProfileStatusEnumType
@@ -1396,7 +1400,7 @@ class UpdateDynamicScheduleResponse(OcppStruct, kw_only=True):
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class UsePriorityChargingRequest(OcppStruct, kw_only=True):
+class UsePriorityChargingRequest(OcppRequest["UsePriorityChargingResponse"], kw_only=True):
     """Payload of UsePriorityCharging (K Smart Charging)."""
 
     transaction_id: Annotated[str, Meta(max_length=36)] = field(name="transactionId")
@@ -1408,7 +1412,7 @@ class UsePriorityChargingRequest(OcppStruct, kw_only=True):
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class UsePriorityChargingResponse(OcppStruct, kw_only=True):
+class UsePriorityChargingResponse(OcppResponse, kw_only=True):
     """Response to UsePriorityCharging (K Smart Charging)."""
 
     status: PriorityChargingStatusEnumType

@@ -8,7 +8,7 @@ from typing import Annotated, Literal, TypeAlias
 
 from msgspec import Meta, field
 
-from ocppkit.messages._base import CustomData, DateTime, OcppStruct
+from ocppkit.messages._base import CustomData, DateTime, OcppRequest, OcppResponse, OcppStruct
 from ocppkit.messages.v21.common import (
     StatusInfoType,
     TariffType,
@@ -101,7 +101,7 @@ class TariffAssignmentType(OcppStruct, kw_only=True):
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class ChangeTransactionTariffRequest(OcppStruct, kw_only=True):
+class ChangeTransactionTariffRequest(OcppRequest["ChangeTransactionTariffResponse"], kw_only=True):
     """Payload of ChangeTransactionTariff (I Tariff and Cost)."""
 
     tariff: TariffType
@@ -112,7 +112,7 @@ class ChangeTransactionTariffRequest(OcppStruct, kw_only=True):
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class ChangeTransactionTariffResponse(OcppStruct, kw_only=True):
+class ChangeTransactionTariffResponse(OcppResponse, kw_only=True):
     """Response to ChangeTransactionTariff (I Tariff and Cost)."""
 
     status: TariffChangeStatusEnumType
@@ -122,7 +122,7 @@ class ChangeTransactionTariffResponse(OcppStruct, kw_only=True):
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class ClearTariffsRequest(OcppStruct, kw_only=True):
+class ClearTariffsRequest(OcppRequest["ClearTariffsResponse"], kw_only=True):
     """Payload of ClearTariffs (I Tariff and Cost)."""
 
     tariff_ids: Annotated[list[Annotated[str, Meta(max_length=60)]], Meta(min_length=1)] | None = (
@@ -135,7 +135,7 @@ class ClearTariffsRequest(OcppStruct, kw_only=True):
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class ClearTariffsResponse(OcppStruct, kw_only=True):
+class ClearTariffsResponse(OcppResponse, kw_only=True):
     """Response to ClearTariffs (I Tariff and Cost)."""
 
     clear_tariffs_result: Annotated[list[ClearTariffsResultType], Meta(min_length=1)] = field(
@@ -145,7 +145,7 @@ class ClearTariffsResponse(OcppStruct, kw_only=True):
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class CostUpdatedRequest(OcppStruct, kw_only=True):
+class CostUpdatedRequest(OcppRequest["CostUpdatedResponse"], kw_only=True):
     """Payload of CostUpdated (I Tariff and Cost)."""
 
     total_cost: float = field(name="totalCost")
@@ -161,13 +161,13 @@ class CostUpdatedRequest(OcppStruct, kw_only=True):
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class CostUpdatedResponse(OcppStruct, kw_only=True):
+class CostUpdatedResponse(OcppResponse, kw_only=True):
     """Response to CostUpdated (I Tariff and Cost)."""
 
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class GetTariffsRequest(OcppStruct, kw_only=True):
+class GetTariffsRequest(OcppRequest["GetTariffsResponse"], kw_only=True):
     """Payload of GetTariffs (I Tariff and Cost)."""
 
     evse_id: Annotated[int, Meta(ge=0)] = field(name="evseId")
@@ -175,7 +175,7 @@ class GetTariffsRequest(OcppStruct, kw_only=True):
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class GetTariffsResponse(OcppStruct, kw_only=True):
+class GetTariffsResponse(OcppResponse, kw_only=True):
     """Response to GetTariffs (I Tariff and Cost)."""
 
     status: TariffGetStatusEnumType
@@ -189,7 +189,7 @@ class GetTariffsResponse(OcppStruct, kw_only=True):
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class SetDefaultTariffRequest(OcppStruct, kw_only=True):
+class SetDefaultTariffRequest(OcppRequest["SetDefaultTariffResponse"], kw_only=True):
     """Payload of SetDefaultTariff (I Tariff and Cost)."""
 
     evse_id: Annotated[int, Meta(ge=0)] = field(name="evseId")
@@ -199,7 +199,7 @@ class SetDefaultTariffRequest(OcppStruct, kw_only=True):
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class SetDefaultTariffResponse(OcppStruct, kw_only=True):
+class SetDefaultTariffResponse(OcppResponse, kw_only=True):
     """Response to SetDefaultTariff (I Tariff and Cost)."""
 
     status: TariffSetStatusEnumType

@@ -8,7 +8,7 @@ from typing import Annotated, Literal, TypeAlias
 
 from msgspec import Meta, field
 
-from ocppkit.messages._base import CustomData, DateTime, OcppStruct
+from ocppkit.messages._base import CustomData, DateTime, OcppRequest, OcppResponse, OcppStruct
 from ocppkit.messages.v21.common import (
     EVSEType,
     IdTokenInfoType,
@@ -326,7 +326,7 @@ class TransactionType(OcppStruct, kw_only=True):
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class GetTransactionStatusRequest(OcppStruct, kw_only=True):
+class GetTransactionStatusRequest(OcppRequest["GetTransactionStatusResponse"], kw_only=True):
     """Payload of GetTransactionStatus (E Transactions)."""
 
     transaction_id: Annotated[str, Meta(max_length=36)] | None = field(
@@ -337,7 +337,7 @@ class GetTransactionStatusRequest(OcppStruct, kw_only=True):
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class GetTransactionStatusResponse(OcppStruct, kw_only=True):
+class GetTransactionStatusResponse(OcppResponse, kw_only=True):
     """Response to GetTransactionStatus (E Transactions)."""
 
     ongoing_indicator: bool | None = field(default=None, name="ongoingIndicator")
@@ -349,7 +349,7 @@ class GetTransactionStatusResponse(OcppStruct, kw_only=True):
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class TransactionEventRequest(OcppStruct, kw_only=True):
+class TransactionEventRequest(OcppRequest["TransactionEventResponse"], kw_only=True):
     """Payload of TransactionEvent (E Transactions)."""
 
     cost_details: CostDetailsType | None = field(default=None, name="costDetails")
@@ -412,7 +412,7 @@ class TransactionEventRequest(OcppStruct, kw_only=True):
     custom_data: CustomData | None = field(default=None, name="customData")
 
 
-class TransactionEventResponse(OcppStruct, kw_only=True):
+class TransactionEventResponse(OcppResponse, kw_only=True):
     """Response to TransactionEvent (E Transactions)."""
 
     total_cost: float | None = field(default=None, name="totalCost")
