@@ -1,0 +1,275 @@
+"""One OCPP connection on asyncio: the sans-I/O session driven over a ``Transport``.
+
+- ``await conn.call(request)`` returns the typed response or raises: a ``CallError`` subclass for
+  the peer's CALLERROR, ``PayloadValidationError`` for an invalid CALLRESULT, ``CallTimeoutError``,
+  ``ConnectionClosedError``. It never returns ``None``. Cancelling the awaiting task cancels the
+  call.
+- every incoming CALL runs in its own task, so a handler may itself ``await conn.call(...)``;
+  a handler's exception becomes a CALLERROR (``InternalError``, or the ``CallError`` it raised)
+  and never closes the connection; an action without a handler is answered ``NotSupported``.
+- frames go out in the order the session produced them; timeouts run on the event loop's clock.
+- every frame in and out goes to the ``ocppkit.wire`` logger (DEBUG) and the optional
+  ``on_frame(direction, data)`` hook; every ``ProtocolIssue`` to ``ocppkit.protocol`` (WARNING)
+  and the optional ``on_issue`` hook.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Any, Literal, TypeVar
+
+from ocppkit.messages._base import OcppRequest
+from ocppkit.protocol.errors import (
+    CallError,
+    ConnectionClosedError,
+    InternalError,
+    LocalProtocolError,
+    NotSupportedError,
+    PayloadValidationError,
+)
+from ocppkit.protocol.events import (
+    CallCompleted,
+    CallFailed,
+    CallReceived,
+    Event,
+    ProtocolIssue,
+    SendReceived,
+)
+from ocppkit.protocol.session import DEFAULT_CALL_TIMEOUT, OcppSession, ValidationPolicy
+from ocppkit.protocol.versions import OcppVersion
+from ocppkit.runtime.router import Router
+from ocppkit.transport import Transport, TransportClosed
+
+__all__ = ["FrameHook", "IssueHook", "OcppConnection"]
+
+R = TypeVar("R")
+
+FrameHook = Callable[[Literal["in", "out"], bytes | str], None]
+"""Called with every frame received (``"in"``) and sent (``"out"``)."""
+IssueHook = Callable[[ProtocolIssue], None]
+"""Called with every protocol issue the session reports."""
+
+wire_log = logging.getLogger("ocppkit.wire")
+protocol_log = logging.getLogger("ocppkit.protocol")
+
+
+class OcppConnection:
+    """An open OCPP connection: send CALLs, answer the peer's CALLs through a ``Router``."""
+
+    def __init__(
+        self,
+        transport: Transport,
+        version: OcppVersion,
+        router: Router | None = None,
+        *,
+        identity: str = "",
+        call_timeout: float = DEFAULT_CALL_TIMEOUT,
+        validation: ValidationPolicy | None = None,
+        on_frame: FrameHook | None = None,
+        on_issue: IssueHook | None = None,
+    ) -> None:
+        if router is not None and router.version is not version:
+            raise LocalProtocolError(
+                f"router is for OCPP {router.version}, connection speaks {version}"
+            )
+        self.transport = transport
+        self.version = version
+        self.router = router or Router(version)
+        self.identity = identity
+        self.on_frame = on_frame
+        self.on_issue = on_issue
+        self._session = OcppSession(version, call_timeout=call_timeout, validation=validation)
+        self._loop = asyncio.get_running_loop()
+        self._waiters: dict[str, asyncio.Future[Any]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._send_lock = asyncio.Lock()
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at: float | None = None
+        self._closed = asyncio.Event()
+
+    def __repr__(self) -> str:
+        return f"<OcppConnection {self.identity!r} OCPP {self.version}>"
+
+    @property
+    def closed(self) -> bool:
+        """True once the connection has ended."""
+        return self._closed.is_set()
+
+    async def wait_closed(self) -> None:
+        """Wait until the connection has ended."""
+        await self._closed.wait()
+
+    # -- outgoing ----------------------------------------------------------------------------
+    async def call(self, request: OcppRequest[R], *, timeout: float | None = None) -> R:
+        """Send a CALL and return its typed response (see the module docstring for errors).
+
+        ``timeout`` (seconds, queue time included) overrides the connection's call timeout.
+        """
+        if self.closed:
+            raise ConnectionClosedError(f"connection to {self.identity!r} is closed")
+        uid = self._session.send_call(request, self._loop.time(), timeout=timeout)
+        waiter: asyncio.Future[R] = self._loop.create_future()
+        self._waiters[uid] = waiter
+        await self._flush()
+        self._arm_timer()
+        try:
+            return await waiter
+        except asyncio.CancelledError:
+            self._waiters.pop(uid, None)
+            self._session.cancel_call(uid)
+            raise
+
+    async def send(self, request: OcppRequest[None]) -> None:
+        """Send a 2.1 SEND-type message (no response)."""
+        if self.closed:
+            raise ConnectionClosedError(f"connection to {self.identity!r} is closed")
+        self._session.send(request)
+        self._dispatch(self._session.events_received())
+        await self._flush()
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    async def run(self) -> None:
+        """Receive and process frames until the transport closes; then fail what is pending."""
+        try:
+            while True:
+                data = await self.transport.recv()
+                if self.on_frame is not None:
+                    self.on_frame("in", data)
+                if wire_log.isEnabledFor(logging.DEBUG):
+                    wire_log.debug("%s <- %s", self.identity, _text(data))
+                self._session.receive_data(data, self._loop.time())
+                self._dispatch(self._session.events_received())
+                await self._flush()
+                self._arm_timer()
+        except TransportClosed:
+            pass
+        finally:
+            self._shutdown()
+
+    async def close(self, code: int = 1000, reason: str = "") -> None:
+        """Close the connection; pending calls fail with ``ConnectionClosedError``."""
+        await self.transport.close(code, reason)
+        self._shutdown()
+
+    async def drain(self) -> None:
+        """Wait until every handler task running now has finished (and sent its answer)."""
+        while self._tasks:
+            await asyncio.wait(list(self._tasks))
+
+    def _shutdown(self) -> None:
+        if self._closed.is_set():
+            return
+        self._closed.set()
+        if self._timer is not None:
+            self._timer.cancel()
+        self._session.connection_lost()
+        self._dispatch(self._session.events_received())
+
+    # -- internals ----------------------------------------------------------------------------
+    def _dispatch(self, events: list[Event]) -> None:
+        for event in events:
+            if type(event) is CallCompleted:
+                self._resolve(event.unique_id, event.response, None)
+            elif type(event) is CallFailed:
+                self._resolve(event.unique_id, None, event.error)
+            elif type(event) is CallReceived or type(event) is SendReceived:
+                task = self._loop.create_task(self._handle(event))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+            elif type(event) is ProtocolIssue:
+                protocol_log.warning("%s: %s: %s", self.identity, event.kind, event.description)
+                if self.on_issue is not None:
+                    self.on_issue(event)
+            else:  # CallResultErrorReceived (2.1)
+                protocol_log.warning("%s: peer rejected our CALLRESULT: %s", self.identity, event)
+
+    def _resolve(self, uid: str, response: Any, error: Exception | None) -> None:
+        waiter = self._waiters.pop(uid, None)
+        if waiter is None or waiter.done():
+            return
+        if error is not None:
+            waiter.set_exception(error)
+        else:
+            waiter.set_result(response)
+
+    async def _handle(self, event: CallReceived | SendReceived) -> None:
+        route = self.router.route(event.action)
+        is_call = type(event) is CallReceived
+        if route is None:
+            if is_call and not self.closed:
+                self._answer(
+                    event.unique_id,
+                    None,
+                    NotSupportedError(f"{event.action} is not supported here"),
+                )
+                await self._flush()
+            return
+        error: CallError | None = None
+        response: Any = None
+        try:
+            response = await route.handler(event.request, self)
+        except CallError as exc:
+            error = exc
+        except Exception as exc:
+            protocol_log.exception("%s: %s handler failed", self.identity, event.action)
+            error = InternalError(f"{event.action} failed: {type(exc).__name__}")
+        if not is_call or self.closed:
+            return
+        sent = self._answer(event.unique_id, response, error)
+        await self._flush()
+        if sent and route.after is not None:
+            try:
+                await route.after(event.request, response, self)
+            except Exception:
+                protocol_log.exception("%s: %s after-hook failed", self.identity, event.action)
+
+    def _answer(self, uid: str, response: Any, error: CallError | None) -> bool:
+        """Queue the CALLRESULT (True) or CALLERROR (False) for the peer's CALL ``uid``."""
+        if error is None:
+            try:
+                self._session.send_result(uid, response)
+            except (LocalProtocolError, PayloadValidationError) as exc:
+                protocol_log.error("%s: invalid response from handler: %s", self.identity, exc)
+                error = InternalError(f"invalid response: {exc}")
+            else:
+                self._dispatch(self._session.events_received())
+                return True
+        self._session.send_error(uid, error)
+        return False
+
+    async def _flush(self) -> None:
+        async with self._send_lock:
+            for data in self._session.data_to_send():
+                if self.on_frame is not None:
+                    self.on_frame("out", data)
+                if wire_log.isEnabledFor(logging.DEBUG):
+                    wire_log.debug("%s -> %s", self.identity, _text(data))
+                try:
+                    await self.transport.send(data)
+                except TransportClosed:
+                    self._shutdown()
+                    return
+
+    def _arm_timer(self) -> None:
+        deadline = self._session.next_deadline()
+        if deadline == self._timer_at:
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer_at = deadline
+        self._timer = None if deadline is None else self._loop.call_at(deadline, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = self._timer_at = None
+        self._session.tick(self._loop.time())
+        self._dispatch(self._session.events_received())
+        self._arm_timer()
+        task = self._loop.create_task(self._flush())  # a queued CALL may now go out
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+
+def _text(data: bytes | str) -> str:
+    return data if isinstance(data, str) else data.decode("utf-8", "replace")

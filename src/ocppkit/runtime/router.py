@@ -1,0 +1,107 @@
+"""Handlers per action: typed request in, typed response out.
+
+::
+
+    router = Router(OcppVersion.V16)
+
+    @router.on(v16.HeartbeatRequest)
+    async def heartbeat(request: v16.HeartbeatRequest, conn: OcppConnection) -> HeartbeatResponse:
+        return v16.HeartbeatResponse(current_time=datetime.now(UTC))
+
+A router is shared by every connection of its version; the connection is passed in. ``after``
+registers a hook that runs once the response has been sent (e.g. to send a follow-up CALL).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from ocppkit.messages import actions
+from ocppkit.messages._base import OcppRequest
+from ocppkit.protocol.errors import LocalProtocolError
+from ocppkit.protocol.versions import OcppVersion
+
+if TYPE_CHECKING:
+    from ocppkit.runtime.connection import OcppConnection
+
+__all__ = ["AfterHook", "Handler", "Router"]
+
+Req = TypeVar("Req", bound=OcppRequest[Any])
+Resp = TypeVar("Resp")
+
+Handler = Callable[[Any, "OcppConnection"], Awaitable[Any]]
+"""``async (request, connection) -> response`` (``None`` for 2.1 SEND messages)."""
+AfterHook = Callable[[Any, Any, "OcppConnection"], Awaitable[None]]
+"""``async (request, response, connection)``, run after the response was sent."""
+
+
+@dataclass(slots=True)
+class _Route:
+    handler: Handler
+    after: AfterHook | None = None
+
+
+class Router:
+    """Maps the actions of one OCPP version to their handlers."""
+
+    def __init__(self, version: OcppVersion) -> None:
+        self.version = version
+        self._by_type = {spec.request: spec.action for spec in actions(version).values()}
+        self._routes: dict[str, _Route] = {}
+
+    @property
+    def actions(self) -> frozenset[str]:
+        """The actions with a handler (the others are answered NotSupported)."""
+        return frozenset(self._routes)
+
+    def route(self, action: str) -> _Route | None:
+        """The handler and after-hook of ``action``, if registered."""
+        return self._routes.get(action)
+
+    def _action(self, request_type: type[OcppRequest[Any]]) -> str:
+        action = self._by_type.get(request_type)
+        if action is None:
+            raise LocalProtocolError(
+                f"{request_type.__qualname__} is not an OCPP {self.version} request"
+            )
+        return action
+
+    def on(
+        self, request_type: type[OcppRequest[Resp]]
+    ) -> Callable[
+        [Callable[[Any, OcppConnection], Awaitable[Resp]]],
+        Callable[[Any, OcppConnection], Awaitable[Resp]],
+    ]:
+        """Decorator: register the handler of ``request_type``'s action (replacing any other)."""
+        action = self._action(request_type)
+
+        def register(
+            handler: Callable[[Any, OcppConnection], Awaitable[Resp]],
+        ) -> Callable[[Any, OcppConnection], Awaitable[Resp]]:
+            self._routes[action] = _Route(handler, getattr(self._routes.get(action), "after", None))
+            return handler
+
+        return register
+
+    def add(
+        self,
+        request_type: type[OcppRequest[Resp]],
+        handler: Callable[[Any, OcppConnection], Awaitable[Resp]],
+    ) -> None:
+        """Register ``handler`` for ``request_type``'s action (the non-decorator form of ``on``)."""
+        self.on(request_type)(handler)
+
+    def after(self, request_type: type[OcppRequest[Any]]) -> Callable[[AfterHook], AfterHook]:
+        """Decorator: run ``hook(request, response, conn)`` after the action's response was sent."""
+        action = self._action(request_type)
+
+        def register(hook: AfterHook) -> AfterHook:
+            route = self._routes.get(action)
+            if route is None:
+                raise LocalProtocolError(f"register a handler for {action} before its after-hook")
+            route.after = hook
+            return hook
+
+        return register

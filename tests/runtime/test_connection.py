@@ -1,0 +1,247 @@
+"""OcppConnection over the in-memory transport: calls, handlers, errors, hooks, lifecycle."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from ocppkit.messages import v16, v21
+from ocppkit.protocol import (
+    CallTimeoutError,
+    ConnectionClosedError,
+    InternalError,
+    NotSupportedError,
+    OcppVersion,
+    SecurityError,
+)
+from ocppkit.runtime.connection import OcppConnection
+from ocppkit.runtime.router import Router
+from ocppkit.transport.memory import memory_pair
+
+NOW = datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)
+Scenario = Callable[[OcppConnection, OcppConnection], Awaitable[None]]
+
+
+def run_pair(
+    scenario: Scenario,
+    cp_router: Router | None = None,
+    csms_router: Router | None = None,
+    version: OcppVersion = OcppVersion.V16,
+    **kwargs: Any,
+) -> None:
+    async def main() -> None:
+        a, b = memory_pair(version.subprotocol)
+        cp = OcppConnection(a, version, cp_router, identity="CP1", **kwargs)
+        csms = OcppConnection(b, version, csms_router, identity="CP1", **kwargs)
+        runners = [asyncio.create_task(cp.run()), asyncio.create_task(csms.run())]
+        try:
+            await asyncio.wait_for(scenario(cp, csms), 10)
+        finally:
+            await cp.close()
+            await asyncio.gather(*runners)
+
+    asyncio.run(main())
+
+
+def csms_router() -> Router:
+    router = Router(OcppVersion.V16)
+
+    @router.on(v16.HeartbeatRequest)
+    async def heartbeat(
+        request: v16.HeartbeatRequest, conn: OcppConnection
+    ) -> v16.HeartbeatResponse:
+        return v16.HeartbeatResponse(current_time=NOW)
+
+    return router
+
+
+def test_call_returns_the_typed_response() -> None:
+    async def scenario(cp: OcppConnection, csms: OcppConnection) -> None:
+        response = await cp.call(v16.HeartbeatRequest())
+        assert response == v16.HeartbeatResponse(current_time=NOW)
+
+    run_pair(scenario, csms_router=csms_router())
+
+
+def test_a_handler_may_call_back_without_deadlock() -> None:
+    router = Router(OcppVersion.V16)
+    cp_router = Router(OcppVersion.V16)
+
+    @router.on(v16.BootNotificationRequest)
+    async def boot(
+        request: v16.BootNotificationRequest, conn: OcppConnection
+    ) -> v16.BootNotificationResponse:
+        config = await conn.call(v16.GetConfigurationRequest(key=["HeartbeatInterval"]))
+        assert config.configuration_key is not None
+        interval = int(config.configuration_key[0].value or "0")
+        return v16.BootNotificationResponse(current_time=NOW, interval=interval, status="Accepted")
+
+    @cp_router.on(v16.GetConfigurationRequest)
+    async def get_config(
+        request: v16.GetConfigurationRequest, conn: OcppConnection
+    ) -> v16.GetConfigurationResponse:
+        return v16.GetConfigurationResponse(
+            configuration_key=[v16.KeyValue(key="HeartbeatInterval", readonly=False, value="77")]
+        )
+
+    async def scenario(cp: OcppConnection, csms: OcppConnection) -> None:
+        boot_req = v16.BootNotificationRequest(charge_point_vendor="V", charge_point_model="M")
+        response = await cp.call(boot_req)
+        assert (response.status, response.interval) == ("Accepted", 77)
+
+    run_pair(scenario, cp_router=cp_router, csms_router=router)
+
+
+def test_handler_errors_become_call_errors_and_the_connection_goes_on() -> None:
+    router = csms_router()
+
+    @router.on(v16.AuthorizeRequest)
+    async def authorize(
+        request: v16.AuthorizeRequest, conn: OcppConnection
+    ) -> v16.AuthorizeResponse:
+        if request.id_tag == "crash":
+            raise RuntimeError("database down")
+        raise SecurityError("not accepted yet")
+
+    async def scenario(cp: OcppConnection, csms: OcppConnection) -> None:
+        with pytest.raises(InternalError, match="RuntimeError"):
+            await cp.call(v16.AuthorizeRequest(id_tag="crash"))
+        with pytest.raises(SecurityError, match="not accepted yet"):
+            await cp.call(v16.AuthorizeRequest(id_tag="other"))
+        with pytest.raises(NotSupportedError):
+            await cp.call(
+                v16.StatusNotificationRequest(
+                    connector_id=1, error_code="NoError", status="Available"
+                )
+            )
+        assert (await cp.call(v16.HeartbeatRequest())).current_time == NOW
+
+    run_pair(scenario, csms_router=router)
+
+
+def test_invalid_response_from_a_handler_is_an_internal_error() -> None:
+    router = Router(OcppVersion.V16)
+
+    @router.on(v16.HeartbeatRequest)
+    async def heartbeat(request: v16.HeartbeatRequest, conn: OcppConnection) -> Any:
+        return v16.ClearCacheResponse(status="Accepted")
+
+    async def scenario(cp: OcppConnection, csms: OcppConnection) -> None:
+        with pytest.raises(InternalError, match="invalid response"):
+            await cp.call(v16.HeartbeatRequest())
+
+    run_pair(scenario, csms_router=router)
+
+
+def test_timeout_and_cancellation() -> None:
+    release = asyncio.Event()
+    router = Router(OcppVersion.V16)
+
+    @router.on(v16.HeartbeatRequest)
+    async def slow(request: v16.HeartbeatRequest, conn: OcppConnection) -> v16.HeartbeatResponse:
+        await release.wait()
+        return v16.HeartbeatResponse(current_time=NOW)
+
+    async def scenario(cp: OcppConnection, csms: OcppConnection) -> None:
+        with pytest.raises(CallTimeoutError):
+            await cp.call(v16.HeartbeatRequest(), timeout=0.01)
+        task = asyncio.create_task(cp.call(v16.HeartbeatRequest()))
+        await asyncio.sleep(0)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        release.set()
+        await csms.drain()
+
+    run_pair(scenario, csms_router=router)
+
+
+def test_close_fails_pending_calls() -> None:
+    router = Router(OcppVersion.V16)
+    entered = asyncio.Event()
+
+    @router.on(v16.HeartbeatRequest)
+    async def never(request: v16.HeartbeatRequest, conn: OcppConnection) -> v16.HeartbeatResponse:
+        entered.set()
+        await asyncio.Event().wait()
+        raise AssertionError
+
+    async def scenario(cp: OcppConnection, csms: OcppConnection) -> None:
+        pending = asyncio.create_task(cp.call(v16.HeartbeatRequest()))
+        await entered.wait()
+        await csms.close()
+        with pytest.raises(ConnectionClosedError):
+            await pending
+        with pytest.raises(ConnectionClosedError):
+            await cp.call(v16.HeartbeatRequest())
+
+    run_pair(scenario, csms_router=router)
+
+
+def test_after_hook_runs_once_the_response_is_sent_and_frames_are_seen() -> None:
+    router = csms_router()
+    order: list[str] = []
+
+    @router.after(v16.HeartbeatRequest)
+    async def follow_up(request: Any, response: Any, conn: OcppConnection) -> None:
+        order.append("after")
+        assert any(b'"currentTime"' in f for f in conn.transport.sent)  # type: ignore[attr-defined]
+
+    frames: list[tuple[str, bytes | str]] = []
+
+    async def scenario(cp: OcppConnection, csms: OcppConnection) -> None:
+        csms.on_frame = lambda direction, data: frames.append((direction, data))
+        await cp.call(v16.HeartbeatRequest())
+        await csms.drain()
+        assert order == ["after"]
+        assert [d for d, _ in frames] == ["in", "out"]
+
+    run_pair(scenario, csms_router=router)
+
+
+def test_crossing_calls_in_both_directions() -> None:
+    cp_router = Router(OcppVersion.V16)
+
+    @cp_router.on(v16.ClearCacheRequest)
+    async def clear(request: v16.ClearCacheRequest, conn: OcppConnection) -> v16.ClearCacheResponse:
+        return v16.ClearCacheResponse(status="Accepted")
+
+    async def scenario(cp: OcppConnection, csms: OcppConnection) -> None:
+        results = await asyncio.gather(
+            *(cp.call(v16.HeartbeatRequest()) for _ in range(20)),
+            *(csms.call(v16.ClearCacheRequest()) for _ in range(20)),
+        )
+        assert len(results) == 40
+        first, last = results[0], results[-1]
+        assert isinstance(first, v16.HeartbeatResponse)
+        assert first.current_time == NOW
+        assert isinstance(last, v16.ClearCacheResponse)
+        assert last.status == "Accepted"
+
+    run_pair(scenario, cp_router=cp_router, csms_router=csms_router())
+
+
+def test_send_in_2_1_reaches_the_handler_and_gets_no_answer() -> None:
+    router = Router(OcppVersion.V21)
+    got: list[float] = []
+
+    @router.on(v21.NotifyPeriodicEventStreamRequest)
+    async def stream(request: v21.NotifyPeriodicEventStreamRequest, conn: OcppConnection) -> None:
+        got.append(request.data[0].t)
+
+    async def scenario(cp: OcppConnection, csms: OcppConnection) -> None:
+        data = [v21.StreamDataElementType(t=1.5, v="7")]
+        await cp.send(
+            v21.NotifyPeriodicEventStreamRequest(id=1, pending=0, basetime=NOW, data=data)
+        )
+        while not got:
+            await asyncio.sleep(0)
+        await csms.drain()
+        assert got == [1.5]
+        assert csms.transport.sent == []  # type: ignore[attr-defined]
+
+    run_pair(scenario, csms_router=router, version=OcppVersion.V21)
