@@ -1,0 +1,339 @@
+"""The OCPP server (CSMS side): every version on one endpoint, authentication, a registry.
+
+::
+
+    server = OcppServer({OcppVersion.V16: router16, OcppVersion.V201: router201}, auth=check)
+    await server.start("0.0.0.0", 9000)
+    response = await server.call("CP-1", v16.ResetRequest(type="Soft"))
+
+Handshake, in order:
+
+1. the ``Sec-WebSocket-Protocol`` offer: the first token (in the charge point's order of
+   preference) the server serves is chosen. **No acceptable token: HTTP 400, no websocket**
+   (what OCTT TC_B_58 expects; Part 4's "accept, then close" is not used);
+2. identity = last URL path segment, percent-decoded; invalid -> HTTP 400 (see
+   ``security.identity_from_path``);
+3. admission: more than ``max_concurrent_handshakes`` in authentication -> HTTP 503;
+4. security profile checks (Basic credentials present, username = identity, TLS, client
+   certificate CN = identity) -> HTTP 401 / 403;
+5. the ``auth`` hook with the whole ``Handshake``: return True to accept, False for 401, or raise
+   ``Rejection(status, reason)`` (e.g. 404 for an unknown station).
+
+When a charge point connects again with the same identity, the newest connection wins: it is
+registered, and the older one is closed with reason ``superseded by a new connection``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import http
+import logging
+import ssl
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.datastructures import Headers
+from websockets.http11 import Request, Response
+
+from ocppkit.messages._base import OcppRequest
+from ocppkit.protocol.errors import ConnectionClosedError, LocalProtocolError
+from ocppkit.protocol.session import DEFAULT_CALL_TIMEOUT, ValidationPolicy
+from ocppkit.protocol.versions import OcppVersion
+from ocppkit.runtime.connection import FrameHook, OcppConnection
+from ocppkit.runtime.router import Router
+from ocppkit.runtime.security import certificate_common_name, identity_from_path, parse_basic_auth
+from ocppkit.transport.websockets import WebsocketsTransport
+
+__all__ = ["AuthHook", "Handshake", "NotConnectedError", "OcppServer", "Rejection"]
+
+R = TypeVar("R")
+log = logging.getLogger("ocppkit.server")
+
+_PREFERENCE = (OcppVersion.V21, OcppVersion.V201, OcppVersion.V16)
+
+
+@dataclass(frozen=True)
+class Handshake:
+    """Everything the auth hook may look at."""
+
+    identity: str
+    version: OcppVersion
+    path: str
+    headers: Headers
+    remote_address: Any
+    username: str | None
+    password: bytes | None
+    """The Basic-auth password as sent (bytes: 1.6 keys may be raw bytes)."""
+    tls: bool
+    peer_certificate: dict[str, Any] | None = None
+    """The client certificate (``ssl.SSLSocket.getpeercert()`` form) under mutual TLS."""
+    peer_certificate_der: bytes | None = field(default=None, repr=False)
+
+
+class Rejection(Exception):
+    """Raise from the auth hook to refuse a handshake with an HTTP status."""
+
+    def __init__(self, status: int = 401, reason: str = "unauthorized") -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+class NotConnectedError(ConnectionClosedError):
+    """No charge point with that identity is connected."""
+
+
+AuthHook = Callable[[Handshake], Awaitable[bool]]
+ConnectHook = Callable[[OcppConnection, Handshake], Awaitable[None]]
+DisconnectHook = Callable[[OcppConnection], Awaitable[None]]
+
+
+class OcppServer:
+    """Serves charge points on one websocket endpoint, every configured OCPP version."""
+
+    def __init__(
+        self,
+        routers: Mapping[OcppVersion, Router] | Router,
+        *,
+        auth: AuthHook | None = None,
+        security_profile: int = 0,
+        call_timeout: float = DEFAULT_CALL_TIMEOUT,
+        validation: ValidationPolicy | None = None,
+        on_connect: ConnectHook | None = None,
+        on_disconnect: DisconnectHook | None = None,
+        on_frame: Callable[[OcppConnection], FrameHook | None] | None = None,
+        ping_interval: float | None = 20,
+        ping_timeout: float | None = 20,
+        open_timeout: float = 10,
+        max_message_size: int = 2**20,
+        max_concurrent_handshakes: int = 100,
+    ) -> None:
+        if isinstance(routers, Router):
+            routers = {routers.version: routers}
+        for version, router in routers.items():
+            if router.version is not version:
+                raise LocalProtocolError(f"router for {router.version} registered as {version}")
+        if security_profile not in (0, 1, 2, 3):
+            raise ValueError("security_profile is 0, 1, 2 or 3")
+        self.routers = dict(routers)
+        self.versions = [v for v in _PREFERENCE if v in self.routers]
+        self.auth = auth
+        self.security_profile = security_profile
+        self.call_timeout = call_timeout
+        self.validation = validation
+        self.on_connect = on_connect
+        self.on_disconnect = on_disconnect
+        self.on_frame = on_frame
+        self._ws_options: dict[str, Any] = {
+            "ping_interval": ping_interval,
+            "ping_timeout": ping_timeout,
+            "open_timeout": open_timeout,
+            "max_size": max_message_size,
+        }
+        self.max_concurrent_handshakes = max_concurrent_handshakes
+        self._authenticating = 0
+        self._handshakes: dict[ServerConnection, Handshake] = {}
+        self._connections: dict[str, OcppConnection] = {}
+        self._server: Server | None = None
+
+    # -- registry ----------------------------------------------------------------------------
+    @property
+    def connections(self) -> Mapping[str, OcppConnection]:
+        """The connected charge points by identity."""
+        return self._connections
+
+    def get(self, identity: str) -> OcppConnection | None:
+        """The connection of ``identity``, if connected."""
+        return self._connections.get(identity)
+
+    async def call(
+        self, identity: str, request: OcppRequest[R], *, timeout: float | None = None
+    ) -> R:
+        """Send a CALL to a connected charge point; raises ``NotConnectedError`` if it is not."""
+        conn = self._connections.get(identity)
+        if conn is None:
+            raise NotConnectedError(f"{identity!r} is not connected")
+        return await conn.call(request, timeout=timeout)
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    async def start(
+        self, host: str = "127.0.0.1", port: int = 9000, *, ssl: ssl.SSLContext | None = None
+    ) -> None:
+        """Start listening (``port=0`` picks a free port: see ``port``)."""
+        if self.security_profile >= 2 and ssl is None:
+            raise ValueError(f"security profile {self.security_profile} needs an SSL context")
+        self._tls = ssl is not None
+        self._server = await serve(
+            self._handle,
+            host,
+            port,
+            ssl=ssl,
+            subprotocols=[v.subprotocol for v in self.versions],  # type: ignore[misc]
+            select_subprotocol=self._select_subprotocol,
+            process_request=self._process_request,
+            **self._ws_options,
+        )
+
+    @property
+    def port(self) -> int:
+        """The port listened on."""
+        assert self._server is not None, "not started"
+        port: int = next(iter(self._server.sockets)).getsockname()[1]
+        return port
+
+    async def close(self, grace: float = 5.0) -> None:
+        """Stop accepting, let running handlers answer (``grace`` s), close every connection."""
+        if self._server is None:
+            return
+        self._server.close(close_connections=False)
+        conns = list(self._connections.values())
+        if conns:
+            await asyncio.wait([asyncio.ensure_future(c.drain()) for c in conns], timeout=grace)
+            await asyncio.gather(
+                *(c.close(1001, "server shutting down") for c in conns), return_exceptions=True
+            )
+        await self._server.wait_closed()
+        self._server = None
+
+    async def serve_forever(self) -> None:
+        """Run until cancelled."""
+        assert self._server is not None, "call start() first"
+        await self._server.serve_forever()
+
+    # -- handshake -----------------------------------------------------------------------------
+    def _offered(self, request: Request) -> list[str]:
+        return [
+            token.strip()
+            for header in request.headers.get_all("Sec-WebSocket-Protocol")
+            for token in header.split(",")
+            if token.strip()
+        ]
+
+    async def _process_request(self, ws: ServerConnection, request: Request) -> Response | None:
+        offered = self._offered(request)
+        version = next(
+            (
+                OcppVersion.from_subprotocol(t)
+                for t in offered
+                if t in {v.subprotocol for v in self.versions}
+            ),
+            None,
+        )
+        if version is None:
+            served = ", ".join(v.subprotocol for v in self.versions)
+            return _reject(
+                ws,
+                http.HTTPStatus.BAD_REQUEST,
+                f"no supported OCPP subprotocol offered (served: {served})",
+            )
+        try:
+            identity = identity_from_path(request.path, version)
+        except ValueError as exc:
+            return _reject(ws, http.HTTPStatus.BAD_REQUEST, f"invalid charge point identity: {exc}")
+        if self._authenticating >= self.max_concurrent_handshakes:
+            return _reject(
+                ws, http.HTTPStatus.SERVICE_UNAVAILABLE, "too many handshakes in progress"
+            )
+        self._authenticating += 1
+        try:
+            handshake = self._handshake(ws, request, identity, version)
+            self._check_profile(handshake)
+            if self.auth is not None and not await self.auth(handshake):
+                raise Rejection(401, "unauthorized")
+        except Rejection as exc:
+            log.info(
+                "refused %s from %s: %s %s", identity, ws.remote_address, exc.status, exc.reason
+            )
+            return _reject(ws, exc.status, exc.reason, basic=exc.status == 401)
+        finally:
+            self._authenticating -= 1
+        self._handshakes[ws] = handshake
+        return None
+
+    def _handshake(
+        self, ws: ServerConnection, request: Request, identity: str, version: OcppVersion
+    ) -> Handshake:
+        credentials = parse_basic_auth(request.headers.get("Authorization"))
+        ssl_object = ws.transport.get_extra_info("ssl_object") if ws.transport else None
+        cert = ssl_object.getpeercert() if ssl_object is not None else None
+        der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
+        return Handshake(
+            identity=identity,
+            version=version,
+            path=request.path,
+            headers=request.headers,
+            remote_address=ws.remote_address,
+            username=credentials[0] if credentials else None,
+            password=credentials[1] if credentials else None,
+            tls=ssl_object is not None,
+            peer_certificate=cert or None,
+            peer_certificate_der=der,
+        )
+
+    def _check_profile(self, hs: Handshake) -> None:
+        profile = self.security_profile
+        if profile in (1, 2):
+            if hs.password is None:
+                raise Rejection(401, "HTTP Basic credentials required")
+            if hs.username != hs.identity:
+                raise Rejection(401, "Basic username must be the charge point identity")
+        if profile >= 2 and not hs.tls:
+            raise Rejection(403, "TLS required")
+        if profile == 3:
+            common_name = certificate_common_name(hs.peer_certificate)
+            if common_name is None:
+                raise Rejection(403, "client certificate required")
+            if common_name != hs.identity:
+                raise Rejection(403, "client certificate CN does not match the identity")
+
+    def _select_subprotocol(self, ws: ServerConnection, offered: Sequence[str]) -> Any:
+        handshake = self._handshakes.get(ws)
+        return handshake.version.subprotocol if handshake else None
+
+    # -- connections ---------------------------------------------------------------------------
+    async def _handle(self, ws: ServerConnection) -> None:
+        handshake = self._handshakes.pop(ws)
+        conn = OcppConnection(
+            WebsocketsTransport(ws),
+            handshake.version,
+            self.routers[handshake.version],
+            identity=handshake.identity,
+            call_timeout=self.call_timeout,
+            validation=self.validation,
+        )
+        if self.on_frame is not None:
+            conn.on_frame = self.on_frame(conn)
+        old = self._connections.get(handshake.identity)
+        self._connections[handshake.identity] = conn
+        if old is not None:
+            log.info("%s reconnected: closing its previous connection", handshake.identity)
+            await old.close(1000, "superseded by a new connection")
+        log.info(
+            "%s connected (OCPP %s) from %s",
+            handshake.identity,
+            handshake.version,
+            ws.remote_address,
+        )
+        runner = asyncio.create_task(conn.run())  # reading already, so on_connect may call()
+        try:
+            if self.on_connect is not None:
+                await self.on_connect(conn, handshake)
+            await runner
+        finally:
+            if not runner.done():
+                await conn.close(1011, "on_connect failed")
+                await runner
+            if self._connections.get(handshake.identity) is conn:
+                del self._connections[handshake.identity]
+            log.info("%s disconnected", handshake.identity)
+            if self.on_disconnect is not None:
+                await self.on_disconnect(conn)
+
+
+def _reject(ws: ServerConnection, status: int, reason: str, *, basic: bool = False) -> Response:
+    response = ws.respond(status, reason + "\n")
+    if basic:
+        response.headers["WWW-Authenticate"] = 'Basic realm="ocpp", charset="UTF-8"'
+    return response

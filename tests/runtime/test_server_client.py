@@ -1,0 +1,364 @@
+"""OcppServer and OcppClient over real websockets on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from websockets.asyncio.client import connect
+from websockets.typing import Subprotocol
+
+from ocppkit.messages import v16, v21, v201
+from ocppkit.protocol import ConnectionClosedError, OcppVersion
+from ocppkit.runtime.client import HandshakeError, OcppClient, ReconnectPolicy
+from ocppkit.runtime.connection import OcppConnection
+from ocppkit.runtime.router import Router
+from ocppkit.runtime.server import Handshake, NotConnectedError, OcppServer, Rejection
+
+NOW = datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)
+ALL = (OcppVersion.V16, OcppVersion.V201, OcppVersion.V21)
+
+
+def csms_routers() -> dict[OcppVersion, Router]:
+    routers = {v: Router(v) for v in ALL}
+    for version, pkg in ((OcppVersion.V16, v16), (OcppVersion.V201, v201), (OcppVersion.V21, v21)):
+
+        async def heartbeat(request: Any, conn: OcppConnection, pkg: Any = pkg) -> Any:
+            return pkg.HeartbeatResponse(current_time=NOW)
+
+        routers[version].add(pkg.HeartbeatRequest, heartbeat)
+    return routers
+
+
+@asynccontextmanager
+async def running(server: OcppServer) -> AsyncIterator[str]:
+    await server.start("127.0.0.1", 0)
+    try:
+        yield f"ws://127.0.0.1:{server.port}/ocpp"
+    finally:
+        await server.close(grace=1)
+
+
+def run(coro: Callable[[], Awaitable[None]]) -> None:
+    asyncio.run(asyncio.wait_for(coro(), 30))
+
+
+@pytest.mark.parametrize("version", ALL)
+def test_every_version_on_one_endpoint(version: OcppVersion) -> None:
+    async def main() -> None:
+        server = OcppServer(csms_routers())
+        async with running(server) as url:
+            client = OcppClient(f"{url}/CP-{version.package}", versions=[version])
+            conn = await client.connect()
+            runner = asyncio.create_task(conn.run())
+            assert conn.version is version
+            response = await client.call(heartbeat(version))
+            assert response.current_time == NOW
+            assert server.get(f"CP-{version.package}") is not None
+            await client.close()
+            await runner
+
+    run(main)
+
+
+def heartbeat(version: OcppVersion) -> Any:
+    return {OcppVersion.V16: v16, OcppVersion.V201: v201, OcppVersion.V21: v21}[
+        version
+    ].HeartbeatRequest()
+
+
+def test_client_preference_order_and_server_choice() -> None:
+    async def main() -> None:
+        server = OcppServer({v: r for v, r in csms_routers().items() if v is not OcppVersion.V21})
+        async with running(server) as url:
+            client = OcppClient(
+                f"{url}/CP1", versions=[OcppVersion.V21, OcppVersion.V201, OcppVersion.V16]
+            )
+            conn = await client.connect()
+            assert conn.version is OcppVersion.V201
+            await client.close()
+
+    run(main)
+
+
+def test_no_common_subprotocol_refuses_the_upgrade() -> None:
+    async def main() -> None:
+        server = OcppServer(csms_routers()[OcppVersion.V16])
+        async with running(server) as url:
+            with pytest.raises(HandshakeError) as info:
+                await OcppClient(f"{url}/CP1", versions=[OcppVersion.V201]).connect()
+            assert info.value.status == 400
+            assert "no supported OCPP subprotocol" in info.value.reason
+
+    run(main)
+
+
+@pytest.mark.parametrize(
+    ("path", "reason"),
+    [("x" * 49, "longer than 48"), ("CP%3A1", "':'"), ("CP%20one", "identifierString")],
+)
+def test_invalid_identities_are_refused(path: str, reason: str) -> None:
+    async def main() -> None:
+        server = OcppServer(csms_routers())
+        async with running(server) as url:
+            with pytest.raises(HandshakeError) as info:
+                await OcppClient(f"{url}/{path}", versions=[OcppVersion.V201]).connect()
+            assert info.value.status == 400
+            assert reason in info.value.reason
+
+    run(main)
+
+
+def test_identity_is_percent_decoded_for_1_6() -> None:
+    async def main() -> None:
+        server = OcppServer(csms_routers())
+        async with running(server) as url:
+            client = OcppClient(f"{url}/RDAM%20123", versions=[OcppVersion.V16])
+            conn = await client.connect()
+            assert conn.identity == "RDAM 123"
+            assert "RDAM 123" in server.connections
+            await client.close()
+
+    run(main)
+
+
+def test_auth_hook_sees_the_handshake_and_decides() -> None:
+    seen: list[Handshake] = []
+
+    async def auth(hs: Handshake) -> bool:
+        seen.append(hs)
+        if hs.identity == "unknown":
+            raise Rejection(404, "unknown station")
+        return hs.password == b"\x00secret\xff"
+
+    async def main() -> None:
+        server = OcppServer(csms_routers(), auth=auth, security_profile=1)
+        async with running(server) as url:
+            good = OcppClient(f"{url}/CP1", password=b"\x00secret\xff")
+            await good.connect()
+            await good.close()
+            for identity, password, status in (
+                ("CP1", b"wrong", 401),
+                ("unknown", b"x", 404),
+                ("CP1", None, 401),
+            ):
+                with pytest.raises(HandshakeError) as info:
+                    await OcppClient(f"{url}/{identity}", password=password).connect()
+                assert info.value.status == status
+        assert seen[0].identity == "CP1"
+        assert seen[0].username == "CP1"
+        assert seen[0].version is OcppVersion.V16
+        assert not seen[0].tls
+        assert len(seen) == 3  # the request without credentials never reached the hook
+
+    run(main)
+
+
+def test_basic_username_must_be_the_identity() -> None:
+    async def main() -> None:
+        server = OcppServer(csms_routers(), auth=lambda hs: _true(), security_profile=1)
+        async with running(server) as url:
+            token = base64.b64encode(b"someone-else:pw").decode()
+            with pytest.raises(Exception, match="401"):
+                await connect(
+                    f"{url}/CP1",
+                    subprotocols=[Subprotocol("ocpp1.6")],
+                    additional_headers={"Authorization": f"Basic {token}"},
+                )
+
+    run(main)
+
+
+async def _true() -> bool:
+    return True
+
+
+def test_server_call_reaches_the_station_and_unknown_identity_fails() -> None:
+    async def main() -> None:
+        cp_router = Router(OcppVersion.V16)
+
+        @cp_router.on(v16.ResetRequest)
+        async def reset(request: v16.ResetRequest, conn: OcppConnection) -> v16.ResetResponse:
+            return v16.ResetResponse(status="Accepted" if request.type == "Soft" else "Rejected")
+
+        server = OcppServer(csms_routers())
+        async with running(server) as url:
+            client = OcppClient(f"{url}/CP1", cp_router)
+            conn = await client.connect()
+            runner = asyncio.create_task(conn.run())
+            assert (await server.call("CP1", v16.ResetRequest(type="Soft"))).status == "Accepted"
+            with pytest.raises(NotConnectedError):
+                await server.call("nobody", v16.ResetRequest(type="Soft"))
+            await client.close()
+            await runner
+
+    run(main)
+
+
+def test_reconnect_with_the_same_identity_takes_over() -> None:
+    async def main() -> None:
+        server = OcppServer(csms_routers())
+        async with running(server) as url:
+            first = await OcppClient(f"{url}/CP1").connect()
+            first_runner = asyncio.create_task(first.run())
+            while "CP1" not in server.connections:
+                await asyncio.sleep(0)
+            old = server.connections["CP1"]
+            second_client = OcppClient(f"{url}/CP1")
+            second = await second_client.connect()
+            second_runner = asyncio.create_task(second.run())
+            await first_runner  # the old connection was closed by the server
+            assert first.closed
+            await old.wait_closed()
+            assert server.connections["CP1"] is not old
+            assert (await second.call(v16.HeartbeatRequest())).current_time == NOW
+            await second_client.close()
+            await second_runner
+
+    run(main)
+
+
+def test_admission_control_answers_503_when_handshakes_pile_up() -> None:
+    gate = asyncio.Event()
+    entered = asyncio.Event()
+
+    async def slow_auth(hs: Handshake) -> bool:
+        entered.set()
+        await gate.wait()
+        return True
+
+    async def main() -> None:
+        server = OcppServer(csms_routers(), auth=slow_auth, max_concurrent_handshakes=1)
+        async with running(server) as url:
+            first = asyncio.create_task(OcppClient(f"{url}/CP1").connect())
+            await entered.wait()
+            with pytest.raises(HandshakeError) as info:
+                await OcppClient(f"{url}/CP2").connect()
+            assert info.value.status == 503
+            gate.set()
+            conn = await first
+            await conn.close()
+
+    run(main)
+
+
+def test_malformed_frames_on_one_connection_do_not_disturb_another() -> None:
+    async def main() -> None:
+        server = OcppServer(csms_routers())
+        async with running(server) as url:
+            good_client = OcppClient(f"{url}/GOOD")
+            good = await good_client.connect()
+            good_runner = asyncio.create_task(good.run())
+            async with connect(f"{url}/BAD", subprotocols=[Subprotocol("ocpp1.6")]) as bad:
+
+                async def flood() -> int:
+                    for i in range(10_000):
+                        await bad.send(
+                            ["not json", "[2,", "[7,1]", '[2,"x","Nope",{}]', "[]"][i % 5]
+                        )
+                    replies = 0
+                    await bad.send('[2,"last","Heartbeat",{}]')
+                    while True:
+                        reply = await bad.recv()
+                        replies += 1
+                        if '"last"' in reply:
+                            return replies
+
+                async def calls() -> int:
+                    done = 0
+                    for _ in range(200):
+                        assert (await good.call(v16.HeartbeatRequest())).current_time == NOW
+                        done += 1
+                    return done
+
+                replies, done = await asyncio.gather(flood(), calls())
+            # 1.6 answers what has a readable id: the 2,000 unknown actions, and the last call
+            assert replies == 2_001
+            assert done == 200
+            await good_client.close()
+            await good_runner
+
+    run(main)
+
+
+def test_graceful_shutdown_lets_handlers_answer_and_fails_pending_calls() -> None:
+    started = asyncio.Event()
+
+    async def main() -> None:
+        routers = csms_routers()
+
+        @routers[OcppVersion.V16].on(v16.AuthorizeRequest)
+        async def authorize(
+            request: v16.AuthorizeRequest, conn: OcppConnection
+        ) -> v16.AuthorizeResponse:
+            started.set()
+            await asyncio.sleep(0.05)
+            return v16.AuthorizeResponse(id_tag_info=v16.IdTagInfo(status="Accepted"))
+
+        cp_router = Router(OcppVersion.V16)
+        hold = asyncio.Event()
+
+        @cp_router.on(v16.ClearCacheRequest)
+        async def clear(
+            request: v16.ClearCacheRequest, conn: OcppConnection
+        ) -> v16.ClearCacheResponse:
+            await hold.wait()
+            return v16.ClearCacheResponse(status="Accepted")
+
+        server = OcppServer(routers)
+        await server.start("127.0.0.1", 0)
+        client = OcppClient(f"ws://127.0.0.1:{server.port}/CP1", cp_router)
+        conn = await client.connect()
+        runner = asyncio.create_task(conn.run())
+        authorize_call = asyncio.create_task(conn.call(v16.AuthorizeRequest(id_tag="A")))
+        await started.wait()
+        server_pending = asyncio.create_task(server.call("CP1", v16.ClearCacheRequest()))
+        await asyncio.sleep(0)
+        await server.close(grace=2)
+        assert (await authorize_call).id_tag_info.status == "Accepted"
+        with pytest.raises(ConnectionClosedError):
+            await server_pending
+        hold.set()
+        await runner
+
+    run(main)
+
+
+def test_client_run_reconnects_with_back_off_and_call_waits_for_the_connection() -> None:
+    async def main() -> None:
+        server = OcppServer(csms_routers())
+        await server.start("127.0.0.1", 0)
+        port = server.port
+        await server.close()
+        client = OcppClient(
+            f"ws://127.0.0.1:{port}/CP1",
+            reconnect=ReconnectPolicy(wait_minimum=0.01, random_range=0.01, repeat_times=2),
+            wait_connected=10,
+        )
+        runner = asyncio.create_task(client.run())
+        with pytest.raises(NotConnectedError):
+            await OcppClient(f"ws://127.0.0.1:{port}/CP2").call(v16.HeartbeatRequest())
+        server2 = OcppServer(csms_routers())
+        await server2.start("127.0.0.1", port)
+        response = await client.call(v16.HeartbeatRequest())
+        assert response.current_time == NOW
+        await client.close()
+        await runner
+        await server2.close()
+
+    run(main)
+
+
+def test_reconnect_policy_follows_the_2_0_1_back_off() -> None:
+    import random
+
+    policy = ReconnectPolicy(wait_minimum=10, random_range=5, repeat_times=3)
+    rng = random.Random(1)
+    delays = [policy.delay(n, rng) for n in range(6)]
+    bases = [10, 20, 40, 80, 80, 80]
+    assert all(b <= d <= b + 5 for d, b in zip(delays, bases, strict=True))
