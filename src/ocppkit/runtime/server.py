@@ -8,6 +8,9 @@
 
 Handshake, in order:
 
+The checks (``authenticate``) and the connection lifecycle (``serve_transport``) are shared by the
+built-in websockets listener (``start``) and the ASGI adapter (``ocppkit.transport.asgi``).
+
 1. the ``Sec-WebSocket-Protocol`` offer: the first token (in the charge point's order of
    preference) the server serves is chosen. **No acceptable token: HTTP 400, no websocket**
    (what OCTT TC_B_58 expects; Part 4's "accept, then close" is not used);
@@ -26,7 +29,6 @@ registered, and the older one is closed with reason ``superseded by a new connec
 from __future__ import annotations
 
 import asyncio
-import http
 import logging
 import ssl
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -44,6 +46,7 @@ from ocppkit.protocol.versions import OcppVersion
 from ocppkit.runtime.connection import FrameHook, OcppConnection
 from ocppkit.runtime.router import Router
 from ocppkit.runtime.security import certificate_common_name, identity_from_path, parse_basic_auth
+from ocppkit.transport import Transport
 from ocppkit.transport.websockets import WebsocketsTransport
 
 __all__ = ["AuthHook", "Handshake", "NotConnectedError", "OcppServer", "Rejection"]
@@ -203,74 +206,77 @@ class OcppServer:
         await self._server.serve_forever()
 
     # -- handshake -----------------------------------------------------------------------------
-    def _offered(self, request: Request) -> list[str]:
-        return [
-            token.strip()
-            for header in request.headers.get_all("Sec-WebSocket-Protocol")
-            for token in header.split(",")
-            if token.strip()
-        ]
+    async def authenticate(
+        self,
+        *,
+        path: str,
+        headers: Headers,
+        remote_address: Any,
+        ssl_object: ssl.SSLObject | None = None,
+        peer_certificate: dict[str, Any] | None = None,
+        tls: bool | None = None,
+    ) -> Handshake:
+        """Run the handshake checks (module docstring) for any transport; raises ``Rejection``.
 
-    async def _process_request(self, ws: ServerConnection, request: Request) -> Response | None:
-        offered = self._offered(request)
-        version = next(
-            (
-                OcppVersion.from_subprotocol(t)
-                for t in offered
-                if t in {v.subprotocol for v in self.versions}
-            ),
-            None,
-        )
+        ``ssl_object`` gives TLS and the client certificate; adapters without one (ASGI) pass
+        ``tls`` and ``peer_certificate`` when their server exposes them.
+        """
+        offered = [
+            t.strip() for h in headers.get_all("Sec-WebSocket-Protocol") for t in h.split(",")
+        ]
+        served = {v.subprotocol: v for v in self.versions}
+        version = next((served[t] for t in offered if t in served), None)
         if version is None:
-            served = ", ".join(v.subprotocol for v in self.versions)
-            return _reject(
-                ws,
-                http.HTTPStatus.BAD_REQUEST,
-                f"no supported OCPP subprotocol offered (served: {served})",
-            )
+            names = ", ".join(served)
+            raise Rejection(400, f"no supported OCPP subprotocol offered (served: {names})")
         try:
-            identity = identity_from_path(request.path, version)
+            identity = identity_from_path(path, version)
         except ValueError as exc:
-            return _reject(ws, http.HTTPStatus.BAD_REQUEST, f"invalid charge point identity: {exc}")
+            raise Rejection(400, f"invalid charge point identity: {exc}") from None
         if self._authenticating >= self.max_concurrent_handshakes:
-            return _reject(
-                ws, http.HTTPStatus.SERVICE_UNAVAILABLE, "too many handshakes in progress"
-            )
+            raise Rejection(503, "too many handshakes in progress")
         self._authenticating += 1
         try:
-            handshake = self._handshake(ws, request, identity, version)
+            credentials = parse_basic_auth(headers.get("Authorization"))
+            if ssl_object is not None:
+                peer_certificate = ssl_object.getpeercert() or None
+            handshake = Handshake(
+                identity=identity,
+                version=version,
+                path=path,
+                headers=headers,
+                remote_address=remote_address,
+                username=credentials[0] if credentials else None,
+                password=credentials[1] if credentials else None,
+                tls=ssl_object is not None if tls is None else tls,
+                peer_certificate=peer_certificate,
+                peer_certificate_der=ssl_object.getpeercert(binary_form=True)
+                if ssl_object
+                else None,
+            )
             self._check_profile(handshake)
             if self.auth is not None and not await self.auth(handshake):
                 raise Rejection(401, "unauthorized")
         except Rejection as exc:
-            log.info(
-                "refused %s from %s: %s %s", identity, ws.remote_address, exc.status, exc.reason
-            )
-            return _reject(ws, exc.status, exc.reason, basic=exc.status == 401)
+            log.info("refused %s from %s: %s %s", identity, remote_address, exc.status, exc.reason)
+            raise
         finally:
             self._authenticating -= 1
+        return handshake
+
+    async def _process_request(self, ws: ServerConnection, request: Request) -> Response | None:
+        ssl_object = ws.transport.get_extra_info("ssl_object") if ws.transport else None
+        try:
+            handshake = await self.authenticate(
+                path=request.path,
+                headers=request.headers,
+                remote_address=ws.remote_address,
+                ssl_object=ssl_object,
+            )
+        except Rejection as exc:
+            return _reject(ws, exc.status, exc.reason, basic=exc.status == 401)
         self._handshakes[ws] = handshake
         return None
-
-    def _handshake(
-        self, ws: ServerConnection, request: Request, identity: str, version: OcppVersion
-    ) -> Handshake:
-        credentials = parse_basic_auth(request.headers.get("Authorization"))
-        ssl_object = ws.transport.get_extra_info("ssl_object") if ws.transport else None
-        cert = ssl_object.getpeercert() if ssl_object is not None else None
-        der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
-        return Handshake(
-            identity=identity,
-            version=version,
-            path=request.path,
-            headers=request.headers,
-            remote_address=ws.remote_address,
-            username=credentials[0] if credentials else None,
-            password=credentials[1] if credentials else None,
-            tls=ssl_object is not None,
-            peer_certificate=cert or None,
-            peer_certificate_der=der,
-        )
 
     def _check_profile(self, hs: Handshake) -> None:
         profile = self.security_profile
@@ -294,9 +300,12 @@ class OcppServer:
 
     # -- connections ---------------------------------------------------------------------------
     async def _handle(self, ws: ServerConnection) -> None:
-        handshake = self._handshakes.pop(ws)
+        await self.serve_transport(WebsocketsTransport(ws), self._handshakes.pop(ws))
+
+    async def serve_transport(self, transport: Transport, handshake: Handshake) -> None:
+        """Serve one accepted connection until it ends: register it (newest wins), run hooks."""
         conn = OcppConnection(
-            WebsocketsTransport(ws),
+            transport,
             handshake.version,
             self.routers[handshake.version],
             identity=handshake.identity,
@@ -314,7 +323,7 @@ class OcppServer:
             "%s connected (OCPP %s) from %s",
             handshake.identity,
             handshake.version,
-            ws.remote_address,
+            handshake.remote_address,
         )
         runner = asyncio.create_task(conn.run())  # reading already, so on_connect may call()
         try:
