@@ -36,3 +36,11 @@ def test_examples_run() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "station: boot Accepted heartbeat every 300 s" in result.stdout
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "quickstart_runtime.py")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "CSMS: reset Accepted" in result.stdout
