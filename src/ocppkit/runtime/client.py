@@ -133,7 +133,12 @@ class OcppClient:
             body = exc.response.body.decode("utf-8", "replace").strip() if exc.response.body else ""
             raise HandshakeError(status, body or http_reason(status)) from None
         except InvalidHandshake as exc:
-            raise HandshakeError(0, str(exc)) from None
+            reason = f"{exc} ({exc.__cause__})" if exc.__cause__ else str(exc)
+            if (
+                self.ssl is not None
+            ):  # a TLS peer that drops us mid-handshake refused our certificate
+                reason += "; over TLS: the server may have refused the client certificate"
+            raise HandshakeError(0, reason) from exc
         if ws.subprotocol is None:
             await ws.close(1002, "no OCPP subprotocol agreed")
             raise HandshakeError(0, "the server agreed no OCPP subprotocol")
