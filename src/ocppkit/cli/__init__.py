@@ -21,6 +21,7 @@ __all__ = ["main"]
 
 # command name -> (module, attribute, one-line summary shown by ``ocppkit --help``)
 _COMMANDS: dict[str, tuple[str, str, str]] = {
+    "call": ("ocppkit.cli.call", "call", "Send one CALL to a CSMS as a charge point."),
     "check": ("ocppkit.cli.check", "check", "Validate OCPP-J frames, one per line."),
 }
 
