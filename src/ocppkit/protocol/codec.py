@@ -76,9 +76,11 @@ def encode_payload(payload: OcppStruct) -> bytes:
 
 
 def decode_payload(
-    tp: type[T], raw: bytes | msgspec.Raw, mode: Mode = "strict"
+    tp: type[T], raw: bytes | msgspec.Raw, mode: Mode = "strict", *, may_hold_null: bool = True
 ) -> tuple[T, list[Issue]]:
     """JSON bytes -> an instance of ``tp``, validated per ``mode``; returns the issues accepted.
+
+    ``may_hold_null=False`` (the caller saw no ``null`` in the whole frame) skips the null scan.
 
     Raises ``PayloadValidationError`` for what ``mode`` does not accept.
     """
@@ -99,7 +101,7 @@ def decode_payload(
             ErrorCode.FORMAT_VIOLATION, "", f"invalid JSON: {exc}"
         ) from None
     # msgspec takes ``null`` as "absent" for optional fields; the schemas never allow it.
-    if mode != "off" and b"null" in (raw if type(raw) is bytes else bytes(raw)):
+    if may_hold_null and mode != "off" and b"null" in (raw if type(raw) is bytes else bytes(raw)):
         issues = _walk_issues(tp, raw)
         if issues and mode == "strict":
             raise PayloadValidationError(issues[0].code, issues[0].path, issues[0].reason)
@@ -126,9 +128,11 @@ def decode_call(data: bytes | str, version: OcppVersion, mode: Mode = "strict") 
 class PayloadCodec:
     """Encode and validate payloads for one connection; a thin, explicit home for the modes."""
 
-    def decode(self, tp: type[T], raw: bytes | msgspec.Raw, mode: Mode) -> tuple[T, list[Issue]]:
+    def decode(
+        self, tp: type[T], raw: bytes | msgspec.Raw, mode: Mode, *, may_hold_null: bool = True
+    ) -> tuple[T, list[Issue]]:
         """See ``decode_payload``."""
-        return decode_payload(tp, raw, mode)
+        return decode_payload(tp, raw, mode, may_hold_null=may_hold_null)
 
     def encode(self, payload: OcppStruct, mode: Mode) -> tuple[bytes, list[Issue]]:
         """Encode an outgoing payload and check it per ``mode`` (strict raises, lenient reports)."""

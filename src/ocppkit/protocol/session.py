@@ -149,12 +149,18 @@ class OcppSession:
         self._timed_out: OrderedDict[str, None] = OrderedDict()
         self._remember_timed_out = remember_timed_out
         self._closed = False
+        self._may_hold_null = True
 
     # -- what the caller drains ----------------------------------------------------------
     def events_received(self) -> list[Event]:
         """Events since the last call, oldest first."""
         events, self._events = self._events, []
         return events
+
+    @property
+    def has_data_to_send(self) -> bool:
+        """True when ``data_to_send()`` would return frames."""
+        return bool(self._outbox)
 
     def data_to_send(self) -> list[bytes]:
         """Frames to write to the websocket (as text messages), in order."""
@@ -269,6 +275,8 @@ class OcppSession:
     # -- time and loss -----------------------------------------------------------------------
     def tick(self, now: float) -> None:
         """Fail the calls whose deadline has passed, and send the next queued one."""
+        if self._in_flight is None and not self._queue:
+            return
         if self._in_flight and self._in_flight.deadline <= now:
             call, self._in_flight = self._in_flight, None
             self._remember(call.unique_id)
@@ -307,6 +315,8 @@ class OcppSession:
         except FrameError as exc:
             self._on_bad_frame(exc)
             return
+        # one scan of the whole frame instead of a copy and scan of each payload
+        self._may_hold_null = (b"null" in data) if isinstance(data, bytes) else ("null" in data)
         if type(frame) is Call:
             self._on_call(frame)
         elif type(frame) is CallResult:
@@ -360,7 +370,9 @@ class OcppSession:
             return
         mode = self.validation.mode(action, outgoing=False)
         try:
-            request, issues = self._codec.decode(spec.request, frame.payload, mode)
+            request, issues = self._codec.decode(
+                spec.request, frame.payload, mode, may_hold_null=self._may_hold_null
+            )
         except PayloadValidationError as exc:
             self._reply_error(uid, action, exc.code, exc.description, "invalid_payload")
             return
@@ -377,7 +389,9 @@ class OcppSession:
             return
         try:
             mode = self.validation.mode(frame.action, outgoing=False)
-            request, issues = self._codec.decode(spec.request, frame.payload, mode)
+            request, issues = self._codec.decode(
+                spec.request, frame.payload, mode, may_hold_null=self._may_hold_null
+            )
         except PayloadValidationError as exc:  # SEND is never answered: log and drop
             self._issue("invalid_payload", exc.description, frame.unique_id, frame.action)
             return
@@ -391,7 +405,9 @@ class OcppSession:
         assert call.spec.response is not None  # SEND-only actions never become pending
         try:
             mode = self.validation.mode(call.spec.action, outgoing=False)
-            response, issues = self._codec.decode(call.spec.response, frame.payload, mode)
+            response, issues = self._codec.decode(
+                call.spec.response, frame.payload, mode, may_hold_null=self._may_hold_null
+            )
         except PayloadValidationError as exc:
             if self.version is OcppVersion.V21:
                 self._outbox.append(

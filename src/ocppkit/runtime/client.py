@@ -97,7 +97,10 @@ class OcppClient:
         self.routers = {v: routers.get(v) or Router(v) for v in self.versions}
         self.url = url
         # the last path segment, decoded but not judged: the server decides what it accepts
-        self.identity = unquote(url.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1])
+        location = url.split("://", 1)[-1].split("?", 1)[0].rstrip("/")
+        if "/" not in location:
+            raise ValueError(f"no charge point identity in {url!r} (the last URL path segment)")
+        self.identity = unquote(location.rsplit("/", 1)[-1])
         self.password = password.encode() if isinstance(password, str) else password
         self.ssl = ssl
         self.reconnect = reconnect or ReconnectPolicy()
@@ -134,10 +137,8 @@ class OcppClient:
             raise HandshakeError(status, body or http_reason(status)) from None
         except InvalidHandshake as exc:
             reason = f"{exc} ({exc.__cause__})" if exc.__cause__ else str(exc)
-            if (
-                self.ssl is not None
-            ):  # a TLS peer that drops us mid-handshake refused our certificate
-                reason += "; over TLS: the server may have refused the client certificate"
+            if self.ssl is not None:  # a TLS server drops a client it refuses mid-handshake
+                reason += "; over TLS: the server may have refused our certificate"
             raise HandshakeError(0, reason) from exc
         if ws.subprotocol is None:
             await ws.close(1002, "no OCPP subprotocol agreed")

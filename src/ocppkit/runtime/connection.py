@@ -240,6 +240,8 @@ class OcppConnection:
         return False
 
     async def _flush(self) -> None:
+        if not self._session.has_data_to_send:
+            return
         async with self._send_lock:
             for data in self._session.data_to_send():
                 if self.on_frame is not None:
