@@ -245,3 +245,41 @@ def test_send_in_2_1_reaches_the_handler_and_gets_no_answer() -> None:
         assert csms.transport.sent == []  # type: ignore[attr-defined]
 
     run_pair(scenario, csms_router=router, version=OcppVersion.V21)
+
+
+def test_plain_function_handlers_answer_inline_with_the_same_rules() -> None:
+    router = Router(OcppVersion.V16)
+    after: list[str] = []
+
+    ran_in: list[asyncio.Task[Any] | None] = []
+
+    @router.on(v16.HeartbeatRequest)
+    def heartbeat(request: v16.HeartbeatRequest, conn: OcppConnection) -> v16.HeartbeatResponse:
+        ran_in.append(asyncio.current_task())
+        return v16.HeartbeatResponse(current_time=NOW)
+
+    @router.on(v16.AuthorizeRequest)
+    def authorize(request: v16.AuthorizeRequest, conn: OcppConnection) -> v16.AuthorizeResponse:
+        if request.id_tag == "crash":
+            raise RuntimeError("boom")
+        raise SecurityError("nope")
+
+    @router.after(v16.HeartbeatRequest)
+    async def follow_up(request: Any, response: Any, conn: OcppConnection) -> None:
+        assert any(b'"currentTime"' in f for f in conn.transport.sent)  # type: ignore[attr-defined]
+        after.append("after")
+
+    async def scenario(cp: OcppConnection, csms: OcppConnection) -> None:
+        assert (await cp.call(v16.HeartbeatRequest())).current_time == NOW
+        await cp.call(v16.HeartbeatRequest())
+        # inline: both ran in the connection's reader task, not in a task per call
+        assert ran_in[0] is ran_in[1]
+        assert ran_in[0] is not None
+        with pytest.raises(InternalError, match="RuntimeError"):
+            await cp.call(v16.AuthorizeRequest(id_tag="crash"))
+        with pytest.raises(SecurityError, match="nope"):
+            await cp.call(v16.AuthorizeRequest(id_tag="x"))
+        await csms.drain()
+        assert after == ["after", "after"]
+
+    run_pair(scenario, csms_router=router)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from typing import Any, Literal, TypeVar
 
 from ocppkit.messages._base import OcppRequest
@@ -39,7 +39,7 @@ from ocppkit.protocol.events import (
 )
 from ocppkit.protocol.session import DEFAULT_CALL_TIMEOUT, OcppSession, ValidationPolicy
 from ocppkit.protocol.versions import OcppVersion
-from ocppkit.runtime.router import Router
+from ocppkit.runtime.router import AfterHook, Router, _Route
 from ocppkit.transport import Transport, TransportClosed
 
 __all__ = ["FrameHook", "IssueHook", "OcppConnection"]
@@ -175,9 +175,11 @@ class OcppConnection:
             elif type(event) is CallFailed:
                 self._resolve(event.unique_id, None, event.error)
             elif type(event) is CallReceived or type(event) is SendReceived:
-                task = self._loop.create_task(self._handle(event))
-                self._tasks.add(task)
-                task.add_done_callback(self._tasks.discard)
+                route = self.router.route(event.action)
+                if route is not None and route.is_async:
+                    self._spawn(self._handle(event))
+                else:  # plain handler or none: answered inline, flushed by whoever dispatched
+                    self._handle_inline(event, route)
             elif type(event) is ProtocolIssue:
                 protocol_log.warning("%s: %s: %s", self.identity, event.kind, event.description)
                 if self.on_issue is not None:
@@ -194,36 +196,56 @@ class OcppConnection:
         else:
             waiter.set_result(response)
 
-    async def _handle(self, event: CallReceived | SendReceived) -> None:
-        route = self.router.route(event.action)
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = self._loop.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _handle_inline(self, event: CallReceived | SendReceived, route: _Route | None) -> None:
         is_call = type(event) is CallReceived
         if route is None:
-            if is_call and not self.closed:
-                self._answer(
-                    event.unique_id,
-                    None,
-                    NotSupportedError(f"{event.action} is not supported here"),
-                )
-                await self._flush()
+            if is_call:
+                unsupported = NotSupportedError(f"{event.action} is not supported here")
+                self._answer(event.unique_id, None, unsupported)
             return
         error: CallError | None = None
         response: Any = None
         try:
-            response = await route.handler(event.request, self)
-        except CallError as exc:
-            error = exc
+            response = route.handler(event.request, self)
         except Exception as exc:
-            protocol_log.exception("%s: %s handler failed", self.identity, event.action)
-            error = InternalError(f"{event.action} failed: {type(exc).__name__}")
-        if not is_call or self.closed:
+            error = self._failure(event.action, exc)
+        if is_call and self._answer(event.unique_id, response, error) and route.after is not None:
+            self._spawn(self._after(route.after, event.request, response))
+
+    async def _handle(self, event: CallReceived | SendReceived) -> None:
+        route = self.router.route(event.action)
+        assert route is not None
+        error: CallError | None = None
+        response: Any = None
+        try:
+            response = await route.handler(event.request, self)
+        except Exception as exc:
+            error = self._failure(event.action, exc)
+        if type(event) is not CallReceived or self.closed:
             return
-        sent = self._answer(event.unique_id, response, error)
-        await self._flush()
-        if sent and route.after is not None:
-            try:
-                await route.after(event.request, response, self)
-            except Exception:
-                protocol_log.exception("%s: %s after-hook failed", self.identity, event.action)
+        if self._answer(event.unique_id, response, error) and route.after is not None:
+            await self._after(route.after, event.request, response)
+        else:
+            await self._flush()
+
+    async def _after(self, hook: AfterHook, request: Any, response: Any) -> None:
+        await self._flush()  # the response goes out before the hook runs
+        try:
+            await hook(request, response, self)
+        except Exception:
+            protocol_log.exception("%s: after-hook failed", self.identity)
+
+    def _failure(self, action: str, exc: Exception) -> CallError:
+        """A handler's exception -> the CALLERROR to send (its own, or InternalError)."""
+        if isinstance(exc, CallError):
+            return exc
+        protocol_log.exception("%s: %s handler failed", self.identity, action)
+        return InternalError(f"{action} failed: {type(exc).__name__}")
 
     def _answer(self, uid: str, response: Any, error: CallError | None) -> bool:
         """Queue the CALLRESULT (True) or CALLERROR (False) for the peer's CALL ``uid``."""

@@ -10,13 +10,18 @@
 
 A router is shared by every connection of its version; the connection is passed in. ``after``
 registers a hook that runs once the response has been sent (e.g. to send a follow-up CALL).
+
+A handler may also be a plain function (``def``): it runs inline, without a task of its own —
+the cheapest path, for handlers that need no I/O (a heartbeat, an in-memory lookup). An ``async``
+handler runs in its own task, so it may await anything, including ``conn.call(...)``.
 """
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
 from ocppkit.messages import actions
 from ocppkit.messages._base import OcppRequest
@@ -31,8 +36,10 @@ __all__ = ["AfterHook", "Handler", "Router"]
 Req = TypeVar("Req", bound=OcppRequest[Any])
 Resp = TypeVar("Resp")
 
-Handler = Callable[[Any, "OcppConnection"], Awaitable[Any]]
-"""``async (request, connection) -> response`` (``None`` for 2.1 SEND messages)."""
+Handler = Callable[[Any, "OcppConnection"], Any]
+"""``(async) (request, connection) -> response`` (``None`` for 2.1 SEND messages)."""
+TypedHandler: TypeAlias = Callable[[Any, "OcppConnection"], Awaitable[Resp] | Resp]
+"""A handler whose response type is checked against its request's response type."""
 AfterHook = Callable[[Any, Any, "OcppConnection"], Awaitable[None]]
 """``async (request, response, connection)``, run after the response was sent."""
 
@@ -41,6 +48,7 @@ AfterHook = Callable[[Any, Any, "OcppConnection"], Awaitable[None]]
 class _Route:
     handler: Handler
     after: AfterHook | None = None
+    is_async: bool = True
 
 
 class Router:
@@ -70,26 +78,19 @@ class Router:
 
     def on(
         self, request_type: type[OcppRequest[Resp]]
-    ) -> Callable[
-        [Callable[[Any, OcppConnection], Awaitable[Resp]]],
-        Callable[[Any, OcppConnection], Awaitable[Resp]],
-    ]:
+    ) -> Callable[[TypedHandler[Resp]], TypedHandler[Resp]]:
         """Decorator: register the handler of ``request_type``'s action (replacing any other)."""
         action = self._action(request_type)
 
-        def register(
-            handler: Callable[[Any, OcppConnection], Awaitable[Resp]],
-        ) -> Callable[[Any, OcppConnection], Awaitable[Resp]]:
-            self._routes[action] = _Route(handler, getattr(self._routes.get(action), "after", None))
+        def register(handler: TypedHandler[Resp]) -> TypedHandler[Resp]:
+            previous = self._routes.get(action)
+            is_async = inspect.iscoroutinefunction(handler)
+            self._routes[action] = _Route(handler, previous.after if previous else None, is_async)
             return handler
 
         return register
 
-    def add(
-        self,
-        request_type: type[OcppRequest[Resp]],
-        handler: Callable[[Any, OcppConnection], Awaitable[Resp]],
-    ) -> None:
+    def add(self, request_type: type[OcppRequest[Resp]], handler: TypedHandler[Resp]) -> None:
         """Register ``handler`` for ``request_type``'s action (the non-decorator form of ``on``)."""
         self.on(request_type)(handler)
 
