@@ -19,6 +19,7 @@ Run::
     python benchmarks/server.py --port 9000                     # every version
     python benchmarks/server.py --port 9000 --proto ocpp1.6     # 1.6 only
     python benchmarks/server.py --port 9000 --validation off    # how much validation costs
+    python benchmarks/server.py --port 9000 --async-handlers    # a task per CALL
 
 With the harness (from ``/work/shared/bench``, in its venv with ``pip install -e <repo>``)::
 
@@ -54,36 +55,56 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def make_router(version: OcppVersion) -> Router:
-    """The four handlers the load generator needs, for one version."""
+def make_router(version: OcppVersion, *, async_handlers: bool = False) -> Router:
+    """The four handlers the load generator needs, for one version.
+
+    They do no I/O, so by default they are plain functions, answered inline; with
+    ``async_handlers`` they are coroutines, each CALL in a task of its own.
+    """
     pkg = _PACKAGES[version]
     router = Router(version)
     status_ok = pkg.StatusNotificationResponse()
     meter_ok = pkg.MeterValuesResponse()
 
-    async def boot(request: Any, conn: OcppConnection) -> Any:
+    def boot(request: Any, conn: OcppConnection) -> Any:
         return pkg.BootNotificationResponse(status="Accepted", current_time=_now(), interval=300)
 
-    async def heartbeat(request: Any, conn: OcppConnection) -> Any:
+    def heartbeat(request: Any, conn: OcppConnection) -> Any:
         return pkg.HeartbeatResponse(current_time=_now())
 
-    async def status_notification(request: Any, conn: OcppConnection) -> Any:
+    def status_notification(request: Any, conn: OcppConnection) -> Any:
         return status_ok
 
-    async def meter_values(request: Any, conn: OcppConnection) -> Any:
+    def meter_values(request: Any, conn: OcppConnection) -> Any:
         return meter_ok
 
-    router.add(pkg.BootNotificationRequest, boot)
-    router.add(pkg.HeartbeatRequest, heartbeat)
-    router.add(pkg.StatusNotificationRequest, status_notification)
-    router.add(pkg.MeterValuesRequest, meter_values)
+    for request_type, handler in (
+        (pkg.BootNotificationRequest, boot),
+        (pkg.HeartbeatRequest, heartbeat),
+        (pkg.StatusNotificationRequest, status_notification),
+        (pkg.MeterValuesRequest, meter_values),
+    ):
+        router.add(request_type, _as_coroutine(handler) if async_handlers else handler)
     return router
 
 
-async def serve(host: str, port: int, versions: Sequence[OcppVersion], validation: Mode) -> None:
+def _as_coroutine(handler: Any) -> Any:
+    async def wrapper(request: Any, conn: OcppConnection) -> Any:
+        return handler(request, conn)
+
+    return wrapper
+
+
+async def serve(
+    host: str,
+    port: int,
+    versions: Sequence[OcppVersion],
+    validation: Mode,
+    async_handlers: bool = False,
+) -> None:
     """Serve until SIGTERM or SIGINT, then close the server."""
     server = OcppServer(
-        {version: make_router(version) for version in versions},
+        {version: make_router(version, async_handlers=async_handlers) for version in versions},
         validation=ValidationPolicy(incoming=validation, outgoing=validation),
     )
     stop = asyncio.Event()
@@ -115,10 +136,15 @@ def main(argv: Sequence[str] | None = None) -> None:
         help="payload validation, both directions (default strict)",
     )
     parser.add_argument("--uvloop", action="store_true", help="run on uvloop (if installed)")
+    parser.add_argument(
+        "--async-handlers",
+        action="store_true",
+        help="coroutine handlers (a task per CALL) instead of plain functions",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     versions = [OcppVersion.from_subprotocol(p) for p in args.proto or []] or list(OcppVersion)
-    coro = serve(args.host, args.port, versions, args.validation)
+    coro = serve(args.host, args.port, versions, args.validation, args.async_handlers)
     if args.uvloop:
         import uvloop  # type: ignore[import-not-found, unused-ignore]
 
