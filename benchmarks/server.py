@@ -35,7 +35,7 @@ import logging
 import signal
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 from ocppkit.messages import v16, v21, v201
 from ocppkit.protocol import OcppVersion, ValidationPolicy
@@ -101,6 +101,7 @@ async def serve(
     versions: Sequence[OcppVersion],
     validation: Mode,
     async_handlers: bool = False,
+    backend: Literal["websockets", "picows"] = "websockets",
 ) -> None:
     """Serve until SIGTERM or SIGINT, then close the server."""
     server = OcppServer(
@@ -111,7 +112,7 @@ async def serve(
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    await server.start(host, port)
+    await server.start(host, port, backend=backend)
     try:
         await stop.wait()
     finally:
@@ -137,6 +138,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     parser.add_argument("--uvloop", action="store_true", help="run on uvloop (if installed)")
     parser.add_argument(
+        "--backend",
+        choices=["websockets", "picows"],
+        default="websockets",
+        help="websocket implementation of the server (default websockets)",
+    )
+    parser.add_argument(
         "--async-handlers",
         action="store_true",
         help="coroutine handlers (a task per CALL) instead of plain functions",
@@ -144,7 +151,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     versions = [OcppVersion.from_subprotocol(p) for p in args.proto or []] or list(OcppVersion)
-    coro = serve(args.host, args.port, versions, args.validation, args.async_handlers)
+    coro = serve(args.host, args.port, versions, args.validation, args.async_handlers, args.backend)
     if args.uvloop:
         import uvloop  # type: ignore[import-not-found, unused-ignore]
 

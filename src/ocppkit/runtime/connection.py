@@ -85,6 +85,8 @@ class OcppConnection:
         self._waiters: dict[str, asyncio.Future[Any]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._send_lock = asyncio.Lock()
+        # transports that can write synchronously (picows) skip the lock and the await
+        self._send_now: Callable[[bytes], None] | None = getattr(transport, "send_nowait", None)
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None
         self._closed = asyncio.Event()
@@ -131,22 +133,36 @@ class OcppConnection:
 
     # -- lifecycle -----------------------------------------------------------------------------
     async def run(self) -> None:
-        """Receive and process frames until the transport closes; then fail what is pending."""
+        """Receive and process frames until the transport closes; then fail what is pending.
+
+        A push transport (one with ``attach``, e.g. picows) delivers frames through ``receive``
+        from its own callbacks; ``run`` then only waits for the end of the connection.
+        """
+        attach = getattr(self.transport, "attach", None)
         try:
+            if attach is not None:
+                attach(self.receive, self._shutdown)
+                await self._closed.wait()
+                return
             while True:
-                data = await self.transport.recv()
-                if self.on_frame is not None:
-                    self.on_frame("in", data)
-                if wire_log.isEnabledFor(logging.DEBUG):
-                    wire_log.debug("%s <- %s", self.identity, _text(data))
-                self._session.receive_data(data, self._loop.time())
-                self._dispatch(self._session.events_received())
+                self.receive(await self.transport.recv())
                 await self._flush()
-                self._arm_timer()
         except TransportClosed:
             pass
         finally:
             self._shutdown()
+
+    def receive(self, data: bytes | str) -> None:
+        """Process one incoming frame now (push transports call this from their callbacks)."""
+        if self.on_frame is not None:
+            self.on_frame("in", data)
+        if wire_log.isEnabledFor(logging.DEBUG):
+            wire_log.debug("%s <- %s", self.identity, _text(data))
+        self._session.receive_data(data, self._loop.time())
+        self._dispatch(self._session.events_received())
+        if self._send_now is not None:
+            self._flush_now()
+        self._arm_timer()
 
     async def close(self, code: int = 1000, reason: str = "") -> None:
         """Close the connection; pending calls fail with ``ConnectionClosedError``."""
@@ -261,8 +277,25 @@ class OcppConnection:
         self._session.send_error(uid, error)
         return False
 
+    def _flush_now(self) -> None:
+        """Write pending frames synchronously (transports with ``send_nowait``)."""
+        assert self._send_now is not None
+        for data in self._session.data_to_send():
+            if self.on_frame is not None:
+                self.on_frame("out", data)
+            if wire_log.isEnabledFor(logging.DEBUG):
+                wire_log.debug("%s -> %s", self.identity, _text(data))
+            try:
+                self._send_now(data)
+            except TransportClosed:
+                self._shutdown()
+                return
+
     async def _flush(self) -> None:
         if not self._session.has_data_to_send:
+            return
+        if self._send_now is not None:
+            self._flush_now()
             return
         async with self._send_lock:
             for data in self._session.data_to_send():

@@ -29,11 +29,12 @@ registered, and the older one is closed with reason ``superseded by a new connec
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import ssl
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
@@ -88,7 +89,8 @@ class NotConnectedError(ConnectionClosedError):
     """No charge point with that identity is connected."""
 
 
-AuthHook = Callable[[Handshake], Awaitable[bool]]
+AuthHook = Callable[[Handshake], Awaitable[bool] | bool]
+"""``(async) (handshake) -> accept``; the picows backend needs a plain function."""
 ConnectHook = Callable[[OcppConnection, Handshake], Awaitable[None]]
 DisconnectHook = Callable[[OcppConnection], Awaitable[None]]
 
@@ -139,7 +141,7 @@ class OcppServer:
         self._authenticating = 0
         self._handshakes: dict[ServerConnection, Handshake] = {}
         self._connections: dict[str, OcppConnection] = {}
-        self._server: Server | None = None
+        self._server: Server | asyncio.Server | None = None
 
     # -- registry ----------------------------------------------------------------------------
     @property
@@ -162,12 +164,35 @@ class OcppServer:
 
     # -- lifecycle -----------------------------------------------------------------------------
     async def start(
-        self, host: str = "127.0.0.1", port: int = 9000, *, ssl: ssl.SSLContext | None = None
+        self,
+        host: str = "127.0.0.1",
+        port: int = 9000,
+        *,
+        ssl: ssl.SSLContext | None = None,
+        backend: Literal["websockets", "picows"] = "websockets",
     ) -> None:
-        """Start listening (``port=0`` picks a free port: see ``port``)."""
+        """Start listening (``port=0`` picks a free port: see ``port``).
+
+        ``backend="picows"`` serves through picows: less CPU per call, but the ``auth`` hook must
+        be a plain function (see ``ocppkit.transport.picows`` for its limits).
+        """
         if self.security_profile >= 2 and ssl is None:
             raise ValueError(f"security profile {self.security_profile} needs an SSL context")
         self._tls = ssl is not None
+        if backend == "picows":
+            from ocppkit.transport.picows import start_picows_server
+
+            self._server = await start_picows_server(
+                self,
+                host,
+                port,
+                ssl_context=ssl,
+                open_timeout=self._ws_options["open_timeout"],
+                ping_interval=self._ws_options["ping_interval"],
+                ping_timeout=self._ws_options["ping_timeout"],
+                max_message_size=self._ws_options["max_size"],
+            )
+            return
         self._server = await serve(
             self._handle,
             host,
@@ -190,7 +215,10 @@ class OcppServer:
         """Stop accepting, let running handlers answer (``grace`` s), close every connection."""
         if self._server is None:
             return
-        self._server.close(close_connections=False)
+        if isinstance(self._server, Server):
+            self._server.close(close_connections=False)
+        else:
+            self._server.close()
         conns = list(self._connections.values())
         if conns:
             await asyncio.wait([asyncio.ensure_future(c.drain()) for c in conns], timeout=grace)
@@ -221,6 +249,45 @@ class OcppServer:
         ``ssl_object`` gives TLS and the client certificate; adapters without one (ASGI) pass
         ``tls`` and ``peer_certificate`` when their server exposes them.
         """
+        if self._authenticating >= self.max_concurrent_handshakes:
+            raise Rejection(503, "too many handshakes in progress")
+        self._authenticating += 1
+        try:
+            handshake = self.check_handshake(
+                path=path,
+                headers=headers,
+                remote_address=remote_address,
+                ssl_object=ssl_object,
+                peer_certificate=peer_certificate,
+                tls=tls,
+            )
+            if self.auth is not None:
+                verdict: Any = self.auth(handshake)
+                if inspect.isawaitable(verdict):
+                    verdict = await verdict
+                if not verdict:  # False (or None) refuses
+                    raise Rejection(401, "unauthorized")
+        except Rejection as exc:
+            log.info("refused %s from %s: %s %s", path, remote_address, exc.status, exc.reason)
+            raise
+        finally:
+            self._authenticating -= 1
+        return handshake
+
+    def check_handshake(
+        self,
+        *,
+        path: str,
+        headers: Headers,
+        remote_address: Any,
+        ssl_object: ssl.SSLObject | None = None,
+        peer_certificate: dict[str, Any] | None = None,
+        tls: bool | None = None,
+        check_certificate: bool = True,
+    ) -> Handshake:
+        """The synchronous part of ``authenticate``: subprotocol, identity and security profile
+        (not the ``auth`` hook). ``check_certificate=False`` defers the profile 3 CN check to an
+        adapter that only sees the certificate after the upgrade (picows)."""
         offered = [
             t.strip() for h in headers.get_all("Sec-WebSocket-Protocol") for t in h.split(",")
         ]
@@ -233,35 +300,22 @@ class OcppServer:
             identity = identity_from_path(path, version)
         except ValueError as exc:
             raise Rejection(400, f"invalid charge point identity: {exc}") from None
-        if self._authenticating >= self.max_concurrent_handshakes:
-            raise Rejection(503, "too many handshakes in progress")
-        self._authenticating += 1
-        try:
-            credentials = parse_basic_auth(headers.get("Authorization"))
-            if ssl_object is not None:
-                peer_certificate = ssl_object.getpeercert() or None
-            handshake = Handshake(
-                identity=identity,
-                version=version,
-                path=path,
-                headers=headers,
-                remote_address=remote_address,
-                username=credentials[0] if credentials else None,
-                password=credentials[1] if credentials else None,
-                tls=ssl_object is not None if tls is None else tls,
-                peer_certificate=peer_certificate,
-                peer_certificate_der=ssl_object.getpeercert(binary_form=True)
-                if ssl_object
-                else None,
-            )
-            self._check_profile(handshake)
-            if self.auth is not None and not await self.auth(handshake):
-                raise Rejection(401, "unauthorized")
-        except Rejection as exc:
-            log.info("refused %s from %s: %s %s", identity, remote_address, exc.status, exc.reason)
-            raise
-        finally:
-            self._authenticating -= 1
+        credentials = parse_basic_auth(headers.get("Authorization"))
+        if ssl_object is not None:
+            peer_certificate = ssl_object.getpeercert() or None
+        handshake = Handshake(
+            identity=identity,
+            version=version,
+            path=path,
+            headers=headers,
+            remote_address=remote_address,
+            username=credentials[0] if credentials else None,
+            password=credentials[1] if credentials else None,
+            tls=ssl_object is not None if tls is None else tls,
+            peer_certificate=peer_certificate,
+            peer_certificate_der=ssl_object.getpeercert(binary_form=True) if ssl_object else None,
+        )
+        self._check_profile(handshake, check_certificate=check_certificate)
         return handshake
 
     async def _process_request(self, ws: ServerConnection, request: Request) -> Response | None:
@@ -278,7 +332,7 @@ class OcppServer:
         self._handshakes[ws] = handshake
         return None
 
-    def _check_profile(self, hs: Handshake) -> None:
+    def _check_profile(self, hs: Handshake, *, check_certificate: bool = True) -> None:
         profile = self.security_profile
         if profile in (1, 2):
             if hs.password is None:
@@ -287,7 +341,7 @@ class OcppServer:
                 raise Rejection(401, "Basic username must be the charge point identity")
         if profile >= 2 and not hs.tls:
             raise Rejection(403, "TLS required")
-        if profile == 3:
+        if profile == 3 and check_certificate:
             common_name = certificate_common_name(hs.peer_certificate)
             if common_name is None:
                 raise Rejection(403, "client certificate required")
