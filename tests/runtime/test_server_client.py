@@ -362,3 +362,47 @@ def test_reconnect_policy_follows_the_2_0_1_back_off() -> None:
     delays = [policy.delay(n, rng) for n in range(6)]
     bases = [10, 20, 40, 80, 80, 80]
     assert all(b <= d <= b + 5 for d, b in zip(delays, bases, strict=True))
+
+
+@pytest.mark.parametrize("backend", ["websockets", "picows"])
+def test_on_connect_may_call_the_station_and_a_failing_hook_closes_it(backend: str) -> None:
+    async def main() -> None:
+        cp_router = Router(OcppVersion.V16)
+
+        @cp_router.on(v16.GetConfigurationRequest)
+        def get_config(request: v16.GetConfigurationRequest, conn: OcppConnection) -> Any:
+            return v16.GetConfigurationResponse(configuration_key=[])
+
+        seen: list[str] = []
+        hook_done = asyncio.Event()
+
+        async def on_connect(conn: OcppConnection, hs: Handshake) -> None:
+            if hs.identity == "BAD":
+                raise RuntimeError("hook failed")
+            reply = await conn.call(v16.GetConfigurationRequest())
+            seen.append(f"{hs.identity}: {reply.configuration_key}")
+            hook_done.set()
+
+        disconnected: list[str] = []
+
+        async def on_disconnect(conn: OcppConnection) -> None:
+            disconnected.append(conn.identity)
+
+        server = OcppServer(csms_routers(), on_connect=on_connect, on_disconnect=on_disconnect)
+        await server.start("127.0.0.1", 0, backend=backend)  # type: ignore[arg-type]
+        url = f"ws://127.0.0.1:{server.port}"
+        client = OcppClient(f"{url}/CP1", cp_router)
+        conn = await client.connect()
+        runner = asyncio.create_task(conn.run())
+        assert (await conn.call(v16.HeartbeatRequest())).current_time == NOW
+        await hook_done.wait()
+        bad = await OcppClient(f"{url}/BAD", cp_router).connect()
+        await bad.run()  # the server closes it after the hook failed
+        assert bad.closed
+        await client.close()
+        await runner
+        await server.close()
+        assert seen == ["CP1: []"]
+        assert sorted(disconnected) == ["BAD", "CP1"]
+
+    run(main)

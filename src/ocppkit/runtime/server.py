@@ -379,20 +379,29 @@ class OcppServer:
             handshake.version,
             handshake.remote_address,
         )
-        runner = asyncio.create_task(conn.run())  # reading already, so on_connect may call()
         try:
-            if self.on_connect is not None:
-                await self.on_connect(conn, handshake)
-            await runner
+            if self.on_connect is None:
+                await conn.run()  # one task per connection when there is no hook
+            else:
+                await self._run_with_hook(conn, handshake, self.on_connect)
         finally:
-            if not runner.done():
-                await conn.close(1011, "on_connect failed")
-                await runner
             if self._connections.get(handshake.identity) is conn:
                 del self._connections[handshake.identity]
             log.info("%s disconnected", handshake.identity)
             if self.on_disconnect is not None:
                 await self.on_disconnect(conn)
+
+    async def _run_with_hook(
+        self, conn: OcppConnection, handshake: Handshake, hook: ConnectHook
+    ) -> None:
+        runner = asyncio.create_task(conn.run())  # reading already, so on_connect may call()
+        try:
+            await hook(conn, handshake)
+            await runner
+        finally:
+            if not runner.done():
+                await conn.close(1011, "on_connect failed")
+                await runner
 
 
 def _reject(ws: ServerConnection, status: int, reason: str, *, basic: bool = False) -> Response:
