@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
 from websockets.typing import Subprotocol
 
 from ocppkit.messages import v16, v21, v201
@@ -404,5 +405,45 @@ def test_on_connect_may_call_the_station_and_a_failing_hook_closes_it(backend: s
         await server.close()
         assert seen == ["CP1: []"]
         assert sorted(disconnected) == ["BAD", "CP1"]
+
+    run(main)
+
+
+def test_max_message_size_closes_an_oversized_sender_only() -> None:
+    async def main() -> None:
+        server = OcppServer(csms_routers(), max_message_size=1024)
+        async with running(server) as url:
+            healthy = OcppClient(f"{url}/OK")
+            ok = await healthy.connect()
+            ok_runner = asyncio.create_task(ok.run())
+            async with connect(f"{url}/BIG", subprotocols=[Subprotocol("ocpp1.6")]) as big:
+                payload = '{"vendorId":"' + "x" * 2000 + '"}'
+                await big.send(f'[2,"1","DataTransfer",{payload}]')
+                with pytest.raises(ConnectionClosed) as info:
+                    await big.recv()
+                assert info.value.sent is not None
+                assert info.value.sent.code == 1009  # message too big
+            assert (await ok.call(v16.HeartbeatRequest())).current_time == NOW
+            await healthy.close()
+            await ok_runner
+
+    run(main)
+
+
+def test_superseded_connection_is_closed_with_a_clear_reason() -> None:
+    async def main() -> None:
+        server = OcppServer(csms_routers())
+        async with (
+            running(server) as url,
+            connect(f"{url}/CP1", subprotocols=[Subprotocol("ocpp1.6")]) as first,
+        ):
+            await first.send('[2,"1","Heartbeat",{}]')
+            await first.recv()  # registered and answered
+            second = await OcppClient(f"{url}/CP1").connect()
+            with pytest.raises(ConnectionClosed) as info:
+                await first.recv()
+            assert info.value.rcvd is not None
+            assert info.value.rcvd.reason == "superseded by a new connection"
+            await second.close()
 
     run(main)
