@@ -562,7 +562,84 @@ def generate(version: str) -> dict[Path, str]:
     init.extend(f'    "{n}",' for n in all_names)
     init.append("]")
     files[pkg / "__init__.py"] = "\n".join(init) + "\n"
+    files[OUT.parent / "csms" / f"commands_{version}.py"] = emit_commands(model, blocks, label)
     return files
+
+
+def emit_commands(
+    model: VersionModel, blocks: dict[str, tuple[str, dict[str, str]]], label: str
+) -> str:
+    """A mixin with one typed method per action the CSMS may send to a charge point."""
+    version = model.version
+    direction = {a: d for _, (_, actions) in blocks.items() for a, d in actions.items()}
+    block_of = {a: title for _, (title, actions) in blocks.items() for a in actions}
+    names: set[str] = set()
+    methods: list[str] = []
+    for action in sorted(model.actions):
+        if direction[action] not in (ocpp_actions.CS, ocpp_actions.BOTH):
+            continue
+        request, response = model.actions[action]
+        assert response is not None
+        struct = model.structs[request]
+        params, args = [], []
+        for f in struct.fields:
+            untyped = f.annotation == "Any"  # JSON null is a value there: absent is UNSET
+            ann = f.annotation if f.required or untyped else f"{f.annotation} | None"
+            default = "" if f.required else (" = UNSET" if untyped else " = None")
+            if default == " = UNSET":
+                names.add("UNSET")
+            params.append(f"        {f.py}: {ann}{default},")
+            args.append(f"{f.py}={f.py}")
+            names.update(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", ann))
+        names.update({request, response})
+        method = snake(action)
+        doc = f"{action} ({block_of[action]})."
+        methods += [
+            "",
+            f"    async def {method}(",
+            "        self,",
+            "        *,",
+            *params,
+            "        call_timeout: float | None = None,",
+            f"    ) -> {response}:",
+            f'        """{doc}"""',
+            f"        return await self.call({request}({', '.join(args)}), timeout=call_timeout)",
+        ]
+    exported = sorted(n for n in names if n in model.structs or n in model.enums)
+    typing_names = [t for t in ("Annotated", "Any") if t in names]
+    lines = [
+        HEADER.format(version=version).rstrip("\n"),
+        f'"""Typed commands a CSMS sends to an OCPP {label} charge point, one method an action."""',
+        "",
+        "from __future__ import annotations",
+        "",
+        f"from typing import {', '.join([*typing_names, 'TypeVar'])}",
+    ]
+    msgspec_names = [n for n in ("UNSET", "Meta") if n in names]
+    if msgspec_names:
+        lines.append(f"from msgspec import {', '.join(msgspec_names)}")
+    lines += [
+        "",
+        "from ocppkit.messages._base import "
+        + ", ".join([n for n in ("CustomData", "DateTime") if n in names] + ["OcppRequest"]),
+        f"from ocppkit.messages.{version} import (",
+        *[f"    {n}," for n in exported],
+        ")",
+        "",
+        'R = TypeVar("R")',
+        "",
+        f'__all__ = ["Commands{version[1:]}"]',
+        "",
+        "",
+        f"class Commands{version[1:]}:",
+        f'    """Mixin: one method per CSMS -> charge point action of OCPP {label}."""',
+        "",
+        "    async def call(self, request: OcppRequest[R], *, timeout: float | None = None) -> R:",
+        '        """Send ``request`` to the station (provided by the class using the mixin)."""',
+        "        raise NotImplementedError",
+        *methods,
+    ]
+    return "\n".join(lines) + "\n"
 
 
 def main() -> int:
@@ -579,7 +656,7 @@ def main() -> int:
     if tmp.exists():
         subprocess.run(["rm", "-rf", str(tmp)], check=True)
     for path, text in files.items():
-        target = tmp / path.relative_to(OUT)
+        target = tmp / path.relative_to(OUT.parent)
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(text, encoding="utf-8")
     subprocess.run([sys.executable, "-m", "ruff", "format", "-q", str(tmp)], check=True, cwd=ROOT)
@@ -590,7 +667,7 @@ def main() -> int:
     )
     stale = []
     for path in files:
-        text = (tmp / path.relative_to(OUT)).read_text(encoding="utf-8")
+        text = (tmp / path.relative_to(OUT.parent)).read_text(encoding="utf-8")
         if not path.exists() or path.read_text(encoding="utf-8") != text:
             stale.append(path)
             if not args.check:
