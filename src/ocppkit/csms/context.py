@@ -1,0 +1,86 @@
+"""What the CSMS's default handlers share: the store, the policies, the clock, the hooks."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Literal, TypeAlias
+
+from ocppkit.store import IdTokenRecord, StationRecord, Store
+
+__all__ = ["BootDecision", "BootHook", "BootPolicy", "CsmsContext", "accept_all", "known_only"]
+
+BootDecision: TypeAlias = Literal["Accepted", "Pending", "Rejected"]
+BootPolicy: TypeAlias = Callable[[str, StationRecord | None], Awaitable[BootDecision]]
+"""``async (identity, known station record or None) -> Accepted / Pending / Rejected``."""
+BootHook: TypeAlias = Callable[[StationRecord], Awaitable[None]]
+"""Called after each BootNotification was stored (and before it is answered)."""
+
+
+async def accept_all(identity: str, known: StationRecord | None) -> BootDecision:
+    """Boot policy: accept every station."""
+    return "Accepted"
+
+
+async def known_only(identity: str, known: StationRecord | None) -> BootDecision:
+    """Boot policy: accept stations the store knows (``ocppkit stations add``), reject others."""
+    return "Accepted" if known is not None else "Rejected"
+
+
+def utc_now() -> datetime:
+    """The current time, UTC, to the millisecond (OCPP 2.x allows at most 3 fraction digits)."""
+    now = datetime.now(UTC)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
+
+
+@dataclass
+class CsmsContext:
+    """The explicit dependencies of every default handler."""
+
+    store: Store
+    heartbeat_interval: int = 300
+    pending_interval: int = 30
+    boot_policy: BootPolicy = accept_all
+    clock: Callable[[], datetime] = utc_now
+    accepted: set[str] = field(default_factory=set)
+    on_boot: list[BootHook] = field(default_factory=list)
+
+    async def token_verdict(self, token: str) -> tuple[str, IdTokenRecord | None]:
+        """The authorization status of a token: its own, Expired past expiry, Invalid if unknown."""
+        record = await self.store.get_token(token)
+        if record is None:
+            return "Invalid", None
+        if record.expiry is not None and record.expiry <= self.clock():
+            return "Expired", record
+        return record.status, record
+
+    async def boot(self, record: StationRecord) -> BootDecision:
+        """Decide, store and announce a boot; track acceptance."""
+        known = await self.store.get_station(record.id)
+        decision = await self.boot_policy(record.id, known)
+        now = self.clock()
+        stored = StationRecord(
+            id=record.id,
+            ocpp_version=record.ocpp_version,
+            vendor=record.vendor,
+            model=record.model,
+            serial_number=record.serial_number,
+            firmware_version=record.firmware_version,
+            boot_status=decision,
+            last_boot=now,
+            last_seen=now,
+            connected=True,
+        )
+        await self.store.record_boot(stored)
+        if decision == "Accepted":
+            self.accepted.add(record.id)
+        else:
+            self.accepted.discard(record.id)
+        for hook in self.on_boot:
+            await hook(stored)
+        return decision
+
+    def interval(self, decision: BootDecision) -> int:
+        """Heartbeat interval when accepted, the retry interval otherwise."""
+        return self.heartbeat_interval if decision == "Accepted" else self.pending_interval

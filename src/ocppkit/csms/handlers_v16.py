@@ -1,0 +1,142 @@
+"""The CSMS's default OCPP 1.6 handlers: every charge point message, stored before answered."""
+
+from __future__ import annotations
+
+from ocppkit.csms.context import CsmsContext
+from ocppkit.messages import v16
+from ocppkit.runtime.connection import OcppConnection
+from ocppkit.runtime.router import Router
+from ocppkit.store import ConnectorStatus, MeterSample, StationRecord
+
+__all__ = ["install_v16"]
+
+
+def _samples(meter_values: list[v16.MeterValue] | list[v16.TransactionData]) -> list[MeterSample]:
+    return [
+        MeterSample(
+            timestamp=mv.timestamp,
+            value=sv.value,
+            measurand=sv.measurand or "Energy.Active.Import.Register",
+            phase=sv.phase,
+            unit=sv.unit,
+            context=sv.context,
+            location=sv.location,
+        )
+        for mv in meter_values
+        for sv in mv.sampled_value
+    ]
+
+
+def install_v16(router: Router, ctx: CsmsContext) -> None:
+    """Register the default handlers for every 1.6 charge point -> CSMS action."""
+
+    async def id_tag_info(token: str) -> v16.IdTagInfo:
+        status, record = await ctx.token_verdict(token)
+        return v16.IdTagInfo(
+            status=status,  # type: ignore[arg-type]
+            expiry_date=record.expiry if record else None,
+            parent_id_tag=record.parent if record else None,
+        )
+
+    @router.on(v16.BootNotificationRequest)
+    async def boot(
+        req: v16.BootNotificationRequest, conn: OcppConnection
+    ) -> v16.BootNotificationResponse:
+        record = StationRecord(
+            id=conn.identity,
+            ocpp_version="1.6",
+            vendor=req.charge_point_vendor,
+            model=req.charge_point_model,
+            serial_number=req.charge_point_serial_number or req.charge_box_serial_number,
+            firmware_version=req.firmware_version,
+        )
+        decision = await ctx.boot(record)
+        return v16.BootNotificationResponse(
+            current_time=ctx.clock(), interval=ctx.interval(decision), status=decision
+        )
+
+    @router.on(v16.HeartbeatRequest)
+    async def heartbeat(req: v16.HeartbeatRequest, conn: OcppConnection) -> v16.HeartbeatResponse:
+        now = ctx.clock()
+        await ctx.store.touch(conn.identity, now)
+        return v16.HeartbeatResponse(current_time=now)
+
+    @router.on(v16.StatusNotificationRequest)
+    async def status(
+        req: v16.StatusNotificationRequest, conn: OcppConnection
+    ) -> v16.StatusNotificationResponse:
+        await ctx.store.record_status(
+            ConnectorStatus(
+                station_id=conn.identity,
+                evse_id=0,
+                connector_id=req.connector_id,
+                status=req.status,
+                error_code=req.error_code,
+                info=req.info,
+                timestamp=req.timestamp or ctx.clock(),
+            )
+        )
+        return v16.StatusNotificationResponse()
+
+    @router.on(v16.AuthorizeRequest)
+    async def authorize(req: v16.AuthorizeRequest, conn: OcppConnection) -> v16.AuthorizeResponse:
+        return v16.AuthorizeResponse(id_tag_info=await id_tag_info(req.id_tag))
+
+    @router.on(v16.StartTransactionRequest)
+    async def start(
+        req: v16.StartTransactionRequest, conn: OcppConnection
+    ) -> v16.StartTransactionResponse:
+        info = await id_tag_info(req.id_tag)
+        tx = await ctx.store.start_transaction(
+            conn.identity, req.connector_id, req.id_tag, float(req.meter_start), req.timestamp
+        )
+        return v16.StartTransactionResponse(transaction_id=int(tx.ocpp_id), id_tag_info=info)
+
+    @router.on(v16.StopTransactionRequest)
+    async def stop(
+        req: v16.StopTransactionRequest, conn: OcppConnection
+    ) -> v16.StopTransactionResponse:
+        tx = await ctx.store.stop_transaction(
+            conn.identity,
+            str(req.transaction_id),
+            float(req.meter_stop),
+            req.timestamp,
+            req.reason or "Local",
+        )
+        if tx is not None and req.transaction_data:
+            await ctx.store.add_meter_values(tx.id, _samples(req.transaction_data))
+        info = await id_tag_info(req.id_tag) if req.id_tag else None
+        return v16.StopTransactionResponse(id_tag_info=info)
+
+    @router.on(v16.MeterValuesRequest)
+    async def meter_values(
+        req: v16.MeterValuesRequest, conn: OcppConnection
+    ) -> v16.MeterValuesResponse:
+        if req.transaction_id is not None:
+            tx = await ctx.store.get_transaction(conn.identity, str(req.transaction_id))
+            if tx is not None:
+                await ctx.store.add_meter_values(tx.id, _samples(req.meter_value))
+        return v16.MeterValuesResponse()
+
+    @router.on(v16.DataTransferRequest)
+    def data_transfer(
+        req: v16.DataTransferRequest, conn: OcppConnection
+    ) -> v16.DataTransferResponse:
+        return v16.DataTransferResponse(status="UnknownVendorId")
+
+    # status reports that need no answer beyond the acknowledgement (stored in a later step)
+    router.add(
+        v16.DiagnosticsStatusNotificationRequest,
+        lambda r, c: v16.DiagnosticsStatusNotificationResponse(),
+    )
+    router.add(
+        v16.FirmwareStatusNotificationRequest, lambda r, c: v16.FirmwareStatusNotificationResponse()
+    )
+    router.add(v16.LogStatusNotificationRequest, lambda r, c: v16.LogStatusNotificationResponse())
+    router.add(
+        v16.SecurityEventNotificationRequest, lambda r, c: v16.SecurityEventNotificationResponse()
+    )
+    router.add(
+        v16.SignedFirmwareStatusNotificationRequest,
+        lambda r, c: v16.SignedFirmwareStatusNotificationResponse(),
+    )

@@ -1,0 +1,150 @@
+"""The CSMS's default OCPP 2.0.1 / 2.1 handlers (the two share these messages' shapes)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from types import ModuleType
+from typing import Any
+
+from ocppkit.csms.context import CsmsContext
+from ocppkit.messages import v21, v201
+from ocppkit.protocol.versions import OcppVersion
+from ocppkit.runtime.connection import OcppConnection
+from ocppkit.runtime.router import Router
+from ocppkit.store import ConnectorStatus, MeterSample, StationRecord
+
+__all__ = ["install_v2x"]
+
+_ENERGY = "Energy.Active.Import.Register"
+
+
+def _samples(meter_values: list[Any] | None) -> list[MeterSample]:
+    return [
+        MeterSample(
+            timestamp=mv.timestamp,
+            value=repr(sv.value) if isinstance(sv.value, float) else str(sv.value),
+            measurand=sv.measurand or _ENERGY,
+            phase=sv.phase,
+            unit=sv.unit_of_measure.unit if sv.unit_of_measure else None,
+            context=sv.context,
+            location=sv.location,
+        )
+        for mv in meter_values or []
+        for sv in mv.sampled_value
+    ]
+
+
+def _energy_wh(meter_values: list[Any] | None) -> float | None:
+    """The last Energy.Active.Import.Register reading in Wh, if any."""
+    reading: float | None = None
+    for mv in meter_values or []:
+        for sv in mv.sampled_value:
+            if (sv.measurand or _ENERGY) == _ENERGY and sv.phase is None:
+                unit = sv.unit_of_measure
+                scale = 10 ** (unit.multiplier or 0) if unit else 1
+                factor = 1000.0 if unit and unit.unit == "kWh" else 1.0
+                reading = float(sv.value) * scale * factor
+    return reading
+
+
+def _acknowledge(response: Any) -> Callable[[Any, OcppConnection], Any]:
+    def handler(request: Any, conn: OcppConnection) -> Any:
+        return response
+
+    return handler
+
+
+def install_v2x(router: Router, ctx: CsmsContext) -> None:
+    """Register the default handlers for every 2.x station -> CSMS action of these blocks."""
+    pkg: ModuleType = v201 if router.version is OcppVersion.V201 else v21
+    label = router.version.value
+
+    async def token_info(token: Any) -> Any:
+        status, record = await ctx.token_verdict(token.id_token)
+        group = (
+            pkg.IdTokenType(id_token=record.parent, type="Central")
+            if record and record.parent
+            else None
+        )
+        return pkg.IdTokenInfoType(
+            status=status,
+            cache_expiry_date_time=record.expiry if record else None,
+            group_id_token=group,
+        )
+
+    async def boot(req: Any, conn: OcppConnection) -> Any:
+        station = req.charging_station
+        record = StationRecord(
+            id=conn.identity,
+            ocpp_version=label,
+            vendor=station.vendor_name,
+            model=station.model,
+            serial_number=station.serial_number,
+            firmware_version=station.firmware_version,
+        )
+        decision = await ctx.boot(record)
+        return pkg.BootNotificationResponse(
+            current_time=ctx.clock(), interval=ctx.interval(decision), status=decision
+        )
+
+    async def heartbeat(req: Any, conn: OcppConnection) -> Any:
+        now = ctx.clock()
+        await ctx.store.touch(conn.identity, now)
+        return pkg.HeartbeatResponse(current_time=now)
+
+    async def status(req: Any, conn: OcppConnection) -> Any:
+        await ctx.store.record_status(
+            ConnectorStatus(
+                station_id=conn.identity,
+                evse_id=req.evse_id,
+                connector_id=req.connector_id,
+                status=req.connector_status,
+                timestamp=req.timestamp,
+            )
+        )
+        return pkg.StatusNotificationResponse()
+
+    async def authorize(req: Any, conn: OcppConnection) -> Any:
+        return pkg.AuthorizeResponse(id_token_info=await token_info(req.id_token))
+
+    async def transaction_event(req: Any, conn: OcppConnection) -> Any:
+        info = req.transaction_info
+        tx, _ = await ctx.store.transaction_event(
+            conn.identity,
+            info.transaction_id,
+            req.seq_no,
+            req.event_type,
+            req.timestamp,
+            evse_id=req.evse.id if req.evse else 0,
+            connector_id=(req.evse.connector_id or 0) if req.evse else 0,
+            id_token=req.id_token.id_token if req.id_token else None,
+            meter_wh=_energy_wh(req.meter_value),
+            stop_reason=info.stopped_reason,
+        )
+        if req.meter_value:
+            await ctx.store.add_meter_values(tx.id, _samples(req.meter_value))
+        id_token_info = await token_info(req.id_token) if req.id_token else None
+        return pkg.TransactionEventResponse(id_token_info=id_token_info)
+
+    def data_transfer(req: Any, conn: OcppConnection) -> Any:
+        return pkg.DataTransferResponse(status="UnknownVendorId")
+
+    for request_type, handler in (
+        (pkg.BootNotificationRequest, boot),
+        (pkg.HeartbeatRequest, heartbeat),
+        (pkg.StatusNotificationRequest, status),
+        (pkg.AuthorizeRequest, authorize),
+        (pkg.TransactionEventRequest, transaction_event),
+        (pkg.DataTransferRequest, data_transfer),
+    ):
+        router.add(request_type, handler)
+    # acknowledged; storing these reports comes with the store's event log (issue 4, next step)
+    for name in (
+        "MeterValues",
+        "FirmwareStatusNotification",
+        "LogStatusNotification",
+        "SecurityEventNotification",
+        "NotifyReport",
+        "NotifyEvent",
+    ):
+        router.add(getattr(pkg, f"{name}Request"), _acknowledge(getattr(pkg, f"{name}Response")()))

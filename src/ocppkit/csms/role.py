@@ -1,0 +1,152 @@
+"""The CSMS role: a server with store-backed defaults for every charge point message.
+
+::
+
+    csms = Csms(SqliteStore("ocppkit.db"), boot_policy=known_only)
+
+    @csms.router(OcppVersion.V16).on(v16.DataTransferRequest)     # override one default
+    async def vendor_data(request, conn): ...
+
+    await csms.start("0.0.0.0", 9000)
+    await csms.station("CP-1").reset(type="Soft")                   # typed commands
+
+Defaults (``handlers_v16`` / ``handlers_v2x``) store every message before answering it (boot
+information, statuses with history, authorizations from the id tokens, transactions with their
+meter values, idempotent under retries) and answer as a CSMS should (unknown token: Invalid;
+DataTransfer: UnknownVendorId). Stations whose boot was not Accepted get ``SecurityError`` for
+anything but BootNotification.
+"""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, Literal
+
+from ocppkit.csms.context import BootHook, BootPolicy, CsmsContext, accept_all
+from ocppkit.csms.gate import GatedRouter
+from ocppkit.csms.handlers_v2x import install_v2x
+from ocppkit.csms.handlers_v16 import install_v16
+from ocppkit.csms.station import Station16, Station21, Station201, station_for
+from ocppkit.protocol.session import ValidationPolicy
+from ocppkit.protocol.versions import OcppVersion
+from ocppkit.runtime.connection import OcppConnection
+from ocppkit.runtime.server import AuthHook, Handshake, NotConnectedError, OcppServer
+from ocppkit.store import Store
+
+__all__ = ["Csms"]
+
+StationHook = Callable[[Station16 | Station201 | Station21], Awaitable[None]]
+
+
+class Csms:
+    """A Central System: ``OcppServer`` + ``Store`` + default handlers + typed stations."""
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        versions: Sequence[OcppVersion] = tuple(OcppVersion),
+        boot_policy: BootPolicy = accept_all,
+        heartbeat_interval: int = 300,
+        pending_interval: int = 30,
+        auth: AuthHook | None = None,
+        security_profile: int = 0,
+        validation: ValidationPolicy | None = None,
+        call_timeout: float = 30.0,
+    ) -> None:
+        self.store = store
+        self.context = CsmsContext(
+            store,
+            heartbeat_interval=heartbeat_interval,
+            pending_interval=pending_interval,
+            boot_policy=boot_policy,
+        )
+        self._routers: dict[OcppVersion, GatedRouter] = {}
+        for version in versions:
+            router = GatedRouter(version, self._is_accepted)
+            (install_v16 if version is OcppVersion.V16 else install_v2x)(router, self.context)
+            self._routers[version] = router
+        self._on_connect: list[StationHook] = []
+        self._on_disconnect: list[StationHook] = []
+        self.server = OcppServer(
+            dict(self._routers),
+            auth=auth,
+            security_profile=security_profile,
+            validation=validation,
+            call_timeout=call_timeout,
+            on_connect=self._connected,
+            on_disconnect=self._disconnected,
+        )
+
+    # -- configuration ---------------------------------------------------------------------------
+    def router(self, version: OcppVersion) -> GatedRouter:
+        """The router of ``version``: register handlers on it to replace a default."""
+        return self._routers[version]
+
+    def on_connect(self, hook: StationHook) -> StationHook:
+        """Decorator: ``async hook(station)`` after a station connected."""
+        self._on_connect.append(hook)
+        return hook
+
+    def on_disconnect(self, hook: StationHook) -> StationHook:
+        """Decorator: ``async hook(station)`` after a station disconnected."""
+        self._on_disconnect.append(hook)
+        return hook
+
+    def on_boot(self, hook: BootHook) -> BootHook:
+        """Decorator: ``async hook(station_record)`` after each BootNotification was stored."""
+        self.context.on_boot.append(hook)
+        return hook
+
+    # -- stations --------------------------------------------------------------------------------
+    def station(self, identity: str) -> Station16 | Station201 | Station21:
+        """The connected station ``identity`` with its typed commands; ``NotConnectedError`` if
+        it is not connected."""
+        conn = self.server.get(identity)
+        if conn is None:
+            raise NotConnectedError(f"{identity!r} is not connected")
+        return station_for(conn)
+
+    def is_accepted(self, identity: str) -> bool:
+        """True once the station's last boot on this run was Accepted."""
+        return identity in self.context.accepted
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+    async def start(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 9000,
+        *,
+        ssl: ssl.SSLContext | None = None,
+        backend: Literal["websockets", "picows"] = "websockets",
+    ) -> None:
+        """Open the store and start serving."""
+        await self.store.open()
+        await self.server.start(host, port, ssl=ssl, backend=backend)
+
+    async def close(self, grace: float = 5.0) -> None:
+        """Stop serving (handlers finish within ``grace``), then close the store."""
+        await self.server.close(grace)
+        await self.store.close()
+
+    # -- internals ---------------------------------------------------------------------------------
+    def _is_accepted(self, conn: OcppConnection) -> bool:
+        return conn.identity in self.context.accepted
+
+    async def _connected(self, conn: OcppConnection, handshake: Handshake) -> None:
+        await self.store.set_connected(conn.identity, True, self.context.clock())
+        station = station_for(conn)
+        for hook in self._on_connect:
+            await hook(station)
+
+    async def _disconnected(self, conn: OcppConnection) -> None:
+        if self.server.get(conn.identity) is None:  # not superseded by a newer connection
+            await self.store.set_connected(conn.identity, False, self.context.clock())
+        station = station_for(conn)
+        for hook in self._on_disconnect:
+            await hook(station)
+
+    def __repr__(self) -> str:
+        versions: Any = ", ".join(v.value for v in self._routers)
+        return f"<Csms {versions}: {len(self.server.connections)} connected>"
