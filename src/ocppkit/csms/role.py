@@ -135,13 +135,17 @@ class Csms:
         return conn.identity in self.context.accepted
 
     async def _connected(self, conn: OcppConnection, handshake: Handshake) -> None:
-        await self.store.set_connected(conn.identity, True, self.context.clock())
+        # a station unknown so far is stored by its boot: connecting must not make it "known"
+        if await self.store.get_station(conn.identity) is not None:
+            await self.store.set_connected(conn.identity, True, self.context.clock())
         station = station_for(conn)
         for hook in self._on_connect:
             await hook(station)
 
     async def _disconnected(self, conn: OcppConnection) -> None:
-        if self.server.get(conn.identity) is None:  # not superseded by a newer connection
+        superseded = self.server.get(conn.identity) is not None
+        known = await self.store.get_station(conn.identity) is not None
+        if known and not superseded:
             await self.store.set_connected(conn.identity, False, self.context.clock())
         station = station_for(conn)
         for hook in self._on_disconnect:

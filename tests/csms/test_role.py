@@ -1,0 +1,227 @@
+"""The CSMS role end to end on loopback: defaults store what stations send, policies, the gate."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+import pytest
+
+from ocppkit.csms.context import known_only
+from ocppkit.csms.role import Csms
+from ocppkit.csms.station import Station201
+from ocppkit.messages import v16, v201
+from ocppkit.protocol import OcppVersion, SecurityError
+from ocppkit.runtime.client import OcppClient
+from ocppkit.runtime.connection import OcppConnection
+from ocppkit.runtime.router import Router
+from ocppkit.store import IdTokenRecord, StationRecord
+from ocppkit.store.memory import MemoryStore
+
+T0 = datetime(2025, 3, 4, 5, 6, 7, tzinfo=UTC)
+
+
+def run(coro: Callable[[], Awaitable[None]]) -> None:
+    asyncio.run(asyncio.wait_for(coro(), 30))
+
+
+async def connect(
+    csms: Csms, identity: str, version: OcppVersion, router: Router | None = None
+) -> Any:
+    client = OcppClient(f"ws://127.0.0.1:{csms.server.port}/{identity}", router, versions=[version])
+    conn = await client.connect()
+    return client, conn, asyncio.create_task(conn.run())
+
+
+def test_a_full_1_6_session_is_stored_and_idempotent_under_retries() -> None:
+    async def main() -> None:
+        store = MemoryStore()
+        csms = Csms(store, heartbeat_interval=120)
+        await csms.start("127.0.0.1", 0)
+        await store.put_token(IdTokenRecord(token="GOOD"))
+        await store.put_token(IdTokenRecord(token="OLD", expiry=T0 - timedelta(days=1)))
+        client, conn, runner = await connect(csms, "CP1", OcppVersion.V16)
+        boot = await conn.call(
+            v16.BootNotificationRequest(charge_point_vendor="ACME", charge_point_model="X1")
+        )
+        assert (boot.status, boot.interval) == ("Accepted", 120)
+        await conn.call(
+            v16.StatusNotificationRequest(connector_id=1, error_code="NoError", status="Preparing")
+        )
+        assert (
+            await conn.call(v16.AuthorizeRequest(id_tag="GOOD"))
+        ).id_tag_info.status == "Accepted"
+        assert (await conn.call(v16.AuthorizeRequest(id_tag="OLD"))).id_tag_info.status == "Expired"
+        assert (await conn.call(v16.AuthorizeRequest(id_tag="WHO"))).id_tag_info.status == "Invalid"
+        start = v16.StartTransactionRequest(
+            connector_id=1, id_tag="GOOD", meter_start=1000, timestamp=T0
+        )
+        first = await conn.call(start)
+        retry = await conn.call(start)  # a retry after a lost reply: the same transaction
+        assert first.transaction_id == retry.transaction_id
+        sample = v16.SampledValue(
+            value="1500", measurand="Energy.Active.Import.Register", unit="Wh"
+        )
+        values = v16.MeterValuesRequest(
+            connector_id=1,
+            transaction_id=first.transaction_id,
+            meter_value=[
+                v16.MeterValue(timestamp=T0 + timedelta(minutes=1), sampled_value=[sample])
+            ],
+        )
+        await conn.call(values)
+        await conn.call(values)  # duplicate meter values are stored once
+        stop = v16.StopTransactionRequest(
+            transaction_id=first.transaction_id,
+            meter_stop=9800,
+            timestamp=T0 + timedelta(hours=1),
+            id_tag="GOOD",
+        )
+        stopped = await conn.call(stop)
+        assert stopped.id_tag_info is not None
+        assert stopped.id_tag_info.status == "Accepted"
+        await conn.call(stop)
+        [tx] = await store.list_transactions("CP1")
+        assert (tx.meter_start, tx.meter_stop, tx.energy_wh, tx.id_token) == (
+            1000,
+            9800,
+            8800,
+            "GOOD",
+        )
+        assert len(await store.meter_values(tx.id)) == 1
+        station = await store.get_station("CP1")
+        assert station is not None
+        assert (station.vendor, station.model, station.boot_status, station.connected) == (
+            "ACME",
+            "X1",
+            "Accepted",
+            True,
+        )
+        [status] = await store.current_statuses("CP1")
+        assert (status.connector_id, status.status) == (1, "Preparing")
+        await client.close()
+        await runner
+        await csms.close()
+
+    run(main)
+
+
+def test_calls_before_an_accepted_boot_get_security_error() -> None:
+    async def main() -> None:
+        store = MemoryStore()
+        csms = Csms(store, boot_policy=known_only)
+        await csms.start("127.0.0.1", 0)
+        await store.record_boot(StationRecord(id="KNOWN"))
+        client, conn, runner = await connect(csms, "STRANGER", OcppVersion.V16)
+        with pytest.raises(SecurityError):
+            await conn.call(v16.HeartbeatRequest())
+        boot = await conn.call(
+            v16.BootNotificationRequest(charge_point_vendor="V", charge_point_model="M")
+        )
+        assert (boot.status, boot.interval) == ("Rejected", 30)
+        with pytest.raises(SecurityError):
+            await conn.call(v16.HeartbeatRequest())
+        await client.close()
+        await runner
+        client, conn, runner = await connect(csms, "KNOWN", OcppVersion.V16)
+        boot = await conn.call(
+            v16.BootNotificationRequest(charge_point_vendor="V", charge_point_model="M")
+        )
+        assert boot.status == "Accepted"
+        assert (await conn.call(v16.HeartbeatRequest())).current_time is not None
+        await client.close()
+        await runner
+        await csms.close()
+
+    run(main)
+
+
+def test_2_0_1_transaction_events_and_typed_commands() -> None:
+    async def main() -> None:
+        store = MemoryStore()
+        csms = Csms(store)
+        booted: list[str] = []
+
+        @csms.on_boot
+        async def announce(record: StationRecord) -> None:
+            booted.append(f"{record.id} {record.boot_status}")
+
+        station_router = Router(OcppVersion.V201)
+        station_router.add(v201.ResetRequest, lambda r, c: v201.ResetResponse(status="Scheduled"))
+        await csms.start("127.0.0.1", 0)
+        await store.put_token(IdTokenRecord(token="TAG"))
+        client, conn, runner = await connect(csms, "CS1", OcppVersion.V201, station_router)
+        boot = v201.BootNotificationRequest(
+            reason="PowerUp", charging_station=v201.ChargingStationType(model="M", vendor_name="V")
+        )
+        assert (await conn.call(boot)).status == "Accepted"
+        token = v201.IdTokenType(id_token="TAG", type="ISO14443")
+        energy = v201.SampledValueType(
+            value=1.5, unit_of_measure=v201.UnitOfMeasureType(unit="kWh")
+        )
+        events: list[tuple[int, Literal["Started", "Updated", "Ended"], Any]] = [
+            (0, "Started", None),
+            (1, "Updated", [energy]),
+            (1, "Updated", [energy]),
+            (2, "Ended", None),
+        ]
+        for seq, kind, meter in events:
+            event = v201.TransactionEventRequest(
+                event_type=kind,
+                timestamp=T0 + timedelta(minutes=seq),
+                trigger_reason="Authorized",
+                seq_no=seq,
+                transaction_info=v201.TransactionType(transaction_id="TX-1"),
+                id_token=token if seq == 0 else None,
+                evse=v201.EVSEType(id=1, connector_id=1),
+                meter_value=[v201.MeterValueType(timestamp=T0, sampled_value=meter)]
+                if meter
+                else None,
+            )
+            reply = await conn.call(event)
+            if seq == 0:
+                assert reply.id_token_info is not None
+                assert reply.id_token_info.status == "Accepted"
+        [tx] = await store.list_transactions("CS1")
+        assert (tx.ocpp_id, tx.id_token, tx.last_seq_no, tx.stop_time is not None) == (
+            "TX-1",
+            "TAG",
+            2,
+            True,
+        )
+        assert len(await store.meter_values(tx.id)) == 1
+        station = csms.station("CS1")
+        assert isinstance(station, Station201)
+        assert (await station.reset(type="OnIdle")).status == "Scheduled"
+        assert booted == ["CS1 Accepted"]
+        await client.close()
+        await runner
+        await csms.close()
+
+    run(main)
+
+
+def test_a_default_can_be_replaced_and_keeps_the_gate() -> None:
+    async def main() -> None:
+        csms = Csms(MemoryStore())
+
+        @csms.router(OcppVersion.V16).on(v16.DataTransferRequest)
+        def vendor(req: v16.DataTransferRequest, conn: OcppConnection) -> v16.DataTransferResponse:
+            return v16.DataTransferResponse(status="Accepted", data=req.data)
+
+        await csms.start("127.0.0.1", 0)
+        client, conn, runner = await connect(csms, "CP1", OcppVersion.V16)
+        with pytest.raises(SecurityError):
+            await conn.call(v16.DataTransferRequest(vendor_id="com.example", data="x"))
+        await conn.call(
+            v16.BootNotificationRequest(charge_point_vendor="V", charge_point_model="M")
+        )
+        reply = await conn.call(v16.DataTransferRequest(vendor_id="com.example", data="x"))
+        assert (reply.status, reply.data) == ("Accepted", "x")
+        await client.close()
+        await runner
+        await csms.close()
+
+    run(main)

@@ -1,0 +1,555 @@
+"""The store contract on ``SqliteStore``, and what only SQLite has: real files, a killed writer,
+migrations, the writer thread, group commit, and the same answers as ``MemoryStore``."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+from collections.abc import Coroutine
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from ocppkit.store import IdTokenRecord, StationRecord, Store
+from ocppkit.store import sqlite_migrations as migrations
+from ocppkit.store.memory import MemoryStore
+from ocppkit.store.sqlite import SchemaVersionError, SqliteStore
+from tests.store.contract import (
+    T0,
+    StoreContract,
+    StoreFactory,
+    at,
+    boot,
+    frame,
+    sample,
+    status,
+)
+
+
+class TestSqliteStore(StoreContract):
+    """``SqliteStore`` passes the contract."""
+
+    @pytest.fixture
+    def store_factory(self, tmp_path: Path) -> StoreFactory:
+        """New ``SqliteStore`` objects on one file of ``tmp_path``."""
+        return lambda: SqliteStore(tmp_path / "store.db")
+
+
+def run(coro: Coroutine[Any, Any, None]) -> None:
+    """Run a test's coroutine in a new event loop (30 s at most)."""
+    asyncio.run(asyncio.wait_for(coro, 30))
+
+
+def pragma(path: Path, name: str) -> Any:
+    """A pragma's value, read by a connection of its own."""
+    conn = sqlite3.connect(path)
+    try:
+        return conn.execute(f"PRAGMA {name}").fetchone()[0]
+    finally:
+        conn.close()
+
+
+async def dump(store: Store) -> dict[str, Any]:
+    """Everything a store holds, through its public methods."""
+    stations = {"A", "B", "CP1", "CP2", "CS", *(s.id for s in await store.list_stations())}
+    transactions = await store.list_transactions()
+    return {
+        "stations": await store.list_stations(),
+        "tokens": await store.list_tokens(),
+        "transactions": transactions,
+        "samples": {tx.id: await store.meter_values(tx.id) for tx in transactions},
+        "per_station": {
+            station: (
+                await store.get_station(station),
+                await store.get_password(station),
+                await store.current_statuses(station),
+                await store.status_history(station, limit=10_000),
+                await store.frames(station, limit=10_000),
+                await store.list_transactions(station),
+            )
+            for station in sorted(stations)
+        },
+    }
+
+
+async def fill(store: Store) -> None:
+    """Some of everything."""
+    await store.record_boot(boot("CP1"))
+    await store.set_connected("CP1", True, at(1))
+    await store.set_password("CP2", "hash")
+    await store.record_status(status("CP1", 1, "Charging", at(2)))
+    await store.put_token(IdTokenRecord(token="TAG", parent="G", expiry=at(3600)))
+    tx = await store.start_transaction("CP1", 1, "TAG", 1000, at(3))
+    await store.add_meter_values(tx.id, [sample(at(4), "1500", unit="Wh")])
+    await store.stop_transaction("CP1", tx.ocpp_id, 2000, at(5), "Local")
+    await store.transaction_event("CS", "t1", 0, "Started", at(6), evse_id=1, meter_wh=10)
+    await store.log_frames([frame("CP1", at(1), "[2]"), frame("CP1", at(1), "[3]", "out")])
+
+
+# -- files: close and reopen, a killed process ----------------------------------------------------
+
+
+def test_data_survives_close_and_reopen(tmp_path: Path) -> None:
+    path = tmp_path / "store.db"
+
+    async def main() -> None:
+        async with SqliteStore(path) as store:
+            await fill(store)
+            before = await dump(store)
+        async with SqliteStore(path) as store:
+            assert await dump(store) == before
+            # idempotence holds across restarts: it lives in the file
+            old = (await store.list_transactions("CP1"))[0]
+            assert await store.start_transaction("CP1", 1, "TAG", 1000, at(3)) == old
+            assert await store.stop_transaction("CP1", old.ocpp_id, 1, at(9), None) == old
+            assert await store.add_meter_values(old.id, [sample(at(4), "other")]) == 0
+            event, new = await store.transaction_event("CS", "t1", 0, "Started", at(6))
+            assert new is False
+            assert event == await store.get_transaction("CS", "t1")
+            # 1.6 ids go on from where they were
+            fresh = await store.start_transaction("CP1", 1, "TAG", 0, at(100))
+            assert int(fresh.ocpp_id) > int(old.ocpp_id)
+            after = await dump(store)
+        async with SqliteStore(path) as store:
+            assert await dump(store) == after
+
+    run(main())
+    assert pragma(path, "journal_mode") == "wal"
+
+
+CHILD_T0 = datetime(2025, 1, 1, tzinfo=UTC)
+CHILD = """
+import asyncio, sys
+from datetime import UTC, datetime, timedelta
+from ocppkit.store import MeterSample
+from ocppkit.store.sqlite import SqliteStore
+
+T0 = datetime(2025, 1, 1, tzinfo=UTC)
+
+
+async def station(store, n):
+    for i in range(10**9):
+        when = T0 + timedelta(seconds=i)
+        tx = await store.start_transaction(f"CP{n}", 1, "TAG", i, when)
+        print("start", n, i, tx.id, tx.ocpp_id, flush=True)
+        await store.add_meter_values(tx.id, [MeterSample(timestamp=when, value=str(i))])
+        print("meter", n, i, tx.id, flush=True)
+        await store.transaction_event(f"CS{n}", f"t{i}", 0, "Started", when, meter_wh=i)
+        print("event", n, i, flush=True)
+
+
+async def main():
+    store = SqliteStore(sys.argv[1])
+    await store.open()
+    await asyncio.gather(*(station(store, n) for n in range(8)))
+
+
+asyncio.run(main())
+"""
+
+
+def test_killed_process_loses_nothing_acknowledged(tmp_path: Path) -> None:
+    """A process writing through the store is SIGKILLed mid-stream: every call it saw
+    acknowledged is in the file."""
+    path = tmp_path / "killed.db"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", CHILD, str(path)], stdout=subprocess.PIPE, text=True
+    )
+    watchdog = threading.Timer(60, proc.kill)  # only if the child hangs
+    watchdog.start()
+    try:
+        assert proc.stdout is not None
+        lines: list[str] = []
+        while len(lines) < 600:
+            line = proc.stdout.readline()
+            assert line, "the writing process ended early"
+            lines.append(line)
+        os.kill(proc.pid, signal.SIGKILL)
+        rest, _ = proc.communicate()
+    finally:
+        watchdog.cancel()
+    assert proc.returncode == -signal.SIGKILL
+    acknowledged = [
+        line.split() for line in [*lines, *rest.splitlines(keepends=True)] if line.endswith("\n")
+    ]
+
+    async def check() -> None:
+        async with SqliteStore(path) as store:
+            for kind, n, i, *ids in acknowledged:
+                when = CHILD_T0 + timedelta(seconds=int(i))
+                if kind == "start":
+                    tx = await store.get_transaction(f"CP{n}", ids[1])
+                    assert tx is not None
+                    assert (tx.id, tx.start_time, tx.meter_start) == (int(ids[0]), when, int(i))
+                    retry = await store.start_transaction(f"CP{n}", 1, "TAG", 0, when)
+                    assert retry == tx
+                elif kind == "meter":
+                    assert [s.value for s in await store.meter_values(int(ids[0]))] == [i]
+                else:
+                    assert kind == "event"
+                    event = await store.get_transaction(f"CS{n}", f"t{i}")
+                    assert event is not None
+                    assert event.meter_start == int(i)
+
+    run(check())
+    assert len(acknowledged) >= 600
+
+
+# -- migrations -----------------------------------------------------------------------------------
+
+
+def test_fresh_file_gets_latest_version_and_pragmas(tmp_path: Path) -> None:
+    path = tmp_path / "fresh.db"
+
+    def writer_pragmas(conn: sqlite3.Connection) -> tuple[int, int, str]:
+        return (
+            conn.execute("PRAGMA synchronous").fetchone()[0],
+            conn.execute("PRAGMA foreign_keys").fetchone()[0],
+            conn.execute("PRAGMA journal_mode").fetchone()[0],
+        )
+
+    def reader_query_only(conn: sqlite3.Connection) -> int:
+        value = conn.execute("PRAGMA query_only").fetchone()[0]
+        assert isinstance(value, int)
+        return value
+
+    async def main() -> None:
+        async with SqliteStore(path) as store:
+            assert await store._write(writer_pragmas) == (2, 1, "wal")  # 2: FULL
+            assert await store._read(reader_query_only) == 1
+
+    run(main())
+    assert migrations.LATEST_VERSION == len(migrations.MIGRATIONS) >= 2
+    assert pragma(path, "user_version") == migrations.LATEST_VERSION
+
+
+def test_file_at_version_1_is_upgraded(tmp_path: Path) -> None:
+    path = tmp_path / "v1.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    assert migrations.migrate(conn, target=1) == 0
+    assert migrations.schema_version(conn) == 1
+    conn.execute("INSERT INTO stations (id, vendor, connected) VALUES ('CP1', 'ACME', 0)")
+    conn.execute("UPDATE counters SET value = 7 WHERE name = 'v16_transaction_id'")
+    conn.execute(
+        "INSERT INTO transactions (station_id, ocpp_id, v16, evse_id, connector_id, id_token,"
+        " start_time, meter_start) VALUES ('CP1', '7', 1, 0, 1, 'TAG', 0, 5.0)"
+    )
+    tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
+    assert "frames" not in tables
+    conn.close()
+
+    async def main() -> None:
+        async with SqliteStore(path) as store:
+            assert await store.get_station("CP1") == StationRecord(id="CP1", vendor="ACME")
+            old = await store.get_transaction("CP1", "7")
+            assert old is not None
+            assert old.start_time == datetime(1970, 1, 1, tzinfo=UTC)
+            assert (await store.start_transaction("CP1", 1, "TAG", 0, T0)).ocpp_id == "8"
+            await store.log_frames([frame("CP1", T0, "[2]")])  # the table of version 2
+            assert await store.frames("CP1") == [frame("CP1", T0, "[2]")]
+
+    run(main())
+    assert pragma(path, "user_version") == migrations.LATEST_VERSION
+
+
+def test_file_of_a_newer_version_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "future.db"
+    future = migrations.LATEST_VERSION + 1
+    conn = sqlite3.connect(path, isolation_level=None)
+    migrations.migrate(conn)
+    conn.execute(f"PRAGMA user_version = {future}")
+    conn.close()
+
+    async def main() -> None:
+        store = SqliteStore(path)
+        with pytest.raises(
+            SchemaVersionError, match=f"future.db: .*schema version {future}, newer"
+        ):
+            await store.open()
+        with pytest.raises(RuntimeError, match="not open"):
+            await store.get_station("CP1")
+        await store.close()  # nothing to close; no error
+
+    run(main())
+    assert pragma(path, "user_version") == future
+    assert not [t for t in threading.enumerate() if t.name.startswith("ocppkit-sqlite")]
+
+
+def test_migrations_apply_in_one_transaction(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(conn: sqlite3.Connection) -> None:
+        conn.execute("CREATE TABLE half_done (x)")
+        raise RuntimeError("migration bug")
+
+    monkeypatch.setattr(migrations, "MIGRATIONS", (migrations.MIGRATIONS[0], broken))
+    conn = sqlite3.connect(tmp_path / "broken.db", isolation_level=None)
+    with pytest.raises(RuntimeError, match="migration bug"):
+        migrations.migrate(conn, target=2)
+    assert migrations.schema_version(conn) == 0
+    assert conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] == 0
+    assert not conn.in_transaction
+    with pytest.raises(ValueError, match="no schema version"):
+        migrations.migrate(conn, target=99)
+    conn.close()
+
+
+# -- the writer thread and group commit -----------------------------------------------------------
+
+
+def gate(conn: sqlite3.Connection, entered: threading.Event, release: threading.Event) -> int:
+    """A write operation that holds the writer until ``release`` is set."""
+    entered.set()
+    assert release.wait(20)
+    return threading.get_ident()
+
+
+async def hold_writer(store: SqliteStore) -> tuple[asyncio.Task[int], threading.Event]:
+    """Start a ``gate`` write; return once the writer is inside it (blocked until released)."""
+    entered, release = threading.Event(), threading.Event()
+    task = asyncio.create_task(store._write(gate, entered, release))
+    assert await asyncio.to_thread(entered.wait, 20)
+    return task, release
+
+
+def test_disk_work_runs_off_the_event_loop(tmp_path: Path) -> None:
+    """While the writer is inside a transaction, the loop goes on (and so do reads)."""
+
+    def thread_id(conn: sqlite3.Connection) -> int:
+        return threading.get_ident()
+
+    async def main() -> None:
+        loop_thread = threading.get_ident()
+        async with SqliteStore(tmp_path / "s.db") as store:
+            await store.set_connected("CP1", True, T0)
+            held, release = await hold_writer(store)
+            # the writer is blocked mid-transaction: the loop runs tasks, reads complete
+            station = await store.get_station("CP1")
+            assert station is not None
+            assert station.connected
+            waiting = asyncio.create_task(store.set_connected("CP1", False, at(1)))
+            for _ in range(10):
+                await asyncio.sleep(0)
+            assert not waiting.done()
+            release.set()
+            await waiting
+            writer = await held
+            assert writer == store.writer_thread_id == await store._write(thread_id)
+            assert await store._read(thread_id) == store.reader_thread_id
+            assert len({loop_thread, writer, store.reader_thread_id}) == 3
+
+    run(main())
+
+
+def test_group_commit_runs_queued_writes_in_one_transaction(tmp_path: Path) -> None:
+    """500 writes queued while the writer is busy: one commit. A failing one fails alone."""
+
+    def write_then_fail(conn: sqlite3.Connection) -> None:
+        conn.execute("INSERT INTO id_tokens (token, status) VALUES ('BAD', 'Accepted')")
+        raise ValueError("boom")
+
+    def duplicate_key(conn: sqlite3.Connection) -> None:
+        conn.execute("INSERT INTO id_tokens (token, status) VALUES ('T0', 'Accepted')")
+
+    async def main() -> None:
+        async with SqliteStore(tmp_path / "s.db") as store:
+            held, release = await hold_writer(store)
+            commits, writes = store.commits, store.writes
+
+            async def release_writer() -> None:  # runs after every write below is queued
+                release.set()
+
+            calls: list[Coroutine[Any, Any, Any]] = [
+                store.put_token(IdTokenRecord(token=f"T{i}")) for i in range(250)
+            ]
+            calls += [
+                store._write(write_then_fail),
+                store._write(duplicate_key),
+                store.add_meter_values(424242, [sample(T0)]),
+            ]
+            calls += [store.put_token(IdTokenRecord(token=f"T{i}")) for i in range(250, 500)]
+            results = await asyncio.gather(*calls, release_writer(), return_exceptions=True)
+            await held
+            assert store.commits - commits == 2  # the gate's batch, then everything else
+            assert store.writes - writes == 1 + 503
+            assert isinstance(results[250], ValueError)
+            assert isinstance(results[251], sqlite3.IntegrityError)
+            assert isinstance(results[252], KeyError)
+            assert results[:250] + results[253:] == [None] * 501
+            assert await store.get_token("BAD") is None  # rolled back with its savepoint
+            assert len(await store.list_tokens()) == 500
+
+    run(main())
+
+
+def test_batch_window_collects_writes(tmp_path: Path) -> None:
+    async def main() -> None:
+        async with SqliteStore(tmp_path / "s.db", batch_window=0.005) as store:
+            await asyncio.gather(*(store.set_connected(f"CP{i}", True, T0) for i in range(50)))
+            assert len(await store.list_stations()) == 50
+
+    run(main())
+    with pytest.raises(ValueError, match="batch_window"):
+        SqliteStore(tmp_path / "s.db", batch_window=-1)
+
+
+def test_close_runs_queued_writes_first(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+
+    async def main() -> None:
+        store = SqliteStore(path)
+        await store.open()
+        writes = [
+            asyncio.create_task(store.put_token(IdTokenRecord(token=f"T{i}"))) for i in range(100)
+        ]
+        await asyncio.create_task(store.close())  # queued after the writes
+        assert [w.result() for w in writes] == [None] * 100
+        with pytest.raises(RuntimeError):
+            await store.put_token(IdTokenRecord(token="late"))
+        async with SqliteStore(path) as reopened:
+            assert len(await reopened.list_tokens()) == 100
+
+    run(main())
+    assert not [t for t in threading.enumerate() if t.name.startswith("ocppkit-sqlite")]
+
+
+def test_a_cancelled_caller_does_not_disturb_the_writer(tmp_path: Path) -> None:
+    async def main() -> None:
+        async with SqliteStore(tmp_path / "s.db") as store:
+            held, release = await hold_writer(store)
+            cancelled = asyncio.create_task(store.put_token(IdTokenRecord(token="A")))
+            kept = asyncio.create_task(store.put_token(IdTokenRecord(token="B")))
+
+            async def cancel_then_release() -> None:  # runs after both writes are queued
+                cancelled.cancel()
+                release.set()
+
+            await asyncio.create_task(cancel_then_release())
+            await held
+            await kept
+            assert cancelled.cancelled()
+            # a cancelled call may still be applied; the store goes on
+            assert {t.token for t in await store.list_tokens()} <= {"A", "B"}
+            await store.put_token(IdTokenRecord(token="C"))
+            assert await store.get_token("C") == IdTokenRecord(token="C")
+
+    run(main())
+
+
+# -- SqliteStore answers as MemoryStore does ------------------------------------------------------
+
+STATIONS = st.sampled_from(["A", "B"])
+TIMES = st.integers(0, 3).map(at)
+OCPP_IDS = st.sampled_from(["1", "2", "3", "e1"])
+OPERATIONS: st.SearchStrategy[tuple[Any, ...]] = st.one_of(
+    st.tuples(st.just("boot"), STATIONS, st.sampled_from(["Accepted", "Pending"]), TIMES),
+    st.tuples(st.just("connected"), STATIONS, st.booleans(), TIMES),
+    st.tuples(st.just("touch"), STATIONS, TIMES),
+    st.tuples(
+        st.just("status"),
+        STATIONS,
+        st.integers(0, 1),
+        st.integers(0, 2),
+        st.sampled_from(["Available", "Charging"]),
+        TIMES,
+    ),
+    st.tuples(st.just("put_token"), st.sampled_from(["t1", "t2"]), st.sampled_from(["A", "B"])),
+    st.tuples(st.just("delete_token"), st.sampled_from(["t1", "t2"])),
+    st.tuples(st.just("start"), STATIONS, st.integers(1, 2), st.sampled_from("XY"), TIMES),
+    st.tuples(st.just("stop"), STATIONS, OCPP_IDS, st.integers(0, 99), TIMES),
+    st.tuples(
+        st.just("event"),
+        STATIONS,
+        OCPP_IDS,
+        st.integers(0, 3),
+        st.sampled_from(["Started", "Updated", "Ended"]),
+        TIMES,
+        st.integers(0, 2),
+        st.none() | st.sampled_from("XY"),
+        st.none() | st.integers(0, 99),
+    ),
+    st.tuples(
+        st.just("meter"),
+        st.integers(1, 4),
+        st.lists(st.tuples(TIMES, st.sampled_from([None, "", "L1"]), st.sampled_from("12"))),
+    ),
+    st.tuples(st.just("frames"), st.lists(st.tuples(STATIONS, TIMES), max_size=4)),
+    st.tuples(st.just("prune"), st.integers(0, 2)),
+    st.tuples(st.just("password"), STATIONS, st.sampled_from(["h1", "h2"])),
+    st.tuples(st.just("remove"), STATIONS),
+)
+
+
+async def apply(store: Store, op: tuple[Any, ...]) -> Any:
+    """Run one generated operation; its result, or the type of the error it raised."""
+    kind, *args = op
+    try:
+        if kind == "boot":
+            station, state, when = args
+            return await store.record_boot(boot(station, boot_status=state, last_boot=when))
+        if kind == "connected":
+            return await store.set_connected(*args)
+        if kind == "touch":
+            return await store.touch(*args)
+        if kind == "status":
+            station, evse, connector, state, when = args
+            return await store.record_status(status(station, connector, state, when, evse))
+        if kind == "put_token":
+            return await store.put_token(IdTokenRecord(token=args[0], status=args[1]))
+        if kind == "delete_token":
+            return await store.delete_token(args[0])
+        if kind == "start":
+            station, connector, tag, when = args
+            return await store.start_transaction(station, connector, tag, 5, when)
+        if kind == "stop":
+            station, ocpp_id, meter, when = args
+            return await store.stop_transaction(station, ocpp_id, meter, when, "Local")
+        if kind == "event":
+            station, ocpp_id, seq_no, event, when, evse, tag, meter = args
+            return await store.transaction_event(
+                station, ocpp_id, seq_no, event, when, evse_id=evse, id_token=tag, meter_wh=meter
+            )
+        if kind == "meter":
+            tx_id, values = args
+            samples = [sample(when, value, phase=phase) for when, phase, value in values]
+            return await store.add_meter_values(tx_id, samples)
+        if kind == "frames":
+            return await store.log_frames([frame(s, when, f"{s}{when}") for s, when in args[0]])
+        if kind == "prune":
+            return await store.prune_frames(args[0])
+        if kind == "password":
+            return await store.set_password(*args)
+        assert kind == "remove"
+        return await store.remove_station(args[0])
+    except Exception as exc:
+        return type(exc)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(OPERATIONS, max_size=25))
+def test_same_answers_as_memory_store(operations: list[tuple[Any, ...]]) -> None:
+    async def main(path: Path) -> None:
+        memory = MemoryStore()
+        async with SqliteStore(path) as sqlite:
+            await memory.open()
+            for op in operations:
+                assert await apply(sqlite, op) == await apply(memory, op), op
+            assert await dump(sqlite) == await dump(memory)
+
+    with tempfile.TemporaryDirectory() as directory:
+        run(main(Path(directory) / "s.db"))
+
+
+def test_store_protocol() -> None:
+    store: Store = SqliteStore("unused.db")
+    assert store is not None
