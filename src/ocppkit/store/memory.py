@@ -16,7 +16,7 @@ It follows exactly the rules of ``ocppkit.store`` and the ones the interface lea
   former is a ``KeyError`` (no sample without its transaction);
 - 1.6 ``ocpp_id`` values come from one counter per store (1, 2, …), independent of ``id``; a
   value a station already uses as a 2.x transaction id is skipped;
-- ``transaction_event`` follows :func:`transaction_after_event`.
+- ``transaction_event`` follows ``_rules.transaction_after_event`` (shared with ``SqliteStore``).
 
 The methods do not await anything, so each runs atomically on the event loop.
 """
@@ -24,8 +24,7 @@ The methods do not await anything, so each runs atomically on the event loop.
 from __future__ import annotations
 
 import itertools
-from datetime import UTC, datetime
-from typing import Literal
+from datetime import datetime
 
 import msgspec
 
@@ -37,87 +36,17 @@ from ocppkit.store import (
     StationRecord,
     TransactionRecord,
 )
+from ocppkit.store._rules import (
+    EventType,
+    check_count,
+    transaction_after_event,
+    utc,
+    utc_or_none,
+)
 
-__all__ = ["MemoryStore", "transaction_after_event", "utc"]
+__all__ = ["MemoryStore"]
 
-EventType = Literal["Started", "Updated", "Ended"]
 _replace = msgspec.structs.replace
-
-
-def utc(when: datetime) -> datetime:
-    """``when`` in UTC; a naive datetime is taken as UTC."""
-    if when.tzinfo is None:
-        return when.replace(tzinfo=UTC)
-    return when.astimezone(UTC)
-
-
-def _utc_or_none(when: datetime | None) -> datetime | None:
-    return None if when is None else utc(when)
-
-
-def _check_count(name: str, value: int) -> None:
-    if value < 0:
-        raise ValueError(f"{name} must be >= 0, got {value}")
-
-
-def transaction_after_event(
-    tx: TransactionRecord | None,
-    *,
-    station_id: str,
-    ocpp_id: str,
-    seq_no: int,
-    event_type: EventType,
-    timestamp: datetime,
-    evse_id: int,
-    connector_id: int,
-    id_token: str | None,
-    meter_wh: float | None,
-    stop_reason: str | None,
-) -> TransactionRecord:
-    """The transaction after a *new* 2.x event (the rule both stores apply).
-
-    - unknown transaction (``tx`` None): created from the event (``start_time`` = its timestamp,
-      ``meter_start`` = ``meter_wh``) with ``id`` 0, for the store to assign;
-    - ``evse_id`` / ``connector_id`` (0 = not given) and ``id_token`` fill the fields still
-      unknown; later values do not replace them;
-    - a ``Started`` event sets ``start_time`` (and ``meter_start`` when it has ``meter_wh``),
-      so a Started that arrives after an Updated corrects the start; any event sets a still
-      unknown ``meter_start``;
-    - the first ``Ended`` sets ``stop_time``, ``meter_stop`` (= ``meter_wh``) and ``stop_reason``;
-      the transaction is then closed and later Ended events change nothing of it;
-    - ``last_seq_no`` is the highest ``seq_no`` recorded.
-    """
-    timestamp = utc(timestamp)
-    meter = None if meter_wh is None else float(meter_wh)
-    if tx is None:
-        tx = TransactionRecord(
-            id=0,
-            station_id=station_id,
-            ocpp_id=ocpp_id,
-            evse_id=evse_id,
-            connector_id=connector_id,
-            id_token=id_token,
-            start_time=timestamp,
-            meter_start=meter,
-            last_seq_no=seq_no,
-        )
-    else:
-        tx = _replace(
-            tx,
-            evse_id=tx.evse_id or evse_id,
-            connector_id=tx.connector_id or connector_id,
-            id_token=tx.id_token if tx.id_token is not None else id_token,
-            start_time=timestamp if event_type == "Started" else tx.start_time,
-            meter_start=(
-                meter
-                if meter is not None and (event_type == "Started" or tx.meter_start is None)
-                else tx.meter_start
-            ),
-            last_seq_no=seq_no if tx.last_seq_no is None else max(tx.last_seq_no, seq_no),
-        )
-    if event_type == "Ended" and tx.stop_time is None:
-        tx = _replace(tx, stop_time=timestamp, meter_stop=meter, stop_reason=stop_reason)
-    return tx
 
 
 class _Station(msgspec.Struct):
@@ -175,8 +104,8 @@ class MemoryStore:
         self._check_open()
         station = _replace(
             station,
-            last_boot=_utc_or_none(station.last_boot),
-            last_seen=_utc_or_none(station.last_seen),
+            last_boot=utc_or_none(station.last_boot),
+            last_seen=utc_or_none(station.last_seen),
         )
         known = self._stations.get(station.id)
         if known is None:
@@ -236,7 +165,7 @@ class MemoryStore:
 
     async def status_history(self, station_id: str, limit: int = 100) -> list[ConnectorStatus]:
         """The newest ``limit`` status reports of a station, newest first."""
-        _check_count("limit", limit)
+        check_count("limit", limit)
         self._check_open()
         entries = sorted(self._statuses.get(station_id, ()), key=lambda e: e[:2], reverse=True)
         return [entry[2] for entry in entries[:limit]]
@@ -245,7 +174,7 @@ class MemoryStore:
     async def put_token(self, token: IdTokenRecord) -> None:
         """Create or replace an id token."""
         self._check_open()
-        self._tokens[token.token] = _replace(token, expiry=_utc_or_none(token.expiry))
+        self._tokens[token.token] = _replace(token, expiry=utc_or_none(token.expiry))
 
     async def get_token(self, token: str) -> IdTokenRecord | None:
         """One id token, or None (unknown)."""
@@ -430,7 +359,7 @@ class MemoryStore:
     ) -> list[FrameRecord]:
         """The oldest ``limit`` frames of a station strictly after ``after`` (all when None), by
         timestamp then arrival."""
-        _check_count("limit", limit)
+        check_count("limit", limit)
         self._check_open()
         entries = sorted(self._frames.get(station_id, ()), key=lambda e: e[:2])
         if after is not None:
@@ -440,7 +369,7 @@ class MemoryStore:
 
     async def prune_frames(self, keep: int) -> int:
         """Keep at most ``keep`` frames per station (the newest); returns how many were deleted."""
-        _check_count("keep", keep)
+        check_count("keep", keep)
         self._check_open()
         deleted = 0
         for station_id, entries in self._frames.items():

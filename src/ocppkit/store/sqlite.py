@@ -58,7 +58,7 @@ from ocppkit.store import (
     StationRecord,
     TransactionRecord,
 )
-from ocppkit.store.memory import transaction_after_event, utc
+from ocppkit.store._rules import transaction_after_event, utc
 from ocppkit.store.sqlite_migrations import SchemaVersionError, migrate
 
 __all__ = ["SchemaVersionError", "SqliteStore"]
