@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Literal, TypeAlias
 
 from ocppkit.store import IdTokenRecord, StationRecord, Store
+
+log = logging.getLogger("ocppkit.csms")
 
 __all__ = ["BootDecision", "BootHook", "BootPolicy", "CsmsContext", "accept_all", "known_only"]
 
@@ -77,6 +80,14 @@ class CsmsContext:
             self.accepted.add(record.id)
         else:
             self.accepted.discard(record.id)
+        log.info(
+            "%s booted (OCPP %s, %s %s): %s",
+            record.id,
+            record.ocpp_version,
+            record.vendor,
+            record.model,
+            decision,
+        )
         for hook in self.on_boot:
             await hook(stored)
         return decision

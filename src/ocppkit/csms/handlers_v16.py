@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from ocppkit.csms.context import CsmsContext
 from ocppkit.messages import v16
 from ocppkit.runtime.connection import OcppConnection
@@ -9,6 +11,8 @@ from ocppkit.runtime.router import Router
 from ocppkit.store import ConnectorStatus, MeterSample, StationRecord
 
 __all__ = ["install_v16"]
+
+log = logging.getLogger("ocppkit.csms")
 
 
 def _samples(meter_values: list[v16.MeterValue] | list[v16.TransactionData]) -> list[MeterSample]:
@@ -90,6 +94,13 @@ def install_v16(router: Router, ctx: CsmsContext) -> None:
         tx = await ctx.store.start_transaction(
             conn.identity, req.connector_id, req.id_tag, float(req.meter_start), req.timestamp
         )
+        log.info(
+            "%s: transaction %s started on connector %d by %s",
+            conn.identity,
+            tx.ocpp_id,
+            req.connector_id,
+            req.id_tag,
+        )
         return v16.StartTransactionResponse(transaction_id=int(tx.ocpp_id), id_tag_info=info)
 
     @router.on(v16.StopTransactionRequest)
@@ -103,6 +114,14 @@ def install_v16(router: Router, ctx: CsmsContext) -> None:
             req.timestamp,
             req.reason or "Local",
         )
+        if tx is not None:
+            log.info(
+                "%s: transaction %s stopped (%s), %s Wh",
+                conn.identity,
+                tx.ocpp_id,
+                tx.stop_reason,
+                tx.energy_wh,
+            )
         if tx is not None and req.transaction_data:
             await ctx.store.add_meter_values(tx.id, _samples(req.transaction_data))
         info = await id_tag_info(req.id_tag) if req.id_tag else None

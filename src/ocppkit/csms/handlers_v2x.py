@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from types import ModuleType
 from typing import Any
@@ -14,6 +15,8 @@ from ocppkit.runtime.router import Router
 from ocppkit.store import ConnectorStatus, MeterSample, StationRecord
 
 __all__ = ["install_v2x"]
+
+log = logging.getLogger("ocppkit.csms")
 
 _ENERGY = "Energy.Active.Import.Register"
 
@@ -121,6 +124,14 @@ def install_v2x(router: Router, ctx: CsmsContext) -> None:
             meter_wh=_energy_wh(req.meter_value),
             stop_reason=info.stopped_reason,
         )
+        if req.event_type != "Updated":
+            log.info(
+                "%s: transaction %s %s (seqNo %d)",
+                conn.identity,
+                tx.ocpp_id,
+                req.event_type.lower(),
+                req.seq_no,
+            )
         if req.meter_value:
             await ctx.store.add_meter_values(tx.id, _samples(req.meter_value))
         id_token_info = await token_info(req.id_token) if req.id_token else None

@@ -27,6 +27,7 @@ from ocppkit.csms.context import BootHook, BootPolicy, CsmsContext, accept_all
 from ocppkit.csms.gate import GatedRouter
 from ocppkit.csms.handlers_v2x import install_v2x
 from ocppkit.csms.handlers_v16 import install_v16
+from ocppkit.csms.message_log import MessageLog
 from ocppkit.csms.station import Station16, Station21, Station201, station_for
 from ocppkit.protocol.session import ValidationPolicy
 from ocppkit.protocol.versions import OcppVersion
@@ -54,8 +55,11 @@ class Csms:
         security_profile: int = 0,
         validation: ValidationPolicy | None = None,
         call_timeout: float = 30.0,
+        message_log: MessageLog | Literal[False] | None = None,
     ) -> None:
+        """``message_log``: None for the default (10,000 frames per station), False for none."""
         self.store = store
+        self.message_log = MessageLog(store) if message_log is None else (message_log or None)
         self.context = CsmsContext(
             store,
             heartbeat_interval=heartbeat_interval,
@@ -77,6 +81,7 @@ class Csms:
             call_timeout=call_timeout,
             on_connect=self._connected,
             on_disconnect=self._disconnected,
+            on_frame=self.message_log.hook if self.message_log else None,
         )
 
     # -- configuration ---------------------------------------------------------------------------
@@ -123,11 +128,15 @@ class Csms:
     ) -> None:
         """Open the store and start serving."""
         await self.store.open()
+        if self.message_log:
+            self.message_log.start()
         await self.server.start(host, port, ssl=ssl, backend=backend)
 
     async def close(self, grace: float = 5.0) -> None:
         """Stop serving (handlers finish within ``grace``), then close the store."""
         await self.server.close(grace)
+        if self.message_log:
+            await self.message_log.close()
         await self.store.close()
 
     # -- internals ---------------------------------------------------------------------------------
