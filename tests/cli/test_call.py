@@ -488,7 +488,7 @@ def test_version_is_required_and_checked() -> None:
 
 def test_help_lists_the_command_and_has_examples() -> None:
     group = CliRunner().invoke(main, ["--help"])
-    assert "call   Send one CALL to a CSMS as a charge point." in group.output
+    assert "Send one CALL to a CSMS as a charge point." in group.output
     result = ocppkit("--help")
     assert result.exit_code == 0
     assert "Usage: main call [OPTIONS] URL ACTION [PAYLOAD_JSON]" in result.output

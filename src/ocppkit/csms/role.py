@@ -55,11 +55,12 @@ class Csms:
         security_profile: int = 0,
         validation: ValidationPolicy | None = None,
         call_timeout: float = 30.0,
-        message_log: MessageLog | Literal[False] | None = None,
+        message_log: MessageLog | None = None,
     ) -> None:
-        """``message_log``: None for the default (10,000 frames per station), False for none."""
+        """``message_log`` writes every frame to the store (``ocppkit.api.create_app`` keeps a
+        log of its own: give one or the other, not both)."""
         self.store = store
-        self.message_log = MessageLog(store) if message_log is None else (message_log or None)
+        self.message_log = message_log
         self.context = CsmsContext(
             store,
             heartbeat_interval=heartbeat_interval,

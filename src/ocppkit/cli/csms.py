@@ -1,0 +1,206 @@
+"""``ocppkit csms``: a working CSMS — OCPP server, SQLite store, HTTP API — in one command."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Iterator
+from typing import Any, Literal
+
+import click
+
+from ocppkit.csms.context import accept_all, known_only
+from ocppkit.csms.credentials import store_auth
+from ocppkit.csms.message_log import MessageLog
+from ocppkit.csms.role import Csms
+from ocppkit.protocol.versions import OcppVersion
+from ocppkit.runtime.security import server_ssl_context
+from ocppkit.store.sqlite import SqliteStore
+
+__all__ = ["csms", "run_csms"]
+
+log = logging.getLogger("ocppkit.csms")
+
+
+async def run_csms(
+    *,
+    host: str,
+    port: int,
+    api_port: int | None,
+    db: str,
+    security_profile: int = 0,
+    certfile: str | None = None,
+    keyfile: str | None = None,
+    cafile: str | None = None,
+    boot_policy: Literal["accept-all", "known-only"] = "accept-all",
+    heartbeat_interval: int = 300,
+    backend: Literal["websockets", "picows"] = "websockets",
+    stop: asyncio.Event | None = None,
+) -> None:
+    """Run the CSMS until ``stop`` is set (or SIGINT / SIGTERM), then shut down cleanly."""
+    store = SqliteStore(db)
+    ssl_context = None
+    if security_profile >= 2:
+        if not certfile:
+            raise click.UsageError(f"security profile {security_profile} needs --cert and --key")
+        ssl_context = server_ssl_context(
+            certfile, keyfile, cafile=cafile, require_client_cert=security_profile == 3
+        )
+    csms = Csms(
+        store,
+        versions=tuple(OcppVersion),
+        boot_policy=known_only if boot_policy == "known-only" else accept_all,
+        heartbeat_interval=heartbeat_interval,
+        auth=store_auth(store) if security_profile in (1, 2) else None,
+        security_profile=security_profile,
+        # the HTTP API logs frames itself; without it, the CSMS does
+        message_log=MessageLog(store) if api_port is None else None,
+    )
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):  # not the main thread
+            loop.add_signal_handler(sig, stop.set)
+    await csms.start(host, port, ssl=ssl_context, backend=backend)
+    scheme = "wss" if ssl_context else "ws"
+    log.info(
+        "OCPP on %s://%s:%d/<identity> (1.6, 2.0.1, 2.1), database %s",
+        scheme,
+        host,
+        csms.server.port,
+        db,
+    )
+    web: Any = None
+    web_task: asyncio.Task[None] | None = None
+    if api_port is not None:
+        web = _api_server(csms, host, api_port)
+        web_task = asyncio.create_task(web.serve())
+        log.info(
+            "HTTP API on http://%s:%d/api (OpenAPI: /openapi.json, metrics: /metrics)",
+            host,
+            api_port,
+        )
+    try:
+        await stop.wait()
+    finally:
+        log.info("shutting down")
+        if web is not None and web_task is not None:
+            web.should_exit = True
+            await web_task
+        await csms.close()
+
+
+def _api_server(csms: Csms, host: str, port: int) -> Any:
+    """A uvicorn server for the HTTP API that leaves signal handling to us."""
+    import uvicorn
+
+    from ocppkit.api import create_app
+
+    class Server(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            yield  # ``run_csms`` owns SIGINT / SIGTERM and shuts everything down in order
+
+    config = uvicorn.Config(
+        create_app(csms), host=host, port=port, log_level="warning", lifespan="on"
+    )
+    return Server(config)
+
+
+@click.command("csms")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=9000, show_default=True, help="OCPP websocket port.")
+@click.option("--api-port", default=8080, show_default=True, help="HTTP API port.")
+@click.option("--no-api", is_flag=True, help="Do not serve the HTTP API.")
+@click.option(
+    "--db",
+    default="ocppkit.db",
+    show_default=True,
+    type=click.Path(dir_okay=False),
+    help="SQLite file.",
+)
+@click.option(
+    "--security-profile",
+    type=click.IntRange(0, 3),
+    default=0,
+    show_default=True,
+    help="1: Basic auth; 2: Basic auth over TLS; 3: mutual TLS (needs --cert/--key/--ca).",
+)
+@click.option(
+    "--cert",
+    "certfile",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Server certificate (PEM).",
+)
+@click.option(
+    "--key",
+    "keyfile",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Server private key (PEM).",
+)
+@click.option(
+    "--ca",
+    "cafile",
+    type=click.Path(exists=True, dir_okay=False),
+    help="CA of client certificates.",
+)
+@click.option(
+    "--boot-policy",
+    type=click.Choice(["accept-all", "known-only"]),
+    default="accept-all",
+    show_default=True,
+    help="known-only accepts the stations added with `ocppkit stations add`.",
+)
+@click.option(
+    "--heartbeat-interval", default=300, show_default=True, help="Seconds, sent in boot replies."
+)
+@click.option(
+    "--backend",
+    type=click.Choice(["websockets", "picows"]),
+    default="websockets",
+    show_default=True,
+)
+def csms(
+    host: str,
+    port: int,
+    api_port: int,
+    no_api: bool,
+    db: str,
+    security_profile: int,
+    certfile: str | None,
+    keyfile: str | None,
+    cafile: str | None,
+    boot_policy: Literal["accept-all", "known-only"],
+    heartbeat_interval: int,
+    backend: Literal["websockets", "picows"],
+) -> None:
+    """Run a CSMS: every OCPP version on one port, stored in SQLite, with an HTTP API.
+
+    \b
+      $ ocppkit csms                                   # ws://127.0.0.1:9000/<identity>
+      $ ocppkit stations add CP-1 --password s3cret && ocppkit csms --security-profile 1
+      $ curl localhost:8080/api/stations
+      $ curl -X POST localhost:8080/api/stations/CP-1/calls/Reset -d '{"type": "Soft"}'
+
+    Stops cleanly on Ctrl-C / SIGTERM: running calls finish, the database is flushed.
+    """
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+    for noisy in ("websockets", "uvicorn.error"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    asyncio.run(
+        run_csms(
+            host=host,
+            port=port,
+            api_port=None if no_api else api_port,
+            db=db,
+            security_profile=security_profile,
+            certfile=certfile,
+            keyfile=keyfile,
+            cafile=cafile,
+            boot_policy=boot_policy,
+            heartbeat_interval=heartbeat_interval,
+            backend=backend,
+        )
+    )

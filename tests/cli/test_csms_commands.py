@@ -1,0 +1,144 @@
+"""`ocppkit stations`, `ocppkit logs` and `ocppkit csms` on a real SQLite file."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from ocppkit.cli import main
+from ocppkit.messages import v16
+from ocppkit.protocol import OcppVersion
+from ocppkit.runtime.client import HandshakeError, OcppClient
+from ocppkit.store import FrameRecord
+from ocppkit.store.sqlite import SqliteStore
+
+
+def test_stations_add_list_remove(tmp_path: Path) -> None:
+    db = str(tmp_path / "csms.db")
+    runner = CliRunner()
+    assert runner.invoke(main, ["stations", "list", "--db", db]).output.strip() == "no stations"
+    added = runner.invoke(main, ["stations", "add", "CP-1", "--password", "pw", "--db", db])
+    assert added.exit_code == 0, added.output
+    runner.invoke(main, ["stations", "add", "CP-2", "--db", db])
+    listing = runner.invoke(main, ["stations", "list", "--db", db]).output.splitlines()
+    assert listing[0].split() == ["identity", "ocpp", "boot", "password", "last", "seen"]
+    assert [line.split()[0] for line in listing[1:]] == ["CP-1", "CP-2"]
+    assert listing[1].split()[3] == "yes"
+    assert listing[2].split()[3] == "no"
+    assert runner.invoke(main, ["stations", "remove", "CP-2", "--db", db]).exit_code == 0
+    gone = runner.invoke(main, ["stations", "remove", "CP-2", "--db", db])
+    assert gone.exit_code == 1
+    assert "unknown station" in gone.output
+
+
+def test_logs_prints_a_stations_frames_readably(tmp_path: Path) -> None:
+    db = str(tmp_path / "csms.db")
+    t0 = datetime(2025, 3, 4, 5, 6, 7, tzinfo=UTC)
+
+    async def fill() -> None:
+        store = SqliteStore(db)
+        await store.open()
+        await store.log_frames(
+            [
+                FrameRecord(
+                    station_id="CP-1", direction="in", timestamp=t0, frame='[2,"1","Heartbeat",{}]'
+                ),
+                FrameRecord(station_id="CP-1", direction="out", timestamp=t0, frame='[3,"1",{}]'),
+                FrameRecord(station_id="CP-2", direction="in", timestamp=t0, frame="other"),
+            ]
+        )
+        await store.close()
+
+    asyncio.run(fill())
+    result = CliRunner().invoke(main, ["logs", "CP-1", "--db", db])
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines() == [
+        '2025-03-04T05:06:07.000+00:00 <- [2,"1","Heartbeat",{}]',
+        '2025-03-04T05:06:07.000+00:00 -> [3,"1",{}]',
+    ]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def test_csms_command_serves_stores_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
+    db = str(tmp_path / "csms.db")
+    assert (
+        CliRunner()
+        .invoke(main, ["stations", "add", "CP-1", "--password", "pw", "--db", db])
+        .exit_code
+        == 0
+    )
+    port = _free_port()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "ocppkit",
+            "csms",
+            "--port",
+            str(port),
+            "--no-api",
+            "--db",
+            db,
+            "--security-profile",
+            "1",
+        ],
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        assert process.stderr is not None
+        ready = process.stderr.readline()  # the "OCPP on ws://..." line: listening
+        assert f"OCPP on ws://127.0.0.1:{port}" in ready
+
+        async def station() -> None:
+            url = f"ws://127.0.0.1:{port}/CP-1"
+            with pytest.raises(HandshakeError) as refused:
+                await OcppClient(url, password="wrong", versions=[OcppVersion.V16]).connect()
+            assert refused.value.status == 401
+            client = OcppClient(url, password="pw", versions=[OcppVersion.V16])
+            conn = await client.connect()
+            runner = asyncio.create_task(conn.run())
+            boot = await conn.call(
+                v16.BootNotificationRequest(charge_point_vendor="ACME", charge_point_model="X1")
+            )
+            assert boot.status == "Accepted"
+            await client.close()
+            await runner
+
+        asyncio.run(station())
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0
+        output = process.stderr.read()
+        assert "CP-1 booted (OCPP 1.6, ACME X1): Accepted" in output
+        assert "shutting down" in output
+    finally:
+        if process.poll() is None:
+            process.kill()
+
+    async def check() -> None:
+        store = SqliteStore(db)
+        await store.open()
+        record = await store.get_station("CP-1")
+        frames = await store.frames("CP-1", limit=100)
+        await store.close()
+        assert record is not None
+        assert (record.vendor, record.boot_status) == ("ACME", "Accepted")
+        assert [f.direction for f in frames] == ["in", "out"]  # the log was flushed at shutdown
+
+    asyncio.run(check())
