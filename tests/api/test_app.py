@@ -7,19 +7,18 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
-from typing import Any, cast
+from typing import Any
 
 import httpx
 import msgspec
 import msgspec.inspect as mi
 import pytest
-from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 from starlette.applications import Starlette
 from starlette.routing import Route
 
-from ocppkit.api import app as app_module
 from ocppkit.api import create_app, openapi_document
+from ocppkit.csms.message_log import MessageLog
 from ocppkit.csms.role import Csms
 from ocppkit.csms.station import Station16, Station21, Station201
 from ocppkit.messages import OcppRequest, actions, v16
@@ -30,7 +29,7 @@ from ocppkit.protocol.session import ValidationPolicy
 from ocppkit.runtime.client import OcppClient
 from ocppkit.runtime.connection import OcppConnection
 from ocppkit.runtime.router import Router
-from ocppkit.store import FrameRecord, IdTokenRecord, Store
+from ocppkit.store import IdTokenRecord, Store
 from ocppkit.store.memory import MemoryStore
 from ocppkit.testing import fake_charge_point
 
@@ -99,10 +98,11 @@ class Harness:
 
 
 @asynccontextmanager
-async def serving(**options: Any) -> AsyncIterator[Harness]:
-    csms = Csms(MemoryStore())
+async def serving(store: Store | None = None, **csms_options: Any) -> AsyncIterator[Harness]:
+    """A started ``Csms(store, **csms_options)`` (a ``MemoryStore`` unless given) and its app."""
+    csms = Csms(store or MemoryStore(), **csms_options)
     await csms.start("127.0.0.1", 0)
-    app = create_app(csms, **options)
+    app = create_app(csms)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://csms") as http:
         harness = Harness(csms, app, http)
@@ -507,16 +507,22 @@ def test_id_tokens_crud_and_their_use_by_the_csms() -> None:
 
 def test_message_log_pages_and_statuses() -> None:
     async def main() -> None:
-        async with serving() as h:
+        store = MemoryStore()
+        # the writer's own schedule never comes: only the route's flush writes the frames
+        async with serving(store, message_log=MessageLog(store, flush_interval=3600)) as h:
             station = await h.connect("CP", OcppVersion.V201)
             await station.conn.call(minimal_request(OcppVersion.V201, "Heartbeat"))
-            # the shutdown of the app's lifespan writes what is queued
+            assert await h.csms.store.frames("CP") == []
+            assert h.csms.message_log is not None
+            assert h.csms.message_log.pending == 4
+            # the app has no lifespan work of its own, but serves the ASGI lifespan protocol
             assert await lifespan_cycle(h.app) == [
                 "lifespan.startup.complete",
                 "lifespan.shutdown.complete",
             ]
+            response = await h.http.get("/api/stations/CP/messages")  # flushes first
+            assert h.csms.message_log.pending == 0
             assert len(await h.csms.store.frames("CP")) == 4
-            response = await h.http.get("/api/stations/CP/messages")
             assert response.status_code == 200
             frames = response.json()
             assert [f["direction"] for f in frames] == ["in", "out", "in", "out"]
@@ -554,23 +560,53 @@ def test_message_log_pages_and_statuses() -> None:
 
 def test_message_log_is_pruned_and_can_be_off() -> None:
     async def main() -> None:
-        async with serving(max_message_log=3) as h:
+        store = MemoryStore()
+        log = MessageLog(store, keep=3, flush_interval=3600)
+        async with serving(store, message_log=log) as h:
             station = await h.connect("CP", OcppVersion.V16)
+            await h.http.get("/api/stations/CP/messages")  # boot and reply: 2 written, < keep
+            assert len(await store.frames("CP")) == 2
             for _ in range(3):
                 await station.conn.call(v16.HeartbeatRequest())
+            # 6 more written: 8 since the last prune >= keep, so the station is cut to 3
             frames = (await h.http.get("/api/stations/CP/messages")).json()
-            # pruned to 3 each time 3 frames were written: 3 + fewer than 3 since
-            assert 3 <= len(frames) <= 5
+            assert [f["direction"] for f in frames] == ["out", "in", "out"]
             last = msgspec.json.decode(frames[-1]["frame"])
             assert last[0] == 3
             assert "currentTime" in last[2]
-        async with serving(max_message_log=0) as h:
+        for off in (MessageLog(store := MemoryStore(), keep=0), False):
+            async with serving(store, message_log=off) as h:
+                assert h.csms.server.on_frame is not None  # the app's call counters only
+                station = await h.connect("CP", OcppVersion.V16)
+                response = await h.http.get("/api/stations/CP/messages")
+                assert (response.status_code, response.json()) == (200, [])
+                assert await h.csms.store.frames("CP") == []
+                text = (await h.http.get("/metrics")).text
+                assert metric(text, "ocppkit_message_log_queue_depth") == 0
+                assert metric(text, "ocppkit_message_log_dropped_total") == 0
+                boots = {"direction": "from_station", "action": "BootNotification"}
+                assert metric(text, "ocppkit_ocpp_calls_total", outcome="result", **boots) == 1
+
+    run(main)
+
+
+def test_metrics_read_the_csms_message_log_queue_and_drops() -> None:
+    async def main() -> None:
+        store = MemoryStore()
+        # at most 2 frames wait; the writer's schedule never comes: the newest 2 wait, 4 dropped
+        log = MessageLog(store, max_pending=2, flush_interval=3600)
+        async with serving(store, message_log=log) as h:
             station = await h.connect("CP", OcppVersion.V16)
-            response = await h.http.get("/api/stations/CP/messages")
-            assert (response.status_code, response.json()) == (200, [])
-            assert await h.csms.store.frames("CP") == []
-        with pytest.raises(ValueError, match="max_message_log"):
-            create_app(Csms(MemoryStore()), max_message_log=-1)
+            for _ in range(2):
+                await station.conn.call(v16.HeartbeatRequest())
+            text = (await h.http.get("/metrics")).text
+            assert metric(text, "ocppkit_message_log_queue_depth") == 2
+            assert metric(text, "ocppkit_message_log_dropped_total") == 4
+            frames = (await h.http.get("/api/stations/CP/messages")).json()
+            assert [f["direction"] for f in frames] == ["in", "out"]  # the last heartbeat
+            text = (await h.http.get("/metrics")).text
+            assert metric(text, "ocppkit_message_log_queue_depth") == 0
+            assert metric(text, "ocppkit_message_log_dropped_total") == 4
 
     run(main)
 
@@ -643,6 +679,8 @@ def test_metrics_count_connections_and_calls() -> None:
                 assert response.status_code == 200
             await h.http.post("/api/stations/B/calls/Reset", json={"type": "Soft"})  # NotSupported
             await h.http.post("/api/stations/C/calls/Reset", json={"type": "Bogus"})  # never sent
+            assert h.csms.message_log is not None
+            await h.csms.message_log.flush()  # the default log: nothing left waiting
 
             response = await h.http.get("/metrics")
             assert response.status_code == 200
@@ -666,6 +704,7 @@ def test_metrics_count_connections_and_calls() -> None:
             assert metric(text, latency, action="Reset") == 3
             assert metric(text, "ocppkit_message_log_queue_depth") == 0
             assert "ocppkit_message_log_dropped_total" in text
+            assert metric(text, "ocppkit_message_log_dropped_total") == 0
 
             # one registry per app: a second app over the same CSMS starts from zero
             other = create_app(h.csms)
@@ -708,60 +747,5 @@ def test_openapi_document_describes_every_route_and_validates() -> None:
         assert {"Accepted", "Blocked", "ConcurrentTx", "NoCredit"} <= set(status["enum"])
         validator = pytest.importorskip("openapi_spec_validator")
         validator.validate(document)
-
-    run(main)
-
-
-class GatedStore:
-    """``log_frames`` waits for one gate per call: the store the message log writes to."""
-
-    def __init__(self) -> None:
-        self.gates: list[asyncio.Event] = []
-        self.batches: list[list[str]] = []
-        self.entered = asyncio.Event()
-
-    async def log_frames(self, frames: list[FrameRecord]) -> None:
-        gate = asyncio.Event()
-        self.gates.append(gate)
-        self.entered.set()
-        await gate.wait()
-        self.batches.append([f.frame for f in frames])
-
-    async def prune_frames(self, keep: int) -> int:
-        return 0
-
-
-def test_message_log_flush_waits_only_for_what_was_queued_and_drops_the_oldest(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setattr(app_module, "MAX_PENDING_FRAMES", 3)
-
-    def frame(text: str) -> FrameRecord:
-        return FrameRecord(station_id="CP", direction="in", timestamp=T0, frame=text)
-
-    async def main() -> None:
-        store = GatedStore()
-        registry = CollectorRegistry()
-        metrics = app_module._Metrics(registry)
-        message_log = app_module._MessageLog(cast(Store, store), 100, metrics)
-        message_log.add(frame("1"))
-        message_log.add(frame("2"))
-        flushed = asyncio.create_task(message_log.flush())
-        await store.entered.wait()  # the first batch is being written
-        store.entered.clear()
-        for text in "34567":  # queued meanwhile: at most 3 wait, the oldest are dropped
-            message_log.add(frame(text))
-        assert message_log.pending == 3
-        assert registry.get_sample_value("ocppkit_message_log_dropped_total") == 2
-        store.gates[0].set()
-        await flushed  # done once "1" and "2" are written, while the next batch still waits
-        assert store.batches == [["1", "2"]]
-        await store.entered.wait()
-        assert message_log.pending == 0
-        later = asyncio.create_task(message_log.flush())
-        store.gates[1].set()
-        await later
-        assert store.batches == [["1", "2"], ["5", "6", "7"]]
-        await message_log.flush()  # nothing queued: returns at once
 
     run(main)

@@ -74,7 +74,19 @@ def _free_port() -> int:
         return port
 
 
-def test_csms_command_serves_stores_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("options", "logged"),
+    [
+        (["--no-api"], ["in", "out"]),
+        (["--api-port", "API_PORT"], ["in", "out"]),  # the CSMS logs, with or without the API
+        (["--no-api", "--log-keep", "0"], []),
+        (["--api-port", "API_PORT", "--log-keep", "1"], ["out"]),
+    ],
+    ids=["no-api", "api", "log-off", "keep-1"],
+)
+def test_csms_command_serves_stores_and_stops_cleanly_on_sigterm(
+    tmp_path: Path, options: list[str], logged: list[str]
+) -> None:
     db = str(tmp_path / "csms.db")
     assert (
         CliRunner()
@@ -91,7 +103,7 @@ def test_csms_command_serves_stores_and_stops_cleanly_on_sigterm(tmp_path: Path)
             "csms",
             "--port",
             str(port),
-            "--no-api",
+            *[str(_free_port()) if option == "API_PORT" else option for option in options],
             "--db",
             db,
             "--security-profile",
@@ -139,6 +151,12 @@ def test_csms_command_serves_stores_and_stops_cleanly_on_sigterm(tmp_path: Path)
         await store.close()
         assert record is not None
         assert (record.vendor, record.boot_status) == ("ACME", "Accepted")
-        assert [f.direction for f in frames] == ["in", "out"]  # the log was flushed at shutdown
+        assert [f.direction for f in frames] == logged  # the log was flushed at shutdown
 
     asyncio.run(check())
+
+
+def test_csms_command_refuses_a_negative_log_keep() -> None:
+    result = CliRunner().invoke(main, ["csms", "--log-keep", "-1"])
+    assert result.exit_code == 2
+    assert "--log-keep" in result.output

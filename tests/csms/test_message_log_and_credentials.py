@@ -21,12 +21,11 @@ def run(coro: Callable[[], Awaitable[None]]) -> None:
 
 
 def test_every_frame_in_and_out_is_logged_in_order_and_pruned() -> None:
-    # keep=3 with prune after every flush: of the 4 frames (2 calls, 2 replies) the newest 3 stay
+    # keep=3: the 4 frames (2 calls, 2 replies) are written in one batch, >= keep since the last
+    # prune, so the station is cut to its newest 3
     async def exact() -> None:
         store = MemoryStore()
-        csms = Csms(
-            store, message_log=MessageLog(store, keep=3, prune_every=1, flush_interval=3600)
-        )
+        csms = Csms(store, message_log=MessageLog(store, keep=3, flush_interval=3600))
         await csms.start("127.0.0.1", 0)
         client = OcppClient(f"ws://127.0.0.1:{csms.server.port}/CP1", versions=[OcppVersion.V16])
         conn = await client.connect()
@@ -53,10 +52,10 @@ def test_every_frame_in_and_out_is_logged_in_order_and_pruned() -> None:
     run(exact)
 
 
-def test_unbounded_log_keeps_both_directions_of_every_call() -> None:
+def test_default_log_keeps_both_directions_of_every_call() -> None:
     async def main() -> None:
         store = MemoryStore()
-        csms = Csms(store, message_log=MessageLog(store, flush_interval=3600))
+        csms = Csms(store)  # the default MessageLog(store)
         await csms.start("127.0.0.1", 0)
         client = OcppClient(f"ws://127.0.0.1:{csms.server.port}/CP1", versions=[OcppVersion.V16])
         conn = await client.connect()

@@ -35,14 +35,13 @@ it, the field path); 502 the station answered a CALLERROR (``{"errorCode", "erro
 "errorDetails"}`` as received) or a CALLRESULT that breaks the response schema; 504 no reply
 within ``?timeout=`` seconds (default 30).
 
-The app taps every connection of ``csms.server`` (through ``OcppServer.on_frame``, chained after
-a factory already set there, and on the connections open when the app is made) to
-
-- write the message log: every frame in and out goes to ``store.log_frames`` in batches from a
-  background task; the log is pruned to ``max_message_log`` frames per station each time that
-  many frames were written (0 turns the log off); at most 10,000 frames wait in memory, older
-  ones are dropped (and counted) when the store cannot keep up;
-- count OCPP calls in both directions by version, action and outcome (``result`` / ``error``).
+The message log is the CSMS's (``csms.message_log``, an ``ocppkit.csms.MessageLog``: batched
+writes, bounded memory, retention set by its ``keep``): the app only reads it, and
+``GET /api/stations/{id}/messages`` first flushes the frames queued so far, so a reader sees every
+frame sent or received before its request. The app taps every connection of ``csms.server``
+(through ``OcppServer.on_frame``, chained after the factory already set there, and on the
+connections open when the app is made) to count OCPP calls in both directions by version, action
+and outcome (``result`` / ``error``).
 
 Metrics (``GET /metrics``, one ``CollectorRegistry`` per app):
 
@@ -53,17 +52,16 @@ Metrics (``GET /metrics``, one ``CollectorRegistry`` per app):
 - ``ocppkit_api_calls_total{action, outcome}`` and ``ocppkit_api_call_duration_seconds{action}``
   (histogram): calls made through the API, outcome ``result``, ``call_error``,
   ``invalid_response``, ``timeout``, ``closed`` or ``cancelled`` (the HTTP request went away);
-- ``ocppkit_message_log_queue_depth`` (gauge) and ``ocppkit_message_log_dropped_total``.
+- ``ocppkit_message_log_queue_depth`` (gauge): frames of ``csms.message_log`` waiting for the
+  store, and ``ocppkit_message_log_dropped_total``: frames it dropped because the store did not
+  keep up (both 0 without a message log).
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
-from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
@@ -71,7 +69,7 @@ from typing import Annotated, Any, Literal, get_args
 
 import msgspec
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import generate_latest
 from prometheus_client.registry import Collector
 from starlette.applications import Starlette
@@ -99,7 +97,6 @@ from ocppkit.protocol.versions import OcppVersion
 from ocppkit.runtime.connection import FrameHook, OcppConnection
 from ocppkit.store import (
     ConnectorStatus,
-    FrameRecord,
     IdTokenRecord,
     StationRecord,
     Store,
@@ -115,8 +112,6 @@ DEFAULT_CALL_TIMEOUT = 30.0
 MAX_CALL_TIMEOUT = 3600.0
 MAX_MESSAGES = 1000
 """The largest ``limit`` of ``GET /api/stations/{id}/messages``."""
-MAX_PENDING_FRAMES = 10_000
-"""Frames of the message log waiting for the store; older ones are dropped beyond this."""
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 
 AUTHORIZATION_STATUSES: tuple[str, ...] = tuple(
@@ -313,7 +308,7 @@ def _token_view(token: IdTokenRecord) -> IdTokenView:
     )
 
 
-# -- metrics and the message log -----------------------------------------------------------------
+# -- metrics -------------------------------------------------------------------------------------
 
 
 class _Metrics:
@@ -339,19 +334,13 @@ class _Metrics:
             buckets=_LATENCY_BUCKETS,
             registry=registry,
         )
-        self.dropped = Counter(
-            "ocppkit_message_log_dropped",
-            "Frames of the message log dropped because the store did not keep up",
-            registry=registry,
-        )
 
 
 class _LiveCollector(Collector):
-    """Gauges read when scraped: connections by version, message log queue depth."""
+    """Read when scraped: connections by version, the CSMS message log's queue and drops."""
 
-    def __init__(self, csms: Csms, message_log: _MessageLog) -> None:
+    def __init__(self, csms: Csms) -> None:
         self._csms = csms
-        self._log = message_log
 
     def collect(self) -> Iterable[Metric]:
         connected = GaugeMetricFamily(
@@ -363,92 +352,30 @@ class _LiveCollector(Collector):
         for version, count in sorted(counts.items()):
             connected.add_metric([version.value], count)
         yield connected
+        message_log = self._csms.message_log
         depth = GaugeMetricFamily(
             "ocppkit_message_log_queue_depth", "Frames waiting to be written to the message log"
         )
-        depth.add_metric([], self._log.pending)
+        depth.add_metric([], message_log.pending if message_log is not None else 0)
         yield depth
-
-
-class _MessageLog:
-    """Frames in and out, written to the store in batches by one background task."""
-
-    def __init__(self, store: Store, keep: int, metrics: _Metrics) -> None:
-        self._store = store
-        self._keep = keep
-        self._metrics = metrics
-        self._buffer: deque[FrameRecord] = deque(maxlen=MAX_PENDING_FRAMES)
-        self._task: asyncio.Task[None] | None = None
-        self._since_prune = 0
-        self._queued = 0  # frames ever queued
-        self._settled = 0  # of those: written, failed or dropped
-        self._waiters: list[tuple[int, asyncio.Future[None]]] = []
-
-    @property
-    def enabled(self) -> bool:
-        """False when ``max_message_log`` is 0."""
-        return self._keep > 0
-
-    @property
-    def pending(self) -> int:
-        """Frames not yet handed to the store."""
-        return len(self._buffer)
-
-    def add(self, record: FrameRecord) -> None:
-        """Queue one frame (called from the connection's frame hook, on the event loop)."""
-        if len(self._buffer) == MAX_PENDING_FRAMES:  # the oldest falls out
-            self._metrics.dropped.inc()
-            self._settled += 1
-        self._buffer.append(record)
-        self._queued += 1
-        if self._task is None or self._task.done():
-            self._task = asyncio.get_running_loop().create_task(self._drain())
-
-    async def flush(self) -> None:
-        """Wait until every frame queued so far has been handed to the store (not the frames
-        queued meanwhile, so a busy log never holds a reader back)."""
-        if self._settled >= self._queued:
-            return
-        waiter = asyncio.get_running_loop().create_future()
-        self._waiters.append((self._queued, waiter))
-        await waiter
-
-    async def _drain(self) -> None:
-        while self._buffer:
-            batch = list(self._buffer)
-            self._buffer.clear()
-            try:
-                await self._store.log_frames(batch)
-                self._since_prune += len(batch)
-                if self._since_prune >= self._keep:
-                    self._since_prune = 0
-                    await self._store.prune_frames(self._keep)
-            except Exception:
-                log.exception("message log: %d frame(s) not written", len(batch))
-            self._settled += len(batch)
-            self._wake()
-
-    def _wake(self) -> None:
-        waiting = []
-        for target, waiter in self._waiters:
-            if target > self._settled:
-                waiting.append((target, waiter))
-            elif not waiter.done():
-                waiter.set_result(None)
-        self._waiters = waiting
+        dropped = CounterMetricFamily(
+            "ocppkit_message_log_dropped",
+            "Frames of the message log dropped because the store did not keep up",
+        )
+        dropped.add_metric([], message_log.dropped if message_log is not None else 0)
+        yield dropped
 
 
 class _Tap:
-    """The frame hook of one connection: message log and call counters."""
+    """The frame hook of one connection: counts the calls answered in both directions."""
 
-    __slots__ = ("_identity", "_log", "_metrics", "_received", "_sent", "_version")
+    __slots__ = ("_identity", "_metrics", "_received", "_sent", "_version")
 
     _REMEMBER = 1000  # unanswered calls remembered per direction
 
-    def __init__(self, conn: OcppConnection, message_log: _MessageLog, metrics: _Metrics) -> None:
+    def __init__(self, conn: OcppConnection, metrics: _Metrics) -> None:
         self._identity = conn.identity
         self._version = conn.version
-        self._log = message_log
         self._metrics = metrics
         self._received: dict[str, str] = {}  # CALLs from the station: unique id -> action
         self._sent: dict[str, str] = {}  # CALLs to the station
@@ -460,16 +387,6 @@ class _Tap:
             log.exception("%s: frame hook failed", self._identity)
 
     def _observe(self, direction: Literal["in", "out"], data: bytes | str) -> None:
-        if self._log.enabled:
-            text = data if isinstance(data, str) else data.decode("utf-8", "replace")
-            self._log.add(
-                FrameRecord(
-                    station_id=self._identity,
-                    direction=direction,
-                    timestamp=datetime.now(UTC),
-                    frame=text,
-                )
-            )
         try:
             frame = parse_frame(data, self._version)
         except FrameError:
@@ -504,17 +421,17 @@ def _chain(first: FrameHook | None, second: FrameHook) -> FrameHook:
     return both
 
 
-def _install_taps(csms: Csms, message_log: _MessageLog, metrics: _Metrics) -> None:
+def _install_taps(csms: Csms, metrics: _Metrics) -> None:
     server = csms.server
     previous = server.on_frame
 
     def factory(conn: OcppConnection) -> FrameHook | None:
         theirs = previous(conn) if previous is not None else None
-        return _chain(theirs, _Tap(conn, message_log, metrics))
+        return _chain(theirs, _Tap(conn, metrics))
 
     server.on_frame = factory
     for conn in list(server.connections.values()):
-        conn.on_frame = _chain(conn.on_frame, _Tap(conn, message_log, metrics))
+        conn.on_frame = _chain(conn.on_frame, _Tap(conn, metrics))
 
 
 # -- the endpoints -------------------------------------------------------------------------------
@@ -533,12 +450,10 @@ class _Api:
         csms: Csms,
         registry: CollectorRegistry,
         metrics: _Metrics,
-        message_log: _MessageLog,
     ) -> None:
         self.csms = csms
         self.registry = registry
         self.metrics = metrics
-        self.message_log = message_log
 
     @property
     def store(self) -> Store:
@@ -662,7 +577,8 @@ class _Api:
         after = None if after_text is None else _datetime(after_text)
         if after_text is not None and after is None:
             return _error(400, "invalid after", reason="after is an RFC 3339 date-time")
-        await self.message_log.flush()
+        if self.csms.message_log is not None:  # frames sent or received before this request
+            await self.csms.message_log.flush()
         frames = await self.store.frames(identity, limit, after)
         if (
             not frames
@@ -1111,21 +1027,19 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     )
 
 
-def create_app(csms: Csms, *, max_message_log: int = 1000) -> Starlette:
+def create_app(csms: Csms) -> Starlette:
     """The HTTP API of ``csms`` as a Starlette app (routes: see the module docstring).
 
-    Installs the frame taps of the message log and the call counters on ``csms.server``
-    (``max_message_log`` frames kept per station; 0: no message log). Serve the app with any
-    ASGI server; its shutdown waits for the message log to reach the store.
+    Installs the call counters on ``csms.server``; the message log it serves is
+    ``csms.message_log`` (configure its retention there: ``Csms(store,
+    message_log=MessageLog(store, keep=...))``). Serve the app with any ASGI server; the CSMS's
+    own ``close()`` writes what the message log still holds.
     """
-    if max_message_log < 0:
-        raise ValueError("max_message_log must be >= 0")
     registry = CollectorRegistry(auto_describe=True)
     metrics = _Metrics(registry)
-    message_log = _MessageLog(csms.store, max_message_log, metrics)
-    registry.register(_LiveCollector(csms, message_log))
-    _install_taps(csms, message_log, metrics)
-    api = _Api(csms, registry, metrics, message_log)
+    registry.register(_LiveCollector(csms))
+    _install_taps(csms, metrics)
+    api = _Api(csms, registry, metrics)
     routes = [
         Route(
             op.path,
@@ -1135,15 +1049,7 @@ def create_app(csms: Csms, *, max_message_log: int = 1000) -> Starlette:
         )
         for op in _routes()
     ]
-
-    @asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        yield
-        await message_log.flush()
-
-    app = Starlette(
-        routes=routes, exception_handlers={HTTPException: _http_error}, lifespan=lifespan
-    )
+    app = Starlette(routes=routes, exception_handlers={HTTPException: _http_error})
     app.state.csms = csms
     app.state.registry = registry
     return app

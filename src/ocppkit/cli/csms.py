@@ -37,9 +37,15 @@ async def run_csms(
     boot_policy: Literal["accept-all", "known-only"] = "accept-all",
     heartbeat_interval: int = 300,
     backend: Literal["websockets", "picows"] = "websockets",
+    log_keep: int = 10_000,
     stop: asyncio.Event | None = None,
 ) -> None:
-    """Run the CSMS until ``stop`` is set (or SIGINT / SIGTERM), then shut down cleanly."""
+    """Run the CSMS until ``stop`` is set (or SIGINT / SIGTERM), then shut down cleanly.
+
+    Every frame goes to the message log in ``db``, ``log_keep`` frames kept per station (0: no
+    message log), with or without the HTTP API."""
+    if log_keep < 0:
+        raise click.UsageError("--log-keep must be >= 0")
     store = SqliteStore(db)
     ssl_context = None
     if security_profile >= 2:
@@ -55,8 +61,7 @@ async def run_csms(
         heartbeat_interval=heartbeat_interval,
         auth=store_auth(store) if security_profile in (1, 2) else None,
         security_profile=security_profile,
-        # the HTTP API logs frames itself; without it, the CSMS does
-        message_log=MessageLog(store) if api_port is None else None,
+        message_log=MessageLog(store, keep=log_keep) if log_keep else False,
     )
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -162,6 +167,13 @@ def _api_server(csms: Csms, host: str, port: int) -> Any:
     default="websockets",
     show_default=True,
 )
+@click.option(
+    "--log-keep",
+    type=click.IntRange(min=0),
+    default=10_000,
+    show_default=True,
+    help="Frames of the message log kept per station (0: no message log).",
+)
 def csms(
     host: str,
     port: int,
@@ -175,6 +187,7 @@ def csms(
     boot_policy: Literal["accept-all", "known-only"],
     heartbeat_interval: int,
     backend: Literal["websockets", "picows"],
+    log_keep: int,
 ) -> None:
     """Run a CSMS: every OCPP version on one port, stored in SQLite, with an HTTP API.
 
@@ -184,7 +197,9 @@ def csms(
       $ curl localhost:8080/api/stations
       $ curl -X POST localhost:8080/api/stations/CP-1/calls/Reset -d '{"type": "Soft"}'
 
-    Stops cleanly on Ctrl-C / SIGTERM: running calls finish, the database is flushed.
+    Every frame in and out goes to the message log (`ocppkit logs CP-1`), the newest
+    --log-keep frames kept per station. Stops cleanly on Ctrl-C / SIGTERM: running calls
+    finish, the message log and the database are flushed.
     """
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     for noisy in ("websockets", "uvicorn.error"):
@@ -202,5 +217,6 @@ def csms(
             boot_policy=boot_policy,
             heartbeat_interval=heartbeat_interval,
             backend=backend,
+            log_keep=log_keep,
         )
     )

@@ -15,6 +15,9 @@ information, statuses with history, authorizations from the id tokens, transacti
 meter values, idempotent under retries) and answer as a CSMS should (unknown token: Invalid;
 DataTransfer: UnknownVendorId). Stations whose boot was not Accepted get ``SecurityError`` for
 anything but BootNotification.
+
+Every frame in and out is written to the store by ``csms.message_log`` (``MessageLog``: batched,
+bounded, 10,000 frames kept per station by default; ``Csms(store, message_log=False)``: none).
 """
 
 from __future__ import annotations
@@ -55,12 +58,16 @@ class Csms:
         security_profile: int = 0,
         validation: ValidationPolicy | None = None,
         call_timeout: float = 30.0,
-        message_log: MessageLog | None = None,
+        message_log: MessageLog | Literal[False] | None = None,
     ) -> None:
-        """``message_log`` writes every frame to the store (``ocppkit.api.create_app`` keeps a
-        log of its own: give one or the other, not both)."""
+        """``message_log`` writes every frame in and out to the store: None (the default) makes a
+        ``MessageLog(store)`` (10,000 frames kept per station), False keeps no log, or give
+        your own ``MessageLog(store, keep=...)``. ``self.message_log`` is the log, or None."""
         self.store = store
-        self.message_log = message_log
+        if message_log is None:
+            message_log = MessageLog(store)
+        self.message_log: MessageLog | None = None if message_log is False else message_log
+        frame_log = self.message_log
         self.context = CsmsContext(
             store,
             heartbeat_interval=heartbeat_interval,
@@ -82,7 +89,8 @@ class Csms:
             call_timeout=call_timeout,
             on_connect=self._connected,
             on_disconnect=self._disconnected,
-            on_frame=self.message_log.hook if self.message_log else None,
+            # keep=0: no hook at all, so a log that is off costs nothing per frame
+            on_frame=frame_log.hook if frame_log is not None and frame_log.enabled else None,
         )
 
     # -- configuration ---------------------------------------------------------------------------
@@ -127,16 +135,22 @@ class Csms:
         ssl: ssl.SSLContext | None = None,
         backend: Literal["websockets", "picows"] = "websockets",
     ) -> None:
-        """Open the store and start serving."""
+        """Open the store, start the message log's writer and start serving."""
         await self.store.open()
-        if self.message_log:
+        if self.message_log is not None:
             self.message_log.start()
-        await self.server.start(host, port, ssl=ssl, backend=backend)
+        try:
+            await self.server.start(host, port, ssl=ssl, backend=backend)
+        except BaseException:
+            if self.message_log is not None:
+                await self.message_log.close()
+            raise
 
     async def close(self, grace: float = 5.0) -> None:
-        """Stop serving (handlers finish within ``grace``), then close the store."""
+        """Stop serving (handlers finish within ``grace``), write what the message log still
+        holds, then close the store."""
         await self.server.close(grace)
-        if self.message_log:
+        if self.message_log is not None:
             await self.message_log.close()
         await self.store.close()
 
