@@ -558,6 +558,46 @@ def test_message_log_pages_and_statuses() -> None:
     run(main)
 
 
+def test_event_log_of_a_station() -> None:
+    async def main() -> None:
+        async with serving() as h:
+            station = await h.connect("CP", OcppVersion.V16)
+            assert (await h.http.get("/api/stations/CP/events")).json() == []
+            await station.conn.call(
+                v16.SecurityEventNotificationRequest(type="ResetOrReboot", timestamp=T0)
+            )
+            await station.conn.call(v16.FirmwareStatusNotificationRequest(status="Installing"))
+            await station.conn.call(v16.DataTransferRequest(vendor_id="com.example", data="x"))
+            response = await h.http.get("/api/stations/CP/events")
+            assert response.status_code == 200
+            events = response.json()
+            assert [e["kind"] for e in events] == [
+                "DataTransfer",
+                "FirmwareStatusNotification",
+                "SecurityEventNotification",
+            ]
+            assert events[0]["data"] == {"vendorId": "com.example", "data": "x"}
+            assert events[2] == {
+                "kind": "SecurityEventNotification",
+                "timestamp": "2025-03-04T05:06:07Z",
+                "data": {"type": "ResetOrReboot", "timestamp": "2025-03-04T05:06:07Z"},
+            }
+            response = await h.http.get("/api/stations/CP/events?kind=FirmwareStatusNotification")
+            assert response.json() == [events[1]]
+            assert (await h.http.get("/api/stations/CP/events?limit=2")).json() == events[:2]
+            assert (await h.http.get("/api/stations/CP/events?kind=NotifyEvent")).json() == []
+            for query in ("limit=0", "limit=1001", "limit=x"):
+                response = await h.http.get(f"/api/stations/CP/events?{query}")
+                assert (response.status_code, response.json()["error"]) == (
+                    400,
+                    "invalid limit",
+                ), query
+            response = await h.http.get("/api/stations/NOPE/events")
+            assert (response.status_code, response.json()["error"]) == (404, "unknown station")
+
+    run(main)
+
+
 def test_message_log_is_pruned_and_can_be_off() -> None:
     async def main() -> None:
         store = MemoryStore()
@@ -737,7 +777,18 @@ def test_openapi_document_describes_every_route_and_validates() -> None:
         }
         described = {(method, path) for path, ops in document["paths"].items() for method in ops}
         assert served == described
-        assert len(served) == 11
+        assert len(served) == 12
+        events = document["paths"]["/api/stations/{id}/events"]["get"]
+        assert [p["name"] for p in events["parameters"]] == ["id", "kind", "limit"]
+        assert events["responses"]["200"]["content"]["application/json"]["schema"] == {
+            "type": "array",
+            "items": {"$ref": "#/components/schemas/EventView"},
+        }
+        assert set(document["components"]["schemas"]["EventView"]["required"]) == {
+            "kind",
+            "timestamp",
+            "data",
+        }
         call = document["paths"]["/api/stations/{id}/calls/{action}"]["post"]
         [action] = [p for p in call["parameters"] if p["name"] == "action"]
         every = set().union(*(csms_actions(v) for v in OcppVersion))

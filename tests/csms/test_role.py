@@ -17,7 +17,7 @@ from ocppkit.protocol import OcppVersion, SecurityError
 from ocppkit.runtime.client import OcppClient
 from ocppkit.runtime.connection import OcppConnection
 from ocppkit.runtime.router import Router
-from ocppkit.store import IdTokenRecord, StationRecord
+from ocppkit.store import EventRecord, IdTokenRecord, StationRecord
 from ocppkit.store.memory import MemoryStore
 
 T0 = datetime(2025, 3, 4, 5, 6, 7, tzinfo=UTC)
@@ -220,6 +220,128 @@ def test_a_default_can_be_replaced_and_keeps_the_gate() -> None:
         )
         reply = await conn.call(v16.DataTransferRequest(vendor_id="com.example", data="x"))
         assert (reply.status, reply.data) == ("Accepted", "x")
+        await client.close()
+        await runner
+        await csms.close()
+
+    run(main)
+
+
+def test_1_6_reports_and_data_transfer_are_stored_as_events() -> None:
+    async def main() -> None:
+        store = MemoryStore()
+        csms = Csms(store)
+        now = T0 + timedelta(hours=1)
+        csms.context.clock = lambda: now  # one time: ties go to the newest arrival
+        await csms.start("127.0.0.1", 0)
+        client, conn, runner = await connect(csms, "CP1", OcppVersion.V16)
+        await conn.call(
+            v16.BootNotificationRequest(charge_point_vendor="V", charge_point_model="M")
+        )
+        await conn.call(
+            v16.SecurityEventNotificationRequest(
+                type="FirmwareUpdated", timestamp=T0, tech_info="v2.0"
+            )
+        )
+        await conn.call(v16.FirmwareStatusNotificationRequest(status="Installed"))
+        reply = await conn.call(
+            v16.DataTransferRequest(vendor_id="com.example", message_id="Hello", data='{"a": 1}')
+        )
+        assert reply.status == "UnknownVendorId"
+        assert await store.events("CP1") == [
+            EventRecord(
+                station_id="CP1",
+                kind="DataTransfer",
+                timestamp=now,
+                data={"vendorId": "com.example", "messageId": "Hello", "data": '{"a": 1}'},
+            ),
+            EventRecord(
+                station_id="CP1",
+                kind="FirmwareStatusNotification",
+                timestamp=now,
+                data={"status": "Installed"},
+            ),
+            EventRecord(
+                station_id="CP1",
+                kind="SecurityEventNotification",
+                timestamp=T0,  # its own
+                data={
+                    "type": "FirmwareUpdated",
+                    "timestamp": "2025-03-04T05:06:07Z",
+                    "techInfo": "v2.0",
+                },
+            ),
+        ]
+        assert [e.kind for e in await store.events("CP1", "DataTransfer")] == ["DataTransfer"]
+        await client.close()
+        await runner
+        await csms.close()
+
+    run(main)
+
+
+def test_2_0_1_reports_and_data_transfer_are_stored_as_events() -> None:
+    async def main() -> None:
+        store = MemoryStore()
+        csms = Csms(store)
+        now = T0 + timedelta(hours=1)
+        csms.context.clock = lambda: now
+        await csms.start("127.0.0.1", 0)
+        client, conn, runner = await connect(csms, "CS1", OcppVersion.V201)
+        boot = v201.BootNotificationRequest(
+            reason="PowerUp", charging_station=v201.ChargingStationType(model="M", vendor_name="V")
+        )
+        assert (await conn.call(boot)).status == "Accepted"
+        await conn.call(
+            v201.SecurityEventNotificationRequest(type="TamperDetectionActivated", timestamp=T0)
+        )
+        await conn.call(v201.FirmwareStatusNotificationRequest(status="Downloading", request_id=7))
+        reply = await conn.call(
+            v201.DataTransferRequest(
+                vendor_id="com.example",
+                data={"readings": [1.5, {"phase": "L1", "ok": True, "note": None}], "n": 2},
+            )
+        )
+        assert reply.status == "UnknownVendorId"
+        later = T0 + timedelta(hours=2)
+        await conn.call(
+            v201.NotifyEventRequest(
+                generated_at=later,
+                seq_no=0,
+                event_data=[
+                    v201.EventDataType(
+                        event_id=1,
+                        timestamp=later,
+                        trigger="Delta",
+                        actual_value="true",
+                        component=v201.ComponentType(
+                            name="Door", evse=v201.EVSEType(id=1, connector_id=1)
+                        ),
+                        variable=v201.VariableType(name="Problem"),
+                        event_notification_type="HardWiredNotification",
+                    )
+                ],
+            )
+        )
+        events = await store.events("CS1")
+        assert [(e.station_id, e.kind, e.timestamp) for e in events] == [
+            ("CS1", "NotifyEvent", later),  # its own generatedAt
+            ("CS1", "DataTransfer", now),
+            ("CS1", "FirmwareStatusNotification", now),
+            ("CS1", "SecurityEventNotification", T0),
+        ]
+        assert [e.data for e in events[1:]] == [
+            {
+                "vendorId": "com.example",
+                "data": {"readings": [1.5, {"phase": "L1", "ok": True, "note": None}], "n": 2},
+            },
+            {"status": "Downloading", "requestId": 7},
+            {"type": "TamperDetectionActivated", "timestamp": "2025-03-04T05:06:07Z"},
+        ]
+        [notify] = events[0].data["eventData"]
+        assert notify["component"] == {"name": "Door", "evse": {"id": 1, "connectorId": 1}}
+        assert notify["eventNotificationType"] == "HardWiredNotification"
+        assert await store.events("CS1", "NotifyEvent", limit=0) == []
         await client.close()
         await runner
         await csms.close()

@@ -25,6 +25,7 @@ import pytest
 
 from ocppkit.store import (
     ConnectorStatus,
+    EventRecord,
     FrameRecord,
     IdTokenRecord,
     MeterSample,
@@ -40,6 +41,7 @@ __all__ = [
     "at",
     "boot",
     "contract",
+    "event",
     "frame",
     "run_with_store",
     "sample",
@@ -128,6 +130,11 @@ def frame(station_id: str, when: datetime, text: str, direction: str = "in") -> 
         timestamp=when,
         frame=text,
     )
+
+
+def event(station_id: str, kind: str, when: datetime, **data: Any) -> EventRecord:
+    """An event of the event log, with ``data`` as its payload."""
+    return EventRecord(station_id=station_id, kind=kind, timestamp=when, data=data)
 
 
 def assert_utc(*moments: datetime | None) -> None:
@@ -707,6 +714,75 @@ class StoreContract:
         assert await store.prune_frames(0) == 2
         assert await store.frames("CP1") == await store.frames("CP2") == []
 
+    # event log --------------------------------------------------------------------------------
+    @contract
+    async def test_events_newest_first_with_kind_and_limit(self, store: Store) -> None:
+        kinds = ["SecurityEventNotification", "FirmwareStatusNotification", "DataTransfer"]
+        a = [event("CP1", kinds[i % 3], at(i), n=i) for i in range(9)]
+        await store.record_event(a[4])  # recorded out of timestamp order
+        await store.record_event(event("CP2", kinds[0], at(3), n=99))
+        for record in a[5:] + a[:4]:
+            await store.record_event(record)
+        newest_first = a[::-1]
+        assert await store.events("CP1") == newest_first
+        assert await store.events("CP1", limit=3) == newest_first[:3]
+        assert await store.events("CP1", limit=0) == []
+        assert await store.events("CP1", kinds[1]) == [a[7], a[4], a[1]]
+        assert await store.events("CP1", kind=kinds[1], limit=2) == [a[7], a[4]]
+        assert await store.events("CP1", "NotifyEvent") == []
+        assert await store.events("CP2") == [event("CP2", kinds[0], at(3), n=99)]
+        assert await store.events("CP3") == []
+        assert await store.events("CP3", kinds[0]) == []
+        with pytest.raises(ValueError, match="limit"):
+            await store.events("CP1", limit=-1)
+
+    @contract
+    async def test_events_default_limit_and_same_timestamp(self, store: Store) -> None:
+        many = [event("CP1", "DataTransfer", at(0), i=i) for i in range(150)]
+        for record in many:  # one timestamp: the latest arrival first
+            await store.record_event(record)
+        assert await store.events("CP1") == many[::-1][:100]
+        assert await store.events("CP1", limit=500) == many[::-1]
+
+    @contract
+    async def test_event_data_round_trips(self, store: Store) -> None:
+        data: dict[str, Any] = {
+            "generatedAt": "2025-01-02T03:04:05Z",
+            "seqNo": 0,
+            "tbc": False,
+            "eventData": [
+                {
+                    "eventId": 1,
+                    "actualValue": "On",
+                    "component": {"name": "Door", "evse": {"id": 1, "connectorId": 2}},
+                    "variable": {"name": "Open"},
+                    "techCodes": [],
+                    "cleared": None,
+                }
+            ],
+            "value": 1.5,
+            "big": 2**53,
+            "text": 'ünïcode ✓ "quoted"\n',
+            "nested": [[1, [2, {"three": [3.25, None, True]}]]],
+            "empty": {},
+        }
+        when = datetime(2025, 1, 2, 4, 4, 5, 123456, tzinfo=timezone(timedelta(hours=1)))
+        await store.record_event(
+            EventRecord(station_id="CS", kind="NotifyEvent", timestamp=when, data=data)
+        )
+        [got] = await store.events("CS")
+        assert got == EventRecord(station_id="CS", kind="NotifyEvent", timestamp=when, data=data)
+        assert got.timestamp == when
+        assert_utc(got.timestamp)
+        assert type(got.data["value"]) is float
+        assert type(got.data["big"]) is int
+        # what JSON cannot tell apart comes back as JSON has it: tuples as lists
+        await store.record_event(event("CS", "DataTransfer", at(1), data=("a", 1)))
+        assert (await store.events("CS", "DataTransfer"))[0].data == {"data": ["a", 1]}
+        with pytest.raises(TypeError):
+            await store.record_event(event("CS", "DataTransfer", at(2), data=object()))
+        assert len(await store.events("CS")) == 2
+
     # station credentials --------------------------------------------------------------------------
     @contract
     async def test_passwords(self, store: Store) -> None:
@@ -735,6 +811,7 @@ class StoreContract:
         await store.add_meter_values(tx.id, [sample(at(2))])
         tx2, _ = await store.transaction_event("CP1", "t", 0, "Started", at(3))
         await store.log_frames([frame("CP1", at(1), "f")])
+        await store.record_event(event("CP1", "DataTransfer", at(1), vendorId="v"))
         await store.record_boot(boot("CP2"))
 
         assert await store.remove_station("CP1") is True
@@ -747,6 +824,7 @@ class StoreContract:
         assert await store.get_transaction("CP1", tx.ocpp_id) == tx
         assert await store.meter_values(tx.id) == [sample(at(2))]
         assert await store.frames("CP1") == [frame("CP1", at(1), "f")]
+        assert await store.events("CP1") == [event("CP1", "DataTransfer", at(1), vendorId="v")]
         stopped = await store.stop_transaction("CP1", tx.ocpp_id, 10, at(9), None)
         assert stopped is not None
         assert stopped.energy_wh == 10.0
@@ -815,6 +893,7 @@ class StoreContract:
             await store.add_meter_values(tx.id, [sample(at(3), "5")])
             await store.stop_transaction(station_id, tx.ocpp_id, 5, at(4), None)
             await store.log_frames([frame(station_id, at(4), "x")])
+            await store.record_event(event(station_id, "DataTransfer", at(4), n=n))
             await store.touch(station_id, at(5))
 
         await asyncio.gather(*(station(n) for n in range(40)))
@@ -826,6 +905,7 @@ class StoreContract:
             station_record = await store.get_station(f"CP{n}")
             assert station_record is not None
             assert station_record.last_seen == at(5)
+            assert await store.events(f"CP{n}") == [event(f"CP{n}", "DataTransfer", at(4), n=n)]
 
 
 def _with(record: Any, **changes: Any) -> Any:

@@ -30,6 +30,7 @@ from tests.store.contract import (
     StoreFactory,
     at,
     boot,
+    event,
     frame,
     sample,
     status,
@@ -75,6 +76,7 @@ async def dump(store: Store) -> dict[str, Any]:
                 await store.current_statuses(station),
                 await store.status_history(station, limit=10_000),
                 await store.frames(station, limit=10_000),
+                await store.events(station, limit=10_000),
                 await store.list_transactions(station),
             )
             for station in sorted(stations)
@@ -94,6 +96,8 @@ async def fill(store: Store) -> None:
     await store.stop_transaction("CP1", tx.ocpp_id, 2000, at(5), "Local")
     await store.transaction_event("CS", "t1", 0, "Started", at(6), evse_id=1, meter_wh=10)
     await store.log_frames([frame("CP1", at(1), "[2]"), frame("CP1", at(1), "[3]", "out")])
+    await store.record_event(event("CP1", "SecurityEventNotification", at(7), type="Reset"))
+    await store.record_event(event("CS", "NotifyReport", at(8), reportData=[{"a": [1, None]}]))
 
 
 # -- files: close and reopen, a killed process ----------------------------------------------------
@@ -260,6 +264,43 @@ def test_file_at_version_1_is_upgraded(tmp_path: Path) -> None:
 
     run(main())
     assert pragma(path, "user_version") == migrations.LATEST_VERSION
+
+
+def test_file_at_version_2_is_upgraded(tmp_path: Path) -> None:
+    path = tmp_path / "v2.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    assert migrations.migrate(conn, target=2) == 0
+    assert migrations.schema_version(conn) == 2
+    conn.execute("INSERT INTO stations (id, vendor, connected) VALUES ('CP1', 'ACME', 0)")
+    conn.execute(
+        "INSERT INTO frames (station_id, direction, ts, frame) VALUES ('CP1', 'in', 0, '[2]')"
+    )
+    tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
+    assert "events" not in tables
+    conn.close()
+
+    async def main() -> None:
+        async with SqliteStore(path) as store:
+            assert await store.get_station("CP1") == StationRecord(id="CP1", vendor="ACME")
+            epoch = datetime(1970, 1, 1, tzinfo=UTC)
+            assert await store.frames("CP1") == [frame("CP1", epoch, "[2]")]
+            assert await store.events("CP1") == []
+            record = event("CP1", "FirmwareStatusNotification", T0, status="Installed")
+            await store.record_event(record)  # the table of version 3
+            assert await store.events("CP1") == [record]
+
+    run(main())
+    assert pragma(path, "user_version") == migrations.LATEST_VERSION == 3
+    conn = sqlite3.connect(path)
+    try:
+        indexes = conn.execute("PRAGMA index_list(events)").fetchall()
+        assert [row[1] for row in indexes] == ["events_by_station"]
+        columns = [row[2] for row in conn.execute("PRAGMA index_info(events_by_station)")]
+        assert columns == ["station_id", "ts"]
+        [(kind, text)] = conn.execute("SELECT typeof(data), data FROM events").fetchall()
+        assert (kind, text) == ("text", '{"status":"Installed"}')
+    finally:
+        conn.close()
 
 
 def test_file_of_a_newer_version_is_refused(tmp_path: Path) -> None:
@@ -485,6 +526,19 @@ OPERATIONS: st.SearchStrategy[tuple[Any, ...]] = st.one_of(
     ),
     st.tuples(st.just("frames"), st.lists(st.tuples(STATIONS, TIMES), max_size=4)),
     st.tuples(st.just("prune"), st.integers(0, 2)),
+    st.tuples(
+        st.just("record_event"),
+        STATIONS,
+        st.sampled_from(["DataTransfer", "NotifyEvent"]),
+        TIMES,
+        st.dictionaries(st.sampled_from("xy"), st.none() | st.integers(0, 2) | st.text(max_size=2)),
+    ),
+    st.tuples(
+        st.just("events"),
+        STATIONS,
+        st.none() | st.sampled_from(["DataTransfer", "NotifyEvent"]),
+        st.integers(-1, 3),
+    ),
     st.tuples(st.just("password"), STATIONS, st.sampled_from(["h1", "h2"])),
     st.tuples(st.just("remove"), STATIONS),
 )
@@ -527,6 +581,12 @@ async def apply(store: Store, op: tuple[Any, ...]) -> Any:
             return await store.log_frames([frame(s, when, f"{s}{when}") for s, when in args[0]])
         if kind == "prune":
             return await store.prune_frames(args[0])
+        if kind == "record_event":
+            station, action, when, data = args
+            return await store.record_event(event(station, action, when, **data))
+        if kind == "events":
+            station, action, limit = args
+            return await store.events(station, action, limit)
         if kind == "password":
             return await store.set_password(*args)
         assert kind == "remove"

@@ -13,6 +13,7 @@ GET      /api/stations                             every station (store + live c
 GET      /api/stations/{id}                        one station and its current statuses; 404
 POST     /api/stations/{id}/calls/{action}         send a CALL, answer its CALLRESULT payload
 GET      /api/stations/{id}/messages               the message log (``limit``, ``after``)
+GET      /api/stations/{id}/events                 the event log, newest first (``kind``, ``limit``)
 GET      /api/transactions                         transactions, newest first (``station``)
 GET      /api/idtokens                             every id token
 GET      /api/idtokens/{token}                     one id token; 404
@@ -112,6 +113,8 @@ DEFAULT_CALL_TIMEOUT = 30.0
 MAX_CALL_TIMEOUT = 3600.0
 MAX_MESSAGES = 1000
 """The largest ``limit`` of ``GET /api/stations/{id}/messages``."""
+MAX_EVENTS = 1000
+"""The largest ``limit`` of ``GET /api/stations/{id}/events``."""
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 
 AUTHORIZATION_STATUSES: tuple[str, ...] = tuple(
@@ -202,6 +205,15 @@ class FrameView(msgspec.Struct, kw_only=True, rename="camel"):
     frame: str
 
 
+class EventView(msgspec.Struct, kw_only=True, rename="camel"):
+    """A station message of the event log: its action, its time (its own, or when it came) and
+    its request payload in wire form."""
+
+    kind: str
+    timestamp: _Timestamp
+    data: dict[str, Any]
+
+
 class ErrorBody(msgspec.Struct, kw_only=True):
     """An error: ``error`` says what went wrong; more fields may follow."""
 
@@ -235,6 +247,7 @@ _SCHEMA_TYPES: tuple[type[msgspec.Struct], ...] = (
     IdTokenView,
     IdTokenInput,
     FrameView,
+    EventView,
     ErrorBody,
     PayloadErrorBody,
     StationCallErrorBody,
@@ -590,6 +603,21 @@ class _Api:
             [FrameView(direction=f.direction, timestamp=f.timestamp, frame=f.frame) for f in frames]
         )
 
+    async def events(self, request: Request) -> Response:
+        identity = _path(request, "id")
+        limit = _int(request.query_params.get("limit"), default=100, low=1, high=MAX_EVENTS)
+        if limit is None:
+            return _error(400, "invalid limit", reason=f"limit is an integer 1..{MAX_EVENTS}")
+        kind = request.query_params.get("kind") or None
+        found = await self.store.events(identity, kind, limit)
+        if (
+            not found
+            and self.csms.server.get(identity) is None
+            and await self.store.get_station(identity) is None
+        ):
+            return _error(404, "unknown station", station=identity)
+        return _json([EventView(kind=e.kind, timestamp=e.timestamp, data=e.data) for e in found])
+
     # transactions ---------------------------------------------------------------------------------
     async def transactions(self, request: Request) -> Response:
         station = request.query_params.get("station")
@@ -867,6 +895,48 @@ def _routes() -> tuple[_Op, ...]:
                     "200": _answer("The frames", _list_of("FrameView")),
                     "400": _answer("A bad limit or after", _ERROR),
                     "404": _answer("An unknown station without frames", _ERROR),
+                },
+            },
+        ),
+        _Op(
+            "GET",
+            "/api/stations/{id}/events",
+            "events",
+            {
+                "operationId": "listEvents",
+                "summary": "A station's stored reports, newest first",
+                "description": (
+                    "Station messages kept in the event log: firmware, diagnostics and log "
+                    "status reports, security events, DataTransfer, and 2.x NotifyReport, "
+                    "NotifyEvent and MeterValues outside transactions, each with its request "
+                    "payload in wire form."
+                ),
+                "tags": ["stations"],
+                "parameters": [
+                    _STATION_ID,
+                    {
+                        "name": "kind",
+                        "in": "query",
+                        "required": False,
+                        "description": "Only events of this OCPP action",
+                        "schema": {"type": "string"},
+                    },
+                    {
+                        "name": "limit",
+                        "in": "query",
+                        "required": False,
+                        "schema": {
+                            "type": "integer",
+                            "minimum": 1,
+                            "maximum": MAX_EVENTS,
+                            "default": 100,
+                        },
+                    },
+                ],
+                "responses": {
+                    "200": _answer("The events", _list_of("EventView")),
+                    "400": _answer("A bad limit", _ERROR),
+                    "404": _answer("An unknown station without events", _ERROR),
                 },
             },
         ),

@@ -6,9 +6,13 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Literal, TypeAlias
+from typing import Any, Literal, TypeAlias
 
-from ocppkit.store import IdTokenRecord, StationRecord, Store
+import msgspec
+
+from ocppkit.messages import OcppRequest
+from ocppkit.protocol.codec import encode_payload
+from ocppkit.store import EventRecord, IdTokenRecord, StationRecord, Store
 
 log = logging.getLogger("ocppkit.csms")
 
@@ -91,6 +95,25 @@ class CsmsContext:
         for hook in self.on_boot:
             await hook(stored)
         return decision
+
+    async def record_event(
+        self,
+        identity: str,
+        action: str,
+        request: OcppRequest[Any],
+        timestamp: datetime | None = None,
+    ) -> None:
+        """Store a station message in the event log: kind ``action``, the request payload in
+        wire form (camelCase, as sent), at the message's own ``timestamp`` (now when None)."""
+        data: dict[str, Any] = msgspec.json.decode(encode_payload(request))
+        await self.store.record_event(
+            EventRecord(
+                station_id=identity,
+                kind=action,
+                timestamp=timestamp if timestamp is not None else self.clock(),
+                data=data,
+            )
+        )
 
     def interval(self, decision: BootDecision) -> int:
         """Heartbeat interval when accepted, the retry interval otherwise."""

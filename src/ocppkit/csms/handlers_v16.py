@@ -137,25 +137,45 @@ def install_v16(router: Router, ctx: CsmsContext) -> None:
                 await ctx.store.add_meter_values(tx.id, _samples(req.meter_value))
         return v16.MeterValuesResponse()
 
+    # messages kept in the event log --------------------------------------------------------
     @router.on(v16.DataTransferRequest)
-    def data_transfer(
+    async def data_transfer(
         req: v16.DataTransferRequest, conn: OcppConnection
     ) -> v16.DataTransferResponse:
+        await ctx.record_event(conn.identity, "DataTransfer", req)
         return v16.DataTransferResponse(status="UnknownVendorId")
 
-    # status reports that need no answer beyond the acknowledgement (stored in a later step)
-    router.add(
-        v16.DiagnosticsStatusNotificationRequest,
-        lambda r, c: v16.DiagnosticsStatusNotificationResponse(),
-    )
-    router.add(
-        v16.FirmwareStatusNotificationRequest, lambda r, c: v16.FirmwareStatusNotificationResponse()
-    )
-    router.add(v16.LogStatusNotificationRequest, lambda r, c: v16.LogStatusNotificationResponse())
-    router.add(
-        v16.SecurityEventNotificationRequest, lambda r, c: v16.SecurityEventNotificationResponse()
-    )
-    router.add(
-        v16.SignedFirmwareStatusNotificationRequest,
-        lambda r, c: v16.SignedFirmwareStatusNotificationResponse(),
-    )
+    @router.on(v16.DiagnosticsStatusNotificationRequest)
+    async def diagnostics_status(
+        req: v16.DiagnosticsStatusNotificationRequest, conn: OcppConnection
+    ) -> v16.DiagnosticsStatusNotificationResponse:
+        await ctx.record_event(conn.identity, "DiagnosticsStatusNotification", req)
+        return v16.DiagnosticsStatusNotificationResponse()
+
+    @router.on(v16.FirmwareStatusNotificationRequest)
+    async def firmware_status(
+        req: v16.FirmwareStatusNotificationRequest, conn: OcppConnection
+    ) -> v16.FirmwareStatusNotificationResponse:
+        await ctx.record_event(conn.identity, "FirmwareStatusNotification", req)
+        return v16.FirmwareStatusNotificationResponse()
+
+    @router.on(v16.LogStatusNotificationRequest)
+    async def log_status(
+        req: v16.LogStatusNotificationRequest, conn: OcppConnection
+    ) -> v16.LogStatusNotificationResponse:
+        await ctx.record_event(conn.identity, "LogStatusNotification", req)
+        return v16.LogStatusNotificationResponse()
+
+    @router.on(v16.SecurityEventNotificationRequest)
+    async def security_event(
+        req: v16.SecurityEventNotificationRequest, conn: OcppConnection
+    ) -> v16.SecurityEventNotificationResponse:
+        await ctx.record_event(conn.identity, "SecurityEventNotification", req, req.timestamp)
+        return v16.SecurityEventNotificationResponse()
+
+    @router.on(v16.SignedFirmwareStatusNotificationRequest)
+    async def signed_firmware_status(
+        req: v16.SignedFirmwareStatusNotificationRequest, conn: OcppConnection
+    ) -> v16.SignedFirmwareStatusNotificationResponse:
+        await ctx.record_event(conn.identity, "SignedFirmwareStatusNotification", req)
+        return v16.SignedFirmwareStatusNotificationResponse()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from types import ModuleType
 from typing import Any
 
@@ -50,8 +50,25 @@ def _energy_wh(meter_values: list[Any] | None) -> float | None:
     return reading
 
 
-def _acknowledge(response: Any) -> Callable[[Any, OcppConnection], Any]:
-    def handler(request: Any, conn: OcppConnection) -> Any:
+# messages kept in the event log: action -> the field holding the message's own time, if any
+_EVENTS: dict[str, str | None] = {
+    "MeterValues": None,  # outside transactions (2.x sends those in TransactionEvent)
+    "FirmwareStatusNotification": None,
+    "LogStatusNotification": None,
+    "SecurityEventNotification": "timestamp",
+    "NotifyReport": "generated_at",
+    "NotifyEvent": "generated_at",
+}
+
+
+def _stored(
+    ctx: CsmsContext, action: str, response: Any, time_field: str | None
+) -> Callable[[Any, OcppConnection], Awaitable[Any]]:
+    """A handler that stores the request in the event log, then answers ``response``."""
+
+    async def handler(request: Any, conn: OcppConnection) -> Any:
+        timestamp = getattr(request, time_field) if time_field else None
+        await ctx.record_event(conn.identity, action, request, timestamp)
         return response
 
     return handler
@@ -137,7 +154,8 @@ def install_v2x(router: Router, ctx: CsmsContext) -> None:
         id_token_info = await token_info(req.id_token) if req.id_token else None
         return pkg.TransactionEventResponse(id_token_info=id_token_info)
 
-    def data_transfer(req: Any, conn: OcppConnection) -> Any:
+    async def data_transfer(req: Any, conn: OcppConnection) -> Any:
+        await ctx.record_event(conn.identity, "DataTransfer", req)
         return pkg.DataTransferResponse(status="UnknownVendorId")
 
     for request_type, handler in (
@@ -149,13 +167,6 @@ def install_v2x(router: Router, ctx: CsmsContext) -> None:
         (pkg.DataTransferRequest, data_transfer),
     ):
         router.add(request_type, handler)
-    # acknowledged; storing these reports comes with the store's event log (issue 4, next step)
-    for name in (
-        "MeterValues",
-        "FirmwareStatusNotification",
-        "LogStatusNotification",
-        "SecurityEventNotification",
-        "NotifyReport",
-        "NotifyEvent",
-    ):
-        router.add(getattr(pkg, f"{name}Request"), _acknowledge(getattr(pkg, f"{name}Response")()))
+    for name, time_field in _EVENTS.items():
+        response = getattr(pkg, f"{name}Response")()
+        router.add(getattr(pkg, f"{name}Request"), _stored(ctx, name, response, time_field))

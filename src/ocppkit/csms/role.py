@@ -12,8 +12,10 @@
 
 Defaults (``handlers_v16`` / ``handlers_v2x``) store every message before answering it (boot
 information, statuses with history, authorizations from the id tokens, transactions with their
-meter values, idempotent under retries) and answer as a CSMS should (unknown token: Invalid;
-DataTransfer: UnknownVendorId). Stations whose boot was not Accepted get ``SecurityError`` for
+meter values, idempotent under retries; firmware / diagnostics / log status reports, security
+events, DataTransfer and 2.x NotifyReport / NotifyEvent / MeterValues outside transactions in the
+store's event log) and answer as a CSMS should (unknown token: Invalid; DataTransfer:
+UnknownVendorId). Stations whose boot was not Accepted get ``SecurityError`` for
 anything but BootNotification.
 
 Every frame in and out is written to the store by ``csms.message_log`` (``MessageLog``: batched,

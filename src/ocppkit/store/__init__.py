@@ -11,6 +11,11 @@ are idempotent where a charge point may retry after a reconnect:
 - ``add_meter_values``: identical samples (transaction, timestamp, measurand, phase, location,
   context) are stored once.
 
+Station messages with no table of their own (firmware / diagnostics / log status reports,
+security events, DataTransfer, 2.x NotifyReport / NotifyEvent / MeterValues outside
+transactions) go to the event log: ``record_event`` appends an ``EventRecord`` (a retried
+message is a second event), ``events`` reads it back newest first.
+
 Implementations: ``ocppkit.store.memory.MemoryStore`` (tests) and
 ``ocppkit.store.sqlite.SqliteStore`` (one file, WAL, versioned migrations, group commit on a
 writer thread, so the event loop never blocks on disk). ``tests/store/contract.py`` is the
@@ -20,12 +25,13 @@ contract every implementation passes (a PostgreSQL store will too).
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 import msgspec
 
 __all__ = [
     "ConnectorStatus",
+    "EventRecord",
     "FrameRecord",
     "IdTokenRecord",
     "MeterSample",
@@ -116,6 +122,17 @@ class FrameRecord(msgspec.Struct, frozen=True, kw_only=True):
     direction: Literal["in", "out"]
     timestamp: datetime
     frame: str
+
+
+class EventRecord(msgspec.Struct, frozen=True, kw_only=True):
+    """One station message kept as it came: ``kind`` is its OCPP action (``DataTransfer`` …),
+    ``data`` the request payload in wire form (camelCase names, JSON values), ``timestamp`` the
+    message's own time when it has one, else when the CSMS received it."""
+
+    station_id: str
+    kind: str
+    timestamp: datetime
+    data: dict[str, Any]
 
 
 class Store(Protocol):
@@ -253,6 +270,17 @@ class Store(Protocol):
 
     async def prune_frames(self, keep: int) -> int:
         """Keep at most ``keep`` frames per station; returns how many were deleted."""
+        ...
+
+    # events ---------------------------------------------------------------------------------
+    async def record_event(self, event: EventRecord) -> None:
+        """Append a station message to the event log (``data`` must be JSON-compatible)."""
+        ...
+
+    async def events(
+        self, station_id: str, kind: str | None = None, limit: int = 100
+    ) -> list[EventRecord]:
+        """The newest ``limit`` events of a station (of one ``kind`` when given), newest first."""
         ...
 
     # station credentials --------------------------------------------------------------------------

@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, Literal
 
 import msgspec
 
 from ocppkit.store import TransactionRecord
 
-__all__ = ["EventType", "check_count", "transaction_after_event", "utc", "utc_or_none"]
+__all__ = [
+    "EventType",
+    "check_count",
+    "dump_json",
+    "json_data",
+    "load_json",
+    "transaction_after_event",
+    "utc",
+    "utc_or_none",
+]
 
 EventType = Literal["Started", "Updated", "Ended"]
 _replace = msgspec.structs.replace
@@ -29,6 +38,27 @@ def utc_or_none(when: datetime | None) -> datetime | None:
 def check_count(name: str, value: int) -> None:
     if value < 0:
         raise ValueError(f"{name} must be >= 0, got {value}")
+
+
+_json_encoder = msgspec.json.Encoder()
+_json_decoder = msgspec.json.Decoder(dict[str, Any])
+
+
+def dump_json(data: dict[str, Any]) -> str:
+    """An event's data as JSON text (``TypeError`` for what JSON cannot hold)."""
+    if not isinstance(data, dict):
+        raise TypeError(f"event data must be a dict, got {type(data).__name__}")
+    return _json_encoder.encode(data).decode()
+
+
+def load_json(text: str | bytes) -> dict[str, Any]:
+    """Event data back from its JSON text."""
+    return _json_decoder.decode(text)
+
+
+def json_data(data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` as it comes back from JSON (a deep copy with JSON's types)."""
+    return load_json(dump_json(data))
 
 
 def transaction_after_event(

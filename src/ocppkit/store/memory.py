@@ -16,7 +16,9 @@ It follows exactly the rules of ``ocppkit.store`` and the ones the interface lea
   former is a ``KeyError`` (no sample without its transaction);
 - 1.6 ``ocpp_id`` values come from one counter per store (1, 2, …), independent of ``id``; a
   value a station already uses as a 2.x transaction id is skipped;
-- ``transaction_event`` follows ``_rules.transaction_after_event`` (shared with ``SqliteStore``).
+- ``transaction_event`` follows ``_rules.transaction_after_event`` (shared with ``SqliteStore``);
+- an event's ``data`` is kept as JSON would give it back (a copy; tuples become lists, keys
+  strings), so it is what ``SqliteStore`` returns; data JSON cannot hold is a ``TypeError``.
 
 The methods do not await anything, so each runs atomically on the event loop.
 """
@@ -30,6 +32,7 @@ import msgspec
 
 from ocppkit.store import (
     ConnectorStatus,
+    EventRecord,
     FrameRecord,
     IdTokenRecord,
     MeterSample,
@@ -39,6 +42,7 @@ from ocppkit.store import (
 from ocppkit.store._rules import (
     EventType,
     check_count,
+    json_data,
     transaction_after_event,
     utc,
     utc_or_none,
@@ -78,6 +82,7 @@ class MemoryStore:
             set()
         )
         self._frames: dict[str, list[tuple[datetime, int, FrameRecord]]] = {}
+        self._event_log: dict[str, list[tuple[datetime, int, EventRecord]]] = {}
 
     def _check_open(self) -> None:
         if not self._open:
@@ -378,6 +383,29 @@ class MemoryStore:
                 deleted += len(entries) - keep
                 self._frames[station_id] = entries[len(entries) - keep :]
         return deleted
+
+    # events ---------------------------------------------------------------------------------
+    async def record_event(self, event: EventRecord) -> None:
+        """Append a station message to the event log (``data`` must be JSON-compatible)."""
+        self._check_open()
+        event = _replace(event, timestamp=utc(event.timestamp), data=json_data(event.data))
+        entry = (event.timestamp, next(self._seq), event)
+        self._event_log.setdefault(event.station_id, []).append(entry)
+
+    async def events(
+        self, station_id: str, kind: str | None = None, limit: int = 100
+    ) -> list[EventRecord]:
+        """The newest ``limit`` events of a station (of one ``kind`` when given), newest
+        (timestamp, then arrival) first."""
+        check_count("limit", limit)
+        self._check_open()
+        entries = [
+            entry
+            for entry in self._event_log.get(station_id, ())
+            if kind is None or entry[2].kind == kind
+        ]
+        entries.sort(key=lambda e: e[:2], reverse=True)
+        return [entry[2] for entry in entries[:limit]]
 
     # station credentials --------------------------------------------------------------------------
     async def set_password(self, station_id: str, password_hash: str) -> None:

@@ -25,9 +25,9 @@ Schema
     versioned migrations in ``ocppkit.store.sqlite_migrations`` (``PRAGMA user_version``),
     applied by ``open()`` in one transaction; a file of a newer version is refused with
     ``SchemaVersionError``. Datetimes are stored as INTEGER microseconds since the Unix epoch
-    (UTC) and returned as aware UTC datetimes. Idempotence lives in the schema (UNIQUE
-    constraints, ``INSERT … ON CONFLICT DO NOTHING``, lookups in the writer's transaction), so it
-    holds across restarts.
+    (UTC) and returned as aware UTC datetimes; event data is stored as JSON text. Idempotence
+    lives in the schema (UNIQUE constraints, ``INSERT … ON CONFLICT DO NOTHING``, lookups in the
+    writer's transaction), so it holds across restarts.
 
 The semantics are exactly those of ``ocppkit.store.memory.MemoryStore`` (see its module
 docstring for the rules the interface leaves open). A call cancelled while it waits may still be
@@ -52,13 +52,14 @@ import msgspec
 
 from ocppkit.store import (
     ConnectorStatus,
+    EventRecord,
     FrameRecord,
     IdTokenRecord,
     MeterSample,
     StationRecord,
     TransactionRecord,
 )
-from ocppkit.store._rules import transaction_after_event, utc
+from ocppkit.store._rules import dump_json, load_json, transaction_after_event, utc
 from ocppkit.store.sqlite_migrations import SchemaVersionError, migrate
 
 __all__ = ["SchemaVersionError", "SqliteStore"]
@@ -108,6 +109,7 @@ _TX_COLUMNS = (
 )
 _SAMPLE_COLUMNS = "ts, value, measurand, phase, unit, context, location"
 _FRAME_COLUMNS = "station_id, direction, ts, frame"
+_EVENT_COLUMNS = "station_id, kind, ts, data"
 
 
 def _station(row: Row) -> StationRecord:
@@ -178,6 +180,12 @@ def _frame(row: Row) -> FrameRecord:
         direction=cast(Literal["in", "out"], row[1]),
         timestamp=_dt(row[2]),
         frame=row[3],
+    )
+
+
+def _event(row: Row) -> EventRecord:
+    return EventRecord(
+        station_id=row[0], kind=row[1], timestamp=_dt(row[2]), data=load_json(row[3])
     )
 
 
@@ -519,6 +527,30 @@ def _prune_frames(conn: sqlite3.Connection, keep: int) -> int:
         " WHERE rank > ?)",
         (keep,),
     ).rowcount
+
+
+def _record_event(conn: sqlite3.Connection, station_id: str, kind: str, ts: int, data: str) -> None:
+    conn.execute(
+        f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES (?, ?, ?, ?)", (station_id, kind, ts, data)
+    )
+
+
+def _events(
+    conn: sqlite3.Connection, station_id: str, kind: str | None, limit: int
+) -> list[EventRecord]:
+    if kind is None:
+        rows = conn.execute(
+            f"SELECT {_EVENT_COLUMNS} FROM events WHERE station_id = ?"
+            " ORDER BY ts DESC, id DESC LIMIT ?",
+            (station_id, limit),
+        ).fetchall()
+    else:
+        rows = conn.execute(
+            f"SELECT {_EVENT_COLUMNS} FROM events WHERE station_id = ? AND kind = ?"
+            " ORDER BY ts DESC, id DESC LIMIT ?",
+            (station_id, kind, limit),
+        ).fetchall()
+    return [_event(row) for row in rows]
 
 
 def _set_password(conn: sqlite3.Connection, station_id: str, password_hash: str) -> None:
@@ -986,6 +1018,21 @@ class SqliteStore:
         """Keep at most ``keep`` frames per station (the newest); returns how many were deleted."""
         _check_count("keep", keep)
         return await self._write(_prune_frames, keep)
+
+    # events ---------------------------------------------------------------------------------
+    async def record_event(self, event: EventRecord) -> None:
+        """Append a station message to the event log (``data`` must be JSON-compatible: a
+        ``TypeError`` otherwise)."""
+        data = dump_json(event.data)  # on the loop: a bad payload fails before it is queued
+        await self._write(_record_event, event.station_id, event.kind, _us(event.timestamp), data)
+
+    async def events(
+        self, station_id: str, kind: str | None = None, limit: int = 100
+    ) -> list[EventRecord]:
+        """The newest ``limit`` events of a station (of one ``kind`` when given), newest
+        (timestamp, then arrival) first."""
+        _check_count("limit", limit)
+        return await self._read(_events, station_id, kind, limit)
 
     # station credentials --------------------------------------------------------------------------
     async def set_password(self, station_id: str, password_hash: str) -> None:

@@ -7,8 +7,8 @@ or none.
 
 Conventions of the schema: datetimes are INTEGER microseconds since the Unix epoch, UTC (exact,
 compact, ordered); ``rowid`` (``id INTEGER PRIMARY KEY``) gives arrival order; history tables
-(statuses, transactions, frames) have no foreign key to ``stations``, since removing a station
-keeps its history.
+(statuses, transactions, frames, events) have no foreign key to ``stations``, since removing a
+station keeps its history.
 """
 
 from __future__ import annotations
@@ -148,7 +148,24 @@ def _v2_message_log(conn: sqlite3.Connection) -> None:
     )
 
 
-MIGRATIONS: tuple[Migration, ...] = (_v1_core, _v2_message_log)
+def _v3_events(conn: sqlite3.Connection) -> None:
+    """The event log: station messages kept as they came (``data``: the payload as JSON text)."""
+    _run(
+        conn,
+        [
+            """CREATE TABLE events (
+                id INTEGER PRIMARY KEY,
+                station_id TEXT NOT NULL,
+                kind TEXT NOT NULL,
+                ts INTEGER NOT NULL,
+                data TEXT NOT NULL
+            )""",
+            "CREATE INDEX events_by_station ON events (station_id, ts)",
+        ],
+    )
+
+
+MIGRATIONS: tuple[Migration, ...] = (_v1_core, _v2_message_log, _v3_events)
 """The migrations, in order: ``MIGRATIONS[i]`` upgrades version ``i`` to ``i + 1``."""
 
 LATEST_VERSION = len(MIGRATIONS)
