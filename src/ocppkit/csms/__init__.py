@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ocppkit.csms.context import BootPolicy, CsmsContext, accept_all, known_only
+from ocppkit.csms.context import BootPolicy, CsmsContext, accept_all, boot_rate_limit, known_only
 from ocppkit.csms.message_log import MessageLog
 from ocppkit.csms.role import Csms
 from ocppkit.csms.station import Station, Station16, Station21, Station201
@@ -17,5 +17,6 @@ __all__ = [
     "Station21",
     "Station201",
     "accept_all",
+    "boot_rate_limit",
     "known_only",
 ]

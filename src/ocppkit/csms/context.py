@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -16,7 +18,15 @@ from ocppkit.store import EventRecord, IdTokenRecord, StationRecord, Store
 
 log = logging.getLogger("ocppkit.csms")
 
-__all__ = ["BootDecision", "BootHook", "BootPolicy", "CsmsContext", "accept_all", "known_only"]
+__all__ = [
+    "BootDecision",
+    "BootHook",
+    "BootPolicy",
+    "CsmsContext",
+    "accept_all",
+    "boot_rate_limit",
+    "known_only",
+]
 
 BootDecision: TypeAlias = Literal["Accepted", "Pending", "Rejected"]
 BootPolicy: TypeAlias = Callable[[str, StationRecord | None], Awaitable[BootDecision]]
@@ -35,6 +45,32 @@ async def known_only(identity: str, known: StationRecord | None) -> BootDecision
     return "Accepted" if known is not None else "Rejected"
 
 
+def boot_rate_limit(
+    max_boots: int,
+    per_seconds: float,
+    then: BootPolicy = accept_all,
+    *,
+    clock: Callable[[], float] = time.monotonic,
+) -> BootPolicy:
+    """Boot policy against boot storms (a power cut ends, thousands of stations boot at once):
+    at most ``max_boots`` boots are decided by ``then`` within any ``per_seconds`` window; the
+    others are answered Pending, so the station retries after the retry interval."""
+    if max_boots < 1 or per_seconds <= 0:
+        raise ValueError("max_boots must be >= 1 and per_seconds > 0")
+    recent: deque[float] = deque()
+
+    async def policy(identity: str, known: StationRecord | None) -> BootDecision:
+        now = clock()
+        while recent and recent[0] <= now - per_seconds:
+            recent.popleft()
+        if len(recent) >= max_boots:
+            return "Pending"
+        recent.append(now)
+        return await then(identity, known)
+
+    return policy
+
+
 def utc_now() -> datetime:
     """The current time, UTC, to the millisecond (OCPP 2.x allows at most 3 fraction digits)."""
     now = datetime.now(UTC)
@@ -51,6 +87,7 @@ class CsmsContext:
     boot_policy: BootPolicy = accept_all
     clock: Callable[[], datetime] = utc_now
     accepted: set[str] = field(default_factory=set)
+    heartbeat_overrides: dict[str, int] = field(default_factory=dict)
     on_boot: list[BootHook] = field(default_factory=list)
 
     async def token_verdict(self, token: str) -> tuple[str, IdTokenRecord | None]:
@@ -115,6 +152,10 @@ class CsmsContext:
             )
         )
 
-    def interval(self, decision: BootDecision) -> int:
-        """Heartbeat interval when accepted, the retry interval otherwise."""
-        return self.heartbeat_interval if decision == "Accepted" else self.pending_interval
+    def interval(self, decision: BootDecision, identity: str | None = None) -> int:
+        """The station's heartbeat interval when accepted, the retry interval otherwise."""
+        if decision != "Accepted":
+            return self.pending_interval
+        if identity is not None:
+            return self.heartbeat_overrides.get(identity, self.heartbeat_interval)
+        return self.heartbeat_interval

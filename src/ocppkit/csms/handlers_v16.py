@@ -56,7 +56,9 @@ def install_v16(router: Router, ctx: CsmsContext) -> None:
         )
         decision = await ctx.boot(record)
         return v16.BootNotificationResponse(
-            current_time=ctx.clock(), interval=ctx.interval(decision), status=decision
+            current_time=ctx.clock(),
+            interval=ctx.interval(decision, conn.identity),
+            status=decision,
         )
 
     @router.on(v16.HeartbeatRequest)

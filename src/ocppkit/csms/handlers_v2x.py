@@ -104,7 +104,9 @@ def install_v2x(router: Router, ctx: CsmsContext) -> None:
         )
         decision = await ctx.boot(record)
         return pkg.BootNotificationResponse(
-            current_time=ctx.clock(), interval=ctx.interval(decision), status=decision
+            current_time=ctx.clock(),
+            interval=ctx.interval(decision, conn.identity),
+            status=decision,
         )
 
     async def heartbeat(req: Any, conn: OcppConnection) -> Any:

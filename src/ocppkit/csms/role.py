@@ -124,6 +124,19 @@ class Csms:
             raise NotConnectedError(f"{identity!r} is not connected")
         return station_for(conn)
 
+    def set_heartbeat_interval(self, identity: str, seconds: int | None) -> None:
+        """The heartbeat interval to give ``identity`` in its next boot reply (None: the default).
+
+        A connected 1.6 station also takes it at once with
+        ``station.change_configuration(key="HeartbeatInterval", value=str(seconds))``.
+        """
+        if seconds is None:
+            self.context.heartbeat_overrides.pop(identity, None)
+        elif seconds < 1:
+            raise ValueError("a heartbeat interval is at least 1 second")
+        else:
+            self.context.heartbeat_overrides[identity] = seconds
+
     def is_accepted(self, identity: str) -> bool:
         """True once the station's last boot on this run was Accepted."""
         return identity in self.context.accepted
