@@ -133,10 +133,13 @@ def install_v16(router: Router, ctx: CsmsContext) -> None:
     async def meter_values(
         req: v16.MeterValuesRequest, conn: OcppConnection
     ) -> v16.MeterValuesResponse:
+        tx = None
         if req.transaction_id is not None:
             tx = await ctx.store.get_transaction(conn.identity, str(req.transaction_id))
-            if tx is not None:
-                await ctx.store.add_meter_values(tx.id, _samples(req.meter_value))
+        if tx is not None:
+            await ctx.store.add_meter_values(tx.id, _samples(req.meter_value))
+        else:  # outside a (known) transaction: kept in the event log, as 2.x MeterValues are
+            await ctx.record_event(conn.identity, "MeterValues", req)
         return v16.MeterValuesResponse()
 
     # messages kept in the event log --------------------------------------------------------

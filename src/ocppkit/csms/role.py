@@ -152,6 +152,11 @@ class Csms:
     ) -> None:
         """Open the store, start the message log's writer and start serving."""
         await self.store.open()
+        # stations boot when they reboot, not when they reconnect: after a restart of the CSMS
+        # the ones whose last boot was accepted stay accepted (their queued messages go through)
+        self.context.accepted.update(
+            s.id for s in await self.store.list_stations() if s.boot_status == "Accepted"
+        )
         if self.message_log is not None:
             self.message_log.start()
         try:
