@@ -26,6 +26,7 @@ __all__ = [
     "accept_all",
     "boot_rate_limit",
     "known_only",
+    "stored_event_handler",
 ]
 
 BootDecision: TypeAlias = Literal["Accepted", "Pending", "Rejected"]
@@ -159,3 +160,17 @@ class CsmsContext:
         if identity is not None:
             return self.heartbeat_overrides.get(identity, self.heartbeat_interval)
         return self.heartbeat_interval
+
+
+def stored_event_handler(
+    ctx: CsmsContext, action: str, response: Any, time_field: str | None
+) -> Callable[[Any, Any], Awaitable[Any]]:
+    """A handler that stores the request in the event log (timestamped by ``time_field`` of the
+    request, or the clock), then answers ``response``."""
+
+    async def handler(request: Any, conn: Any) -> Any:
+        timestamp = getattr(request, time_field) if time_field else None
+        await ctx.record_event(conn.identity, action, request, timestamp)
+        return response
+
+    return handler

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from ocppkit.csms.context import CsmsContext
+from ocppkit.csms.context import CsmsContext, stored_event_handler
 from ocppkit.messages import v16
 from ocppkit.runtime.connection import OcppConnection
 from ocppkit.runtime.router import Router
@@ -13,6 +13,15 @@ from ocppkit.store import ConnectorStatus, MeterSample, StationRecord
 __all__ = ["install_v16"]
 
 log = logging.getLogger("ocppkit.csms")
+
+# status reports and security events kept in the event log: action -> field with their own time
+_EVENTS: dict[str, str | None] = {
+    "DiagnosticsStatusNotification": None,
+    "FirmwareStatusNotification": None,
+    "LogStatusNotification": None,
+    "SecurityEventNotification": "timestamp",
+    "SignedFirmwareStatusNotification": None,
+}
 
 
 def _samples(meter_values: list[v16.MeterValue] | list[v16.TransactionData]) -> list[MeterSample]:
@@ -150,37 +159,8 @@ def install_v16(router: Router, ctx: CsmsContext) -> None:
         await ctx.record_event(conn.identity, "DataTransfer", req)
         return v16.DataTransferResponse(status="UnknownVendorId")
 
-    @router.on(v16.DiagnosticsStatusNotificationRequest)
-    async def diagnostics_status(
-        req: v16.DiagnosticsStatusNotificationRequest, conn: OcppConnection
-    ) -> v16.DiagnosticsStatusNotificationResponse:
-        await ctx.record_event(conn.identity, "DiagnosticsStatusNotification", req)
-        return v16.DiagnosticsStatusNotificationResponse()
-
-    @router.on(v16.FirmwareStatusNotificationRequest)
-    async def firmware_status(
-        req: v16.FirmwareStatusNotificationRequest, conn: OcppConnection
-    ) -> v16.FirmwareStatusNotificationResponse:
-        await ctx.record_event(conn.identity, "FirmwareStatusNotification", req)
-        return v16.FirmwareStatusNotificationResponse()
-
-    @router.on(v16.LogStatusNotificationRequest)
-    async def log_status(
-        req: v16.LogStatusNotificationRequest, conn: OcppConnection
-    ) -> v16.LogStatusNotificationResponse:
-        await ctx.record_event(conn.identity, "LogStatusNotification", req)
-        return v16.LogStatusNotificationResponse()
-
-    @router.on(v16.SecurityEventNotificationRequest)
-    async def security_event(
-        req: v16.SecurityEventNotificationRequest, conn: OcppConnection
-    ) -> v16.SecurityEventNotificationResponse:
-        await ctx.record_event(conn.identity, "SecurityEventNotification", req, req.timestamp)
-        return v16.SecurityEventNotificationResponse()
-
-    @router.on(v16.SignedFirmwareStatusNotificationRequest)
-    async def signed_firmware_status(
-        req: v16.SignedFirmwareStatusNotificationRequest, conn: OcppConnection
-    ) -> v16.SignedFirmwareStatusNotificationResponse:
-        await ctx.record_event(conn.identity, "SignedFirmwareStatusNotification", req)
-        return v16.SignedFirmwareStatusNotificationResponse()
+    for name, time_field in _EVENTS.items():
+        response = getattr(v16, f"{name}Response")()
+        router.add(
+            getattr(v16, f"{name}Request"), stored_event_handler(ctx, name, response, time_field)
+        )

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
 from types import ModuleType
 from typing import Any
 
-from ocppkit.csms.context import CsmsContext
+from ocppkit.csms.context import CsmsContext, stored_event_handler
 from ocppkit.messages import v21, v201
 from ocppkit.protocol.versions import OcppVersion
 from ocppkit.runtime.connection import OcppConnection
@@ -59,19 +58,6 @@ _EVENTS: dict[str, str | None] = {
     "NotifyReport": "generated_at",
     "NotifyEvent": "generated_at",
 }
-
-
-def _stored(
-    ctx: CsmsContext, action: str, response: Any, time_field: str | None
-) -> Callable[[Any, OcppConnection], Awaitable[Any]]:
-    """A handler that stores the request in the event log, then answers ``response``."""
-
-    async def handler(request: Any, conn: OcppConnection) -> Any:
-        timestamp = getattr(request, time_field) if time_field else None
-        await ctx.record_event(conn.identity, action, request, timestamp)
-        return response
-
-    return handler
 
 
 def install_v2x(router: Router, ctx: CsmsContext) -> None:
@@ -171,4 +157,6 @@ def install_v2x(router: Router, ctx: CsmsContext) -> None:
         router.add(request_type, handler)
     for name, time_field in _EVENTS.items():
         response = getattr(pkg, f"{name}Response")()
-        router.add(getattr(pkg, f"{name}Request"), _stored(ctx, name, response, time_field))
+        router.add(
+            getattr(pkg, f"{name}Request"), stored_event_handler(ctx, name, response, time_field)
+        )
