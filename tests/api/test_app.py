@@ -11,7 +11,6 @@ from typing import Any
 
 import httpx
 import msgspec
-import msgspec.inspect as mi
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from starlette.applications import Starlette
@@ -23,7 +22,7 @@ from ocppkit.csms.role import Csms
 from ocppkit.csms.station import Station16, Station21, Station201
 from ocppkit.messages import OcppRequest, actions, v16
 from ocppkit.protocol import OcppVersion
-from ocppkit.protocol.codec import decode_payload
+from ocppkit.protocol.codec import decode_payload, encode_payload
 from ocppkit.protocol.errors import NotSupportedError, SecurityError
 from ocppkit.protocol.session import ValidationPolicy
 from ocppkit.runtime.client import OcppClient
@@ -31,7 +30,7 @@ from ocppkit.runtime.connection import OcppConnection
 from ocppkit.runtime.router import Router
 from ocppkit.store import IdTokenRecord, Store
 from ocppkit.store.memory import MemoryStore
-from ocppkit.testing import fake_charge_point
+from ocppkit.testing import default_instance, fake_charge_point
 
 T0 = datetime(2025, 3, 4, 5, 6, 7, tzinfo=UTC)
 
@@ -118,42 +117,14 @@ async def serving(store: Store | None = None, **csms_options: Any) -> AsyncItera
             await asyncio.gather(*(s.runner for s in harness.stations), return_exceptions=True)
 
 
-# -- minimal valid requests, built from the msgspec types ----------------------------------------
-
-
-def _minimal(t: mi.Type) -> Any:
-    if isinstance(t, mi.StructType):
-        return {f.encode_name: _minimal(f.type) for f in t.fields if f.required}
-    if isinstance(t, mi.LiteralType):
-        return t.values[0]
-    if isinstance(t, mi.ListType):
-        return [_minimal(t.item_type) for _ in range(t.min_length or 0)]
-    if isinstance(t, mi.DateTimeType):
-        return "2025-01-01T00:00:00Z"
-    if isinstance(t, mi.IntType):
-        return t.ge if t.ge is not None else 0
-    if isinstance(t, mi.FloatType):
-        return float(t.ge) if t.ge is not None else 0.0
-    if isinstance(t, mi.BoolType):
-        return False
-    if isinstance(t, mi.UnionType):
-        return _minimal(next(x for x in t.types if not isinstance(x, mi.NoneType)))
-    if isinstance(t, mi.StrType):
-        return "x" * (t.min_length or 1)
-    if isinstance(t, mi.CustomType):
-        return {"vendorId": "org.example"}
-    return "x"
-
-
 def minimal_payload(version: OcppVersion, action: str) -> bytes:
     """The JSON of a valid request of ``action`` with its required fields only."""
-    return msgspec.json.encode(_minimal(mi.type_info(actions(version)[action].request)))
+    return encode_payload(minimal_request(version, action))
 
 
 def minimal_request(version: OcppVersion, action: str) -> OcppRequest[Any]:
-    spec = actions(version)[action]
-    request, _ = decode_payload(spec.request, minimal_payload(version, action), "strict")
-    return request
+    """A valid request of ``action`` with its required fields only."""
+    return default_instance(actions(version)[action].request)
 
 
 def csms_actions(version: OcppVersion) -> list[str]:

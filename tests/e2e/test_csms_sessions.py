@@ -19,7 +19,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 import ocpp.routing
@@ -35,8 +35,7 @@ from ocppkit.api import create_app
 from ocppkit.csms import Csms, Station16, Station21, Station201
 from ocppkit.protocol import OcppVersion
 from ocppkit.store.sqlite import SqliteStore
-
-F = TypeVar("F", bound=Callable[..., Any])
+from tests.mobilityhouse import Recording, on
 
 TOKEN = "TAG-E2E-1"
 ENERGY = "Energy.Active.Import.Register"
@@ -53,31 +52,17 @@ def run(main: Callable[[], Awaitable[None]]) -> None:
     asyncio.run(asyncio.wait_for(main(), 30))
 
 
-def on(action: str) -> Callable[[F], F]:
-    """mobilityhouse's (untyped) ``@on``, typed for mypy --strict."""
-    decorator: Callable[[F], F] = ocpp.routing.on(action)
-    return decorator
-
-
 # -- mobilityhouse charge points: they answer Reset and record what the CSMS sent ---------------
 
 
-class _Recording:
-    _call_result: Any  # the version's ``ocpp.v*.call_result`` module (set by ChargePoint)
-
-    def __init__(self, identity: str, connection: Any) -> None:
-        super().__init__(identity, connection)  # type: ignore[call-arg]  # ChargePoint's
-        self.received: list[tuple[str, dict[str, Any]]] = []
-
-
-class ChargePoint16(_Recording, ocpp.v16.ChargePoint):  # type: ignore[misc]
+class ChargePoint16(Recording, ocpp.v16.ChargePoint):  # type: ignore[misc]
     @on("Reset")
     async def on_reset(self, **kwargs: Any) -> Any:
         self.received.append(("Reset", kwargs))
         return self._call_result.Reset(status="Accepted")
 
 
-class _ChargePoint2x(_Recording):
+class _ChargePoint2x(Recording):
     @on("Reset")
     async def on_reset(self, **kwargs: Any) -> Any:
         self.received.append(("Reset", kwargs))

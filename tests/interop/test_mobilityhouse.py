@@ -20,7 +20,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from types import ModuleType
-from typing import Any, TypeVar
+from typing import Any
 
 import ocpp.exceptions
 import ocpp.routing
@@ -39,39 +39,18 @@ from ocppkit.runtime.client import OcppClient
 from ocppkit.runtime.connection import OcppConnection
 from ocppkit.runtime.router import Router
 from ocppkit.runtime.server import OcppServer
+from tests.mobilityhouse import Recording, on
 
 NOW = datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)
 NOW_TEXT = "2025-01-02T03:04:05Z"  # how ocppkit encodes NOW (RFC 3339, UTC as Z)
 LATER = datetime(2025, 1, 2, 4, 4, 5, tzinfo=UTC)
 LATER_TEXT = "2025-01-02T04:04:05Z"
 
-F = TypeVar("F", bound=Callable[..., Any])
 
 # -- the mobilityhouse side ----------------------------------------------------------------------
 
 
-def on(action: str) -> Callable[[F], F]:
-    """mobilityhouse's ``@on`` (untyped), typed for mypy --strict. Actions are given as plain
-    strings: its ``Action`` enums are ``StrEnum``s with these values, and the 2.0.1 and 2.1 peers
-    share their handlers."""
-    decorator: Callable[[F], F] = ocpp.routing.on(action)
-    return decorator
-
-
-class _Recording:
-    """Records every CALL a mobilityhouse peer handled: ``(action, snake_case kwargs)``."""
-
-    _call_result: Any  # the version's ``ocpp.v*.call_result`` module (set by ChargePoint)
-
-    def __init__(self, identity: str, connection: Any) -> None:
-        super().__init__(identity, connection)  # type: ignore[call-arg]  # ChargePoint's
-        self.received: list[tuple[str, dict[str, Any]]] = []
-
-    def record(self, action: str, kwargs: dict[str, Any]) -> None:
-        self.received.append((action, kwargs))
-
-
-class Peer16(_Recording, ocpp.v16.ChargePoint):  # type: ignore[misc]
+class Peer16(Recording, ocpp.v16.ChargePoint):  # type: ignore[misc]
     """A mobilityhouse 1.6 peer: central-system handlers for our client, charge-point handlers
     for our server. No DataTransfer handler (the error cases)."""
 
@@ -127,7 +106,7 @@ class Peer16(_Recording, ocpp.v16.ChargePoint):  # type: ignore[misc]
         )
 
 
-class _Peer2x(_Recording):
+class _Peer2x(Recording):
     """Handlers shared by the 2.0.1 and 2.1 peers (same action names and shapes)."""
 
     @on("BootNotification")

@@ -39,7 +39,7 @@ from ocppkit.protocol.events import CallReceived
 from ocppkit.protocol.frames import Call, FrameError, parse_frame
 from ocppkit.protocol.versions import OcppVersion
 
-__all__ = ["Issue", "Mode", "PayloadCodec", "decode_call", "decode_payload", "encode_payload"]
+__all__ = ["Issue", "Mode", "decode_call", "decode_payload", "encode_checked", "encode_payload"]
 
 Mode: TypeAlias = Literal["strict", "lenient", "off"]
 """Validation mode for one direction of one action."""
@@ -125,22 +125,14 @@ def decode_call(data: bytes | str, version: OcppVersion, mode: Mode = "strict") 
     return CallReceived(frame.unique_id, frame.action, request)
 
 
-class PayloadCodec:
-    """Encode and validate payloads for one connection; a thin, explicit home for the modes."""
-
-    def decode(
-        self, tp: type[T], raw: bytes | msgspec.Raw, mode: Mode, *, may_hold_null: bool = True
-    ) -> tuple[T, list[Issue]]:
-        """See ``decode_payload``."""
-        return decode_payload(tp, raw, mode, may_hold_null=may_hold_null)
-
-    def encode(self, payload: OcppStruct, mode: Mode) -> tuple[bytes, list[Issue]]:
-        """Encode an outgoing payload and check it per ``mode`` (strict raises, lenient reports)."""
-        raw = _encoder.encode(payload)
-        if mode == "off":
-            return raw, []
-        _, issues = decode_payload(type(payload), raw, mode)
-        return raw, issues
+def encode_checked(payload: OcppStruct, mode: Mode) -> tuple[bytes, list[Issue]]:
+    """Encode an outgoing payload and check the bytes per ``mode``: strict raises
+    ``PayloadValidationError``, lenient returns the issues, off does not check."""
+    raw = _encoder.encode(payload)
+    if mode == "off":
+        return raw, []
+    _, issues = decode_payload(type(payload), raw, mode)
+    return raw, issues
 
 
 # -- strict: msgspec's message -> (code, path, reason) ----------------------------------------

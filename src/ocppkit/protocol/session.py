@@ -32,7 +32,7 @@ from typing import Any
 
 from ocppkit.messages import actions
 from ocppkit.messages._base import ActionSpec, OcppRequest, OcppResponse, OcppStruct
-from ocppkit.protocol.codec import Issue, Mode, PayloadCodec
+from ocppkit.protocol.codec import Issue, Mode, decode_payload, encode_checked
 from ocppkit.protocol.errors import (
     CallError,
     CallTimeoutError,
@@ -140,7 +140,6 @@ class OcppSession:
         if unknown:
             raise LocalProtocolError(f"not OCPP {version} actions: {sorted(unknown)}")
         self._id_factory = id_factory
-        self._codec = PayloadCodec()
         self._events: list[Event] = []
         self._outbox: list[bytes] = []
         self._in_flight: _OutgoingCall | None = None
@@ -370,7 +369,7 @@ class OcppSession:
             return
         mode = self.validation.mode(action, outgoing=False)
         try:
-            request, issues = self._codec.decode(
+            request, issues = decode_payload(
                 spec.request, frame.payload, mode, may_hold_null=self._may_hold_null
             )
         except PayloadValidationError as exc:
@@ -389,7 +388,7 @@ class OcppSession:
             return
         try:
             mode = self.validation.mode(frame.action, outgoing=False)
-            request, issues = self._codec.decode(
+            request, issues = decode_payload(
                 spec.request, frame.payload, mode, may_hold_null=self._may_hold_null
             )
         except PayloadValidationError as exc:  # SEND is never answered: log and drop
@@ -405,7 +404,7 @@ class OcppSession:
         assert call.spec.response is not None  # SEND-only actions never become pending
         try:
             mode = self.validation.mode(call.spec.action, outgoing=False)
-            response, issues = self._codec.decode(
+            response, issues = decode_payload(
                 call.spec.response, frame.payload, mode, may_hold_null=self._may_hold_null
             )
         except PayloadValidationError as exc:
@@ -478,7 +477,7 @@ class OcppSession:
             raise ConnectionClosedError("the connection is closed")
 
     def _encode(self, action: str, payload: OcppStruct) -> bytes:
-        raw, issues = self._codec.encode(payload, self.validation.mode(action, outgoing=True))
+        raw, issues = encode_checked(payload, self.validation.mode(action, outgoing=True))
         if issues:  # lenient outgoing: sent anyway, reported
             self._issue("lenient", "; ".join(map(str, issues)) + " (outgoing)", None, action)
         return raw

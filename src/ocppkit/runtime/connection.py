@@ -39,7 +39,7 @@ from ocppkit.protocol.events import (
 )
 from ocppkit.protocol.session import DEFAULT_CALL_TIMEOUT, OcppSession, ValidationPolicy
 from ocppkit.protocol.versions import OcppVersion
-from ocppkit.runtime.router import AfterHook, Router, _Route
+from ocppkit.runtime.router import AfterHook, Route, Router
 from ocppkit.transport import Transport, TransportClosed
 
 __all__ = ["FrameHook", "IssueHook", "OcppConnection"]
@@ -217,7 +217,7 @@ class OcppConnection:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    def _handle_inline(self, event: CallReceived | SendReceived, route: _Route | None) -> None:
+    def _handle_inline(self, event: CallReceived | SendReceived, route: Route | None) -> None:
         is_call = type(event) is CallReceived
         if route is None:
             if is_call:

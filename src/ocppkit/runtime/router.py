@@ -31,7 +31,7 @@ from ocppkit.protocol.versions import OcppVersion
 if TYPE_CHECKING:
     from ocppkit.runtime.connection import OcppConnection
 
-__all__ = ["AfterHook", "Handler", "Router"]
+__all__ = ["AfterHook", "Handler", "Route", "Router"]
 
 Req = TypeVar("Req", bound=OcppRequest[Any])
 Resp = TypeVar("Resp")
@@ -45,7 +45,9 @@ AfterHook = Callable[[Any, Any, "OcppConnection"], Awaitable[None]]
 
 
 @dataclass(slots=True)
-class _Route:
+class Route:
+    """An action's handler, its after-hook, and whether the handler is a coroutine function."""
+
     handler: Handler
     after: AfterHook | None = None
     is_async: bool = True
@@ -57,14 +59,14 @@ class Router:
     def __init__(self, version: OcppVersion) -> None:
         self.version = version
         self._by_type = {spec.request: spec.action for spec in actions(version).values()}
-        self._routes: dict[str, _Route] = {}
+        self._routes: dict[str, Route] = {}
 
     @property
     def actions(self) -> frozenset[str]:
         """The actions with a handler (the others are answered NotSupported)."""
         return frozenset(self._routes)
 
-    def route(self, action: str) -> _Route | None:
+    def route(self, action: str) -> Route | None:
         """The handler and after-hook of ``action``, if registered."""
         return self._routes.get(action)
 
@@ -85,7 +87,7 @@ class Router:
         def register(handler: TypedHandler[Resp]) -> TypedHandler[Resp]:
             previous = self._routes.get(action)
             is_async = inspect.iscoroutinefunction(handler)
-            self._routes[action] = _Route(handler, previous.after if previous else None, is_async)
+            self._routes[action] = Route(handler, previous.after if previous else None, is_async)
             return handler
 
         return register

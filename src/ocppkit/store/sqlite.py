@@ -968,7 +968,7 @@ class SqliteStore:
     ) -> tuple[TransactionRecord, bool]:
         """2.x TransactionEvent: create / update / end the transaction ``ocpp_id``; returns it and
         whether this (transaction, seq_no) was new (rules:
-        ``ocppkit.store.memory.transaction_after_event``)."""
+        ``ocppkit.store._rules.transaction_after_event``)."""
         return await self._write(
             _transaction_event,
             station_id,

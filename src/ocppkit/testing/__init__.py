@@ -28,12 +28,12 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec.inspect as mi
 
 from ocppkit.messages import actions
-from ocppkit.messages._base import OcppRequest, OcppResponse
+from ocppkit.messages._base import OcppRequest, OcppResponse, OcppStruct
 from ocppkit.protocol.session import ValidationPolicy
 from ocppkit.protocol.versions import OcppVersion
 from ocppkit.runtime.connection import OcppConnection
@@ -44,6 +44,7 @@ __all__ = [
     "ConnectedPair",
     "FakePeer",
     "connected_pair",
+    "default_instance",
     "default_response",
     "fake_charge_point",
     "fake_csms",
@@ -92,15 +93,24 @@ def fake_charge_point(version: OcppVersion) -> FakePeer:
     return _fake(version, {"csms_to_cp", "both"})
 
 
-def default_response(response_type: type[OcppResponse]) -> OcppResponse:
-    """A valid instance of ``response_type``: required fields only, ``Accepted`` where allowed."""
-    value = _default(_type_info(response_type))
-    assert isinstance(value, response_type)
+S = TypeVar("S", bound=OcppStruct)
+
+
+def default_instance(payload_type: type[S]) -> S:
+    """A valid instance of any payload class (request, response or nested type): required fields
+    only, ``Accepted`` where the enum allows it, now for timestamps, minimal lists."""
+    value = _default(_type_info(payload_type))
+    assert isinstance(value, payload_type)
     return value
 
 
+def default_response(response_type: type[OcppResponse]) -> OcppResponse:
+    """A valid instance of ``response_type`` (see ``default_instance``)."""
+    return default_instance(response_type)
+
+
 @cache
-def _type_info(tp: type[OcppResponse]) -> mi.Type:
+def _type_info(tp: type[OcppStruct]) -> mi.Type:
     return mi.type_info(tp)
 
 
