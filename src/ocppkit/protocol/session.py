@@ -148,7 +148,6 @@ class OcppSession:
         self._timed_out: OrderedDict[str, None] = OrderedDict()
         self._remember_timed_out = remember_timed_out
         self._closed = False
-        self._may_hold_null = True
 
     # -- what the caller drains ----------------------------------------------------------
     def events_received(self) -> list[Event]:
@@ -315,15 +314,15 @@ class OcppSession:
             self._on_bad_frame(exc)
             return
         # one scan of the whole frame instead of a copy and scan of each payload
-        self._may_hold_null = (b"null" in data) if isinstance(data, bytes) else ("null" in data)
+        may_hold_null = (b"null" in data) if isinstance(data, bytes) else ("null" in data)
         if type(frame) is Call:
-            self._on_call(frame)
+            self._on_call(frame, may_hold_null)
         elif type(frame) is CallResult:
-            self._on_result(frame)
+            self._on_result(frame, may_hold_null)
         elif type(frame) is CallErrorFrame:
             self._on_error(frame)
         elif type(frame) is Send:
-            self._on_send(frame)
+            self._on_send(frame, may_hold_null)
         elif type(frame) is CallResultError:
             error = CallError.from_code(
                 frame.error_code, frame.error_description, frame.error_details
@@ -350,7 +349,7 @@ class OcppSession:
             return
         self._issue(kind, exc.reason, uid, replied=reply)
 
-    def _on_call(self, frame: Call) -> None:
+    def _on_call(self, frame: Call, may_hold_null: bool) -> None:
         uid, action = frame.unique_id, frame.action
         if uid in self._incoming:
             code = ErrorCode.RPC_FRAMEWORK_ERROR if self.version.is_2x else ErrorCode.GENERIC_ERROR
@@ -370,7 +369,7 @@ class OcppSession:
         mode = self.validation.mode(action, outgoing=False)
         try:
             request, issues = decode_payload(
-                spec.request, frame.payload, mode, may_hold_null=self._may_hold_null
+                spec.request, frame.payload, mode, may_hold_null=may_hold_null
             )
         except PayloadValidationError as exc:
             self._reply_error(uid, action, exc.code, exc.description, "invalid_payload")
@@ -379,7 +378,7 @@ class OcppSession:
         self._incoming[uid] = spec
         self._events.append(CallReceived(uid, action, request))
 
-    def _on_send(self, frame: Send) -> None:
+    def _on_send(self, frame: Send, may_hold_null: bool) -> None:
         spec = self._actions.get(frame.action)
         if spec is None or not spec.send_only:
             self._issue(
@@ -389,7 +388,7 @@ class OcppSession:
         try:
             mode = self.validation.mode(frame.action, outgoing=False)
             request, issues = decode_payload(
-                spec.request, frame.payload, mode, may_hold_null=self._may_hold_null
+                spec.request, frame.payload, mode, may_hold_null=may_hold_null
             )
         except PayloadValidationError as exc:  # SEND is never answered: log and drop
             self._issue("invalid_payload", exc.description, frame.unique_id, frame.action)
@@ -397,7 +396,7 @@ class OcppSession:
         self._lenient(issues, frame.unique_id, frame.action)
         self._events.append(SendReceived(frame.unique_id, frame.action, request))
 
-    def _on_result(self, frame: CallResult) -> None:
+    def _on_result(self, frame: CallResult, may_hold_null: bool) -> None:
         call = self._take_pending(frame.unique_id)
         if call is None:
             return
@@ -405,7 +404,7 @@ class OcppSession:
         try:
             mode = self.validation.mode(call.spec.action, outgoing=False)
             response, issues = decode_payload(
-                call.spec.response, frame.payload, mode, may_hold_null=self._may_hold_null
+                call.spec.response, frame.payload, mode, may_hold_null=may_hold_null
             )
         except PayloadValidationError as exc:
             if self.version is OcppVersion.V21:
