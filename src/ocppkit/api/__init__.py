@@ -12,6 +12,7 @@ See ``ocppkit.api.app`` for the routes (also served as ``GET /openapi.json``).
 
 from __future__ import annotations
 
-from ocppkit.api.app import create_app, openapi_document
+from ocppkit.api.app import create_app
+from ocppkit.api.openapi import openapi_document
 
 __all__ = ["create_app", "openapi_document"]
