@@ -5,6 +5,9 @@
     station = csms.station("CP-1")               # a Station16 / Station201 / Station21
     await station.reset(type="Soft")              # -> v16.ResetResponse
     await station.call(v16.ResetRequest(type="Soft"))   # the same, with a request object
+
+Calls go through the CSMS's ``GatedRouter`` when the connection has one, so what a request asks
+a Pending station to send (TriggerMessage, GetBaseReport, …) passes the gate (see ``gate``).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from typing import TypeVar
 from ocppkit.csms.commands_v16 import Commands16
 from ocppkit.csms.commands_v21 import Commands21
 from ocppkit.csms.commands_v201 import Commands201
+from ocppkit.csms.gate import GatedRouter
 from ocppkit.messages._base import OcppRequest
 from ocppkit.protocol.versions import OcppVersion
 from ocppkit.runtime.connection import OcppConnection
@@ -41,6 +45,9 @@ class Station:
 
     async def call(self, request: OcppRequest[R], *, timeout: float | None = None) -> R:
         """Send any CALL of the station's version and return its typed response."""
+        router = self.connection.router
+        if isinstance(router, GatedRouter):  # a CSMS connection: keep the gate informed
+            return await router.call(self.connection, request, timeout=timeout)
         return await self.connection.call(request, timeout=timeout)
 
     def __repr__(self) -> str:
