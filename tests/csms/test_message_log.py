@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import cast
@@ -57,7 +57,7 @@ class GatedStore:
         self.records.extend(frames)
         self.written.set()
 
-    async def prune_frames(self, keep: int) -> int:
+    async def prune_frames(self, keep: int, station_ids: Sequence[str] | None = None) -> int:
         self.prunes.append(keep)
         return 0
 
@@ -186,12 +186,12 @@ def test_each_station_is_pruned_to_keep_each_time_keep_frames_were_written() -> 
         a("in", "a3")
         a("out", "a4")
         assert [f.frame for f in await store.frames("A")] == ["a1", "a2"]
-        await log.flush()  # 5 written since the last prune: each station cut to its newest 3
+        await log.flush()  # 4 of A written since its last prune: A cut to its newest 3, not B
         assert [f.frame for f in await store.frames("A")] == ["a2", "a3", "a4"]
         assert [f.frame for f in await store.frames("B")] == ["b1"]
         for n in range(5, 7):
             a("in", f"a{n}")
-        await log.flush()  # 2 since the prune: A holds 5 until keep frames more were written
+        await log.flush()  # 2 since A's prune: A holds 5 until keep frames more were written
         assert len(await store.frames("A")) == 5
         a("in", "a7")
         await log.flush()

@@ -714,6 +714,17 @@ class StoreContract:
         assert await store.prune_frames(0) == 2
         assert await store.frames("CP1") == await store.frames("CP2") == []
 
+    @contract
+    async def test_prune_frames_of_chosen_stations_only(self, store: Store) -> None:
+        a = [frame("CP1", at(i), f"a{i}") for i in range(4)]
+        b = [frame("CP2", at(i), f"b{i}") for i in range(4)]
+        await store.log_frames([*b, *a])
+        assert await store.prune_frames(1, ["CP2", "CP9"]) == 3  # an unknown id is no error
+        assert await store.frames("CP1") == a
+        assert await store.frames("CP2") == b[3:]
+        assert await store.prune_frames(2, []) == 0
+        assert await store.frames("CP1") == a
+
     # event log --------------------------------------------------------------------------------
     @contract
     async def test_events_newest_first_with_kind_and_limit(self, store: Store) -> None:

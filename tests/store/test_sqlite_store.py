@@ -11,7 +11,7 @@ import subprocess
 import sys
 import tempfile
 import threading
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -355,10 +355,10 @@ def gate(conn: sqlite3.Connection, entered: threading.Event, release: threading.
     return threading.get_ident()
 
 
-async def hold_writer(store: SqliteStore) -> tuple[asyncio.Task[int], threading.Event]:
+async def hold_writer(store: SqliteStore) -> tuple[asyncio.Future[int], threading.Event]:
     """Start a ``gate`` write; return once the writer is inside it (blocked until released)."""
     entered, release = threading.Event(), threading.Event()
-    task = asyncio.create_task(store._write(gate, entered, release))
+    task = store._write(gate, entered, release)
     assert await asyncio.to_thread(entered.wait, 20)
     return task, release
 
@@ -413,9 +413,13 @@ def test_group_commit_runs_queued_writes_in_one_transaction(tmp_path: Path) -> N
             calls: list[Coroutine[Any, Any, Any]] = [
                 store.put_token(IdTokenRecord(token=f"T{i}")) for i in range(250)
             ]
+
+            async def write(fn: Callable[[sqlite3.Connection], None]) -> None:
+                await store._write(fn)  # queued when gather starts it, in list order
+
             calls += [
-                store._write(write_then_fail),
-                store._write(duplicate_key),
+                write(write_then_fail),
+                write(duplicate_key),
                 store.add_meter_values(424242, [sample(T0)]),
             ]
             calls += [store.put_token(IdTokenRecord(token=f"T{i}")) for i in range(250, 500)]
@@ -429,6 +433,38 @@ def test_group_commit_runs_queued_writes_in_one_transaction(tmp_path: Path) -> N
             assert results[:250] + results[253:] == [None] * 501
             assert await store.get_token("BAD") is None  # rolled back with its savepoint
             assert len(await store.list_tokens()) == 500
+
+    run(main())
+
+
+def test_touches_are_written_behind_in_one_operation_and_shown_at_once(tmp_path: Path) -> None:
+    """100 touches: no writer round trip each, one write operation, visible to reads at once,
+    on disk after close; a later ``set_connected`` wins over a touch not yet written."""
+    path = tmp_path / "s.db"
+
+    async def main() -> None:
+        async with SqliteStore(path) as store:
+            for i in range(100):
+                await store.set_connected(f"CP{i}", True, T0)
+            held, release = await hold_writer(store)  # touches cannot reach the disk for now
+            writes = store.writes
+            for i in range(100):
+                await store.touch(f"CP{i}", at(i))  # returns although the writer is held
+            await store.touch("unknown", at(1))
+            reads = [await store.get_station(f"CP{i}") for i in (1, 99)]
+            assert [s.last_seen for s in reads if s is not None] == [at(1), at(99)]
+            later = asyncio.create_task(store.set_connected("CP0", False, at(500)))
+            await asyncio.sleep(0)  # set_connected is queued behind the touches
+            release.set()
+            await held
+            await later
+            assert store.writes - writes == 3  # the gate, the touches in one operation, the other
+            seen = {s.id: s.last_seen for s in await store.list_stations()}
+            assert (seen["CP0"], seen["CP1"], seen["CP2"]) == (at(500), at(1), at(2))
+        async with SqliteStore(path) as reopened:
+            stations = {s.id: s.last_seen for s in await reopened.list_stations()}
+            assert (stations["CP0"], stations["CP42"]) == (at(500), at(42))
+            assert "unknown" not in stations
 
     run(main())
 

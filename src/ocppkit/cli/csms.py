@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
 from collections.abc import Iterator
@@ -87,6 +88,9 @@ async def run_csms(
             host,
             api_port,
         )
+    # what start-up made (modules, schemas, routes) lives as long as the process: take it out of
+    # the garbage collector's full passes, which otherwise rescan it under load (~5 us per call)
+    gc.freeze()
     try:
         await stop.wait()
     finally:

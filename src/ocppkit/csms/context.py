@@ -13,8 +13,7 @@ from typing import Any, Literal, TypeAlias
 import msgspec
 
 from ocppkit.messages import OcppRequest
-from ocppkit.protocol.codec import encode_payload
-from ocppkit.store import EventRecord, IdTokenRecord, StationRecord, Store
+from ocppkit.store import EventRecord, IdTokenRecord, StationRecord, Store, TransactionRecord
 
 log = logging.getLogger("ocppkit.csms")
 
@@ -90,6 +89,27 @@ class CsmsContext:
     accepted: set[str] = field(default_factory=set)
     heartbeat_overrides: dict[str, int] = field(default_factory=dict)
     on_boot: list[BootHook] = field(default_factory=list)
+    known_transactions: dict[tuple[str, str], int] = field(default_factory=dict)
+    """(station, wire transaction id) -> store id of transactions seen lately (bounded)."""
+    known_transactions_max: int = 10_000
+
+    def remember_transaction(self, tx: TransactionRecord) -> None:
+        """Note a transaction's store id, so its meter values need no look-up."""
+        known = self.known_transactions
+        if len(known) >= self.known_transactions_max:
+            del known[next(iter(known))]  # the oldest entry
+        known[(tx.station_id, tx.ocpp_id)] = tx.id
+
+    async def find_transaction(self, identity: str, ocpp_id: str) -> int | None:
+        """The store id of a station's transaction by its wire id, or None if unknown."""
+        tx_id = self.known_transactions.get((identity, ocpp_id))
+        if tx_id is None:
+            tx = await self.store.get_transaction(identity, ocpp_id)
+            if tx is None:
+                return None
+            self.remember_transaction(tx)
+            tx_id = tx.id
+        return tx_id
 
     async def token_verdict(self, token: str) -> tuple[str, IdTokenRecord | None]:
         """The authorization status of a token: its own, Expired past expiry, Invalid if unknown."""
@@ -143,7 +163,7 @@ class CsmsContext:
     ) -> None:
         """Store a station message in the event log: kind ``action``, the request payload in
         wire form (camelCase, as sent), at the message's own ``timestamp`` (now when None)."""
-        data: dict[str, Any] = msgspec.json.decode(encode_payload(request))
+        data: dict[str, Any] = msgspec.to_builtins(request)  # wire names, absent fields left out
         await self.store.record_event(
             EventRecord(
                 station_id=identity,

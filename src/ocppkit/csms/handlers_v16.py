@@ -105,6 +105,7 @@ def install_v16(router: Router, ctx: CsmsContext) -> None:
         tx = await ctx.store.start_transaction(
             conn.identity, req.connector_id, req.id_tag, float(req.meter_start), req.timestamp
         )
+        ctx.remember_transaction(tx)
         log.info(
             "%s: transaction %s started on connector %d by %s",
             conn.identity,
@@ -142,11 +143,11 @@ def install_v16(router: Router, ctx: CsmsContext) -> None:
     async def meter_values(
         req: v16.MeterValuesRequest, conn: OcppConnection
     ) -> v16.MeterValuesResponse:
-        tx = None
+        tx_id = None
         if req.transaction_id is not None:
-            tx = await ctx.store.get_transaction(conn.identity, str(req.transaction_id))
-        if tx is not None:
-            await ctx.store.add_meter_values(tx.id, _samples(req.meter_value))
+            tx_id = await ctx.find_transaction(conn.identity, str(req.transaction_id))
+        if tx_id is not None:
+            await ctx.store.add_meter_values(tx_id, _samples(req.meter_value))
         else:  # outside a (known) transaction: kept in the event log, as 2.x MeterValues are
             await ctx.record_event(conn.identity, "MeterValues", req)
         return v16.MeterValuesResponse()

@@ -117,7 +117,7 @@ def install_v2x(router: Router, ctx: CsmsContext) -> None:
 
     async def transaction_event(req: Any, conn: OcppConnection) -> Any:
         info = req.transaction_info
-        tx, _ = await ctx.store.transaction_event(
+        tx, new = await ctx.store.transaction_event(
             conn.identity,
             info.transaction_id,
             req.seq_no,
@@ -129,7 +129,7 @@ def install_v2x(router: Router, ctx: CsmsContext) -> None:
             meter_wh=_energy_wh(req.meter_value),
             stop_reason=info.stopped_reason,
         )
-        if req.event_type != "Updated":
+        if new and req.event_type != "Updated":  # a replay is not news
             log.info(
                 "%s: transaction %s %s (seqNo %d)",
                 conn.identity,

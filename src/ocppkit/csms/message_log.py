@@ -15,9 +15,10 @@
   calls :meth:`MessageLog.flush`.
 - **Bounded memory.** At most ``max_pending`` frames wait; when the store cannot keep up the
   oldest waiting frames are dropped and counted (:attr:`MessageLog.dropped`).
-- **Bounded retention.** Each time ``keep`` frames were written, every station is pruned to its
-  newest ``keep`` frames (``store.prune_frames``), so a station holds at most about ``2 * keep``
-  frames between two prunes. ``keep=0`` turns the log off: :meth:`MessageLog.hook` gives no hook.
+- **Bounded retention.** Each time a station had ``keep`` frames written since its last prune, it
+  is pruned to its newest ``keep`` frames (``store.prune_frames`` of those stations only: the
+  cost stays proportional to what was written), so a station holds fewer than ``2 * keep``.
+  ``keep=0`` turns the log off: :meth:`MessageLog.hook` gives no hook.
 - **Never in the way.** :meth:`MessageLog.flush` waits only for the frames queued before it was
   called, so a busy log never holds a reader back; a store error (a full disk) is logged to the
   ``ocppkit.csms`` logger and the frames of that batch are lost, but the CSMS keeps serving.
@@ -85,7 +86,7 @@ class MessageLog:
         self._queued = 0  # frames ever queued; frame n (1-based) is done once written or lost
         self._in_flight = 0  # frames taken from the buffer, being written
         self._dropped = 0
-        self._since_prune = 0
+        self._since_prune: dict[str, int] = {}  # frames written per station since its prune
         self._waiters: deque[tuple[int, asyncio.Future[None]]] = deque()
         self._wake = asyncio.Event()
         self._write_lock = asyncio.Lock()
@@ -207,10 +208,14 @@ class MessageLog:
                 for station, direction, timestamp, data in queued
             ]
             await self.store.log_frames(batch)
-            self._since_prune += len(batch)
-            if self._since_prune >= self.keep:
-                self._since_prune = 0
-                await self.store.prune_frames(self.keep)
+            counts = self._since_prune
+            for item in queued:
+                counts[item[0]] = counts.get(item[0], 0) + 1
+            due = [station for station, count in counts.items() if count >= self.keep]
+            if due:
+                for station in due:
+                    del counts[station]
+                await self.store.prune_frames(self.keep, due)
         except Exception:  # a full disk must not stop the CSMS: keep serving, say so
             log.exception("message log: writing %d frame(s) failed", len(queued))
         finally:

@@ -24,6 +24,7 @@ contract every implementation passes (a PostgreSQL store will too).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
@@ -268,8 +269,9 @@ class Store(Protocol):
         """The oldest ``limit`` frames of a station after ``after`` (all when None), in order."""
         ...
 
-    async def prune_frames(self, keep: int) -> int:
-        """Keep at most ``keep`` frames per station; returns how many were deleted."""
+    async def prune_frames(self, keep: int, station_ids: Sequence[str] | None = None) -> int:
+        """Keep at most ``keep`` frames per station (only of ``station_ids`` when given);
+        returns how many were deleted."""
         ...
 
     # events ---------------------------------------------------------------------------------

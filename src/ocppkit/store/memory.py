@@ -26,6 +26,7 @@ The methods do not await anything, so each runs atomically on the event loop.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 from datetime import datetime
 
 import msgspec
@@ -372,12 +373,15 @@ class MemoryStore:
             entries = [entry for entry in entries if entry[0] > after]
         return [entry[2] for entry in entries[:limit]]
 
-    async def prune_frames(self, keep: int) -> int:
-        """Keep at most ``keep`` frames per station (the newest); returns how many were deleted."""
+    async def prune_frames(self, keep: int, station_ids: Sequence[str] | None = None) -> int:
+        """Keep at most ``keep`` frames per station (the newest), of ``station_ids`` only when
+        given; returns how many were deleted."""
         check_count("keep", keep)
         self._check_open()
         deleted = 0
-        for station_id, entries in self._frames.items():
+        chosen = self._frames if station_ids is None else set(station_ids)
+        for station_id in chosen:
+            entries = self._frames.get(station_id, [])
             if len(entries) > keep:
                 entries.sort(key=lambda e: e[:2])
                 deleted += len(entries) - keep

@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import queue
 import sqlite3
 import threading
@@ -63,6 +64,8 @@ from ocppkit.store._rules import dump_json, load_json, transaction_after_event, 
 from ocppkit.store.sqlite_migrations import SchemaVersionError, migrate
 
 __all__ = ["SchemaVersionError", "SqliteStore"]
+
+log = logging.getLogger("ocppkit.store")
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -220,8 +223,8 @@ def _set_connected(conn: sqlite3.Connection, station_id: str, connected: bool, w
     )
 
 
-def _touch(conn: sqlite3.Connection, station_id: str, when: int) -> None:
-    conn.execute("UPDATE stations SET last_seen = ? WHERE id = ?", (when, station_id))
+def _touch_many(conn: sqlite3.Connection, seen: list[tuple[int, str]]) -> None:
+    conn.executemany("UPDATE stations SET last_seen = ? WHERE id = ?", seen)
 
 
 def _get_station(conn: sqlite3.Connection, station_id: str) -> StationRecord | None:
@@ -496,11 +499,30 @@ def _list_transactions(conn: sqlite3.Connection, station_id: str | None) -> list
     return [_transaction(row) for row in rows]
 
 
+_ROWS_PER_INSERT = 200
+"""Frames per INSERT statement. ``executemany`` would step once per row, and the sqlite3 module
+releases and retakes the GIL around every step: under load that is a thread switch per frame."""
+
+
+def _insert_rows(table_columns: str, width: int, rows: int) -> str:
+    values = ", ".join(["(" + ", ".join("?" * width) + ")"] * rows)
+    return f"INSERT INTO {table_columns} VALUES {values}"
+
+
+_INSERT_FRAMES = _insert_rows(f"frames ({_FRAME_COLUMNS})", 4, _ROWS_PER_INSERT)
+
+
 def _log_frames(conn: sqlite3.Connection, frames: Sequence[FrameRecord]) -> None:
-    conn.executemany(
-        f"INSERT INTO frames ({_FRAME_COLUMNS}) VALUES (?, ?, ?, ?)",
-        [(f.station_id, f.direction, _us(f.timestamp), f.frame) for f in frames],
-    )
+    params: list[Any] = []
+    for f in frames:
+        params += (f.station_id, f.direction, _us(f.timestamp), f.frame)
+    whole = len(frames) - len(frames) % _ROWS_PER_INSERT
+    step = 4 * _ROWS_PER_INSERT
+    for start in range(0, 4 * whole, step):
+        conn.execute(_INSERT_FRAMES, params[start : start + step])
+    if whole < len(frames):
+        rest = _insert_rows(f"frames ({_FRAME_COLUMNS})", 4, len(frames) - whole)
+        conn.execute(rest, params[4 * whole :])
 
 
 def _frames(
@@ -520,13 +542,17 @@ def _frames(
     return [_frame(row) for row in rows]
 
 
-def _prune_frames(conn: sqlite3.Connection, keep: int) -> int:
-    return conn.execute(
-        "DELETE FROM frames WHERE id IN (SELECT id FROM (SELECT id, row_number() OVER"
-        " (PARTITION BY station_id ORDER BY ts DESC, id DESC) AS rank FROM frames)"
-        " WHERE rank > ?)",
-        (keep,),
-    ).rowcount
+def _prune_frames(conn: sqlite3.Connection, keep: int, station_ids: Sequence[str] | None) -> int:
+    if station_ids is None:
+        station_ids = [row[0] for row in conn.execute("SELECT DISTINCT station_id FROM frames")]
+    deleted = 0
+    for station_id in station_ids:  # walks the newest ``keep`` index entries of each station
+        deleted += conn.execute(
+            "DELETE FROM frames WHERE id IN (SELECT id FROM frames WHERE station_id = ?"
+            " ORDER BY ts DESC, id DESC LIMIT -1 OFFSET ?)",
+            (station_id, keep),
+        ).rowcount
+    return deleted
 
 
 def _record_event(conn: sqlite3.Connection, station_id: str, kind: str, ts: int, data: str) -> None:
@@ -575,6 +601,11 @@ def _remove_station(conn: sqlite3.Connection, station_id: str) -> bool:
 Outcome = tuple["asyncio.Future[Any]", bool, Any]  # future, succeeded, result or exception
 
 
+_ONE_STATEMENT = frozenset({_record_boot, _set_connected, _touch_many, _put_token, _record_event})
+"""Write operations of a single statement: SQLite undoes a failed statement by itself, so they
+need no savepoint of their own (saves two statements per operation on the hot path)."""
+
+
 class _Op:
     """One queued call: what to run on the worker, and whom to tell."""
 
@@ -614,6 +645,11 @@ def _settle(outcomes: list[Outcome]) -> None:
             future.set_result(value)
         else:
             future.set_exception(value)
+
+
+def _log_failure(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("sqlite store: writing last_seen failed", exc_info=task.exception())
 
 
 def _notify(loop: asyncio.AbstractEventLoop, outcomes: list[Outcome]) -> None:
@@ -657,6 +693,12 @@ class SqliteStore:
         self._write_queue: queue.SimpleQueue[_Op | _Stop] | None = None
         self._read_queue: queue.SimpleQueue[_Op | _Stop] | None = None
         self._threads: list[threading.Thread] = []
+        # ``touch`` is write-behind: values not yet queued, and queued but not yet committed;
+        # only stations that exist are touched, so the ids are kept in memory
+        self._station_ids: set[str] = set()
+        self._seen: dict[str, int] = {}
+        self._seen_queued: dict[str, int] = {}
+        self._seen_scheduled = False
 
     # life cycle ---------------------------------------------------------------------------------
     async def open(self) -> None:
@@ -673,9 +715,12 @@ class SqliteStore:
             await self._stop_threads([write_queue])
             raise
         self._write_queue, self._read_queue = write_queue, read_queue
+        self._station_ids = {s.id for s in await self._read(_list_stations)}
 
     async def close(self) -> None:
         """Run every queued call, commit, stop the threads and close the connections."""
+        if self._seen:
+            await self._write_seen()
         queues = [q for q in (self._read_queue, self._write_queue) if q is not None]
         self._write_queue = self._read_queue = None  # no new calls from now on
         await self._stop_threads(queues)
@@ -808,17 +853,21 @@ class SqliteStore:
         try:
             conn.execute("BEGIN IMMEDIATE")
             for op in ops:
-                conn.execute("SAVEPOINT op")
+                savepoint = op.fn not in _ONE_STATEMENT
+                if savepoint:
+                    conn.execute("SAVEPOINT op")
                 try:
                     value = op.fn(conn, *op.args, **op.kwargs)
                 except Exception as exc:
                     if not conn.in_transaction:  # SQLite aborted the transaction (I/O error …)
                         raise
-                    conn.execute("ROLLBACK TO op")
-                    conn.execute("RELEASE op")
+                    if savepoint:
+                        conn.execute("ROLLBACK TO op")
+                        conn.execute("RELEASE op")
                     results.append((False, exc))
                 else:
-                    conn.execute("RELEASE op")
+                    if savepoint:
+                        conn.execute("RELEASE op")
                     results.append((True, value))
             conn.execute("COMMIT")
         except Exception as exc:  # nothing of the batch is stored: every caller learns it
@@ -840,58 +889,104 @@ class SqliteStore:
                 results.append((False, exc))
         return results
 
-    async def _call(
-        self,
+    @staticmethod
+    def _submit(
         jobs: queue.SimpleQueue[_Op | _Stop] | None,
         fn: Callable[Concatenate[sqlite3.Connection, P], T],
         *args: P.args,
         **kwargs: P.kwargs,
-    ) -> T:
+    ) -> asyncio.Future[T]:
         if jobs is None:
             raise RuntimeError("the store is not open")
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
         jobs.put(_Op(fn, args, kwargs, loop, future))
-        return await future
+        return future
 
-    async def _write(
+    # plain functions returning the future, not coroutines: no extra frames on the hot path
+    def _write(
         self,
         fn: Callable[Concatenate[sqlite3.Connection, P], T],
         *args: P.args,
         **kwargs: P.kwargs,
-    ) -> T:
-        """Run ``fn(conn, *args, **kwargs)`` on the writer, in the next group commit."""
-        return await self._call(self._write_queue, fn, *args, **kwargs)
+    ) -> asyncio.Future[T]:
+        """Queue ``fn(conn, *args, **kwargs)`` for the writer's next group commit; await the
+        returned future for its result."""
+        return self._submit(self._write_queue, fn, *args, **kwargs)
 
-    async def _read(
+    def _read(
         self,
         fn: Callable[Concatenate[sqlite3.Connection, P], T],
         *args: P.args,
         **kwargs: P.kwargs,
-    ) -> T:
-        """Run ``fn(conn, *args, **kwargs)`` on the reader."""
-        return await self._call(self._read_queue, fn, *args, **kwargs)
+    ) -> asyncio.Future[T]:
+        """Queue ``fn(conn, *args, **kwargs)`` for the reader; await the returned future."""
+        return self._submit(self._read_queue, fn, *args, **kwargs)
 
     # stations ---------------------------------------------------------------------------------
     async def record_boot(self, station: StationRecord) -> None:
         """Store a station's boot information (creating the station if new)."""
+        if station.last_seen is not None:
+            self._forget_seen(station.id)
         await self._write(_record_boot, station)
+        self._station_ids.add(station.id)
 
     async def set_connected(self, station_id: str, connected: bool, when: datetime) -> None:
         """Mark a station connected or not (creating it if new); updates ``last_seen``."""
+        self._forget_seen(station_id)
         await self._write(_set_connected, station_id, connected, _us(when))
+        self._station_ids.add(station_id)
 
     async def touch(self, station_id: str, when: datetime) -> None:
-        """Update ``last_seen`` of a known station (an unknown one is ignored)."""
-        await self._write(_touch, station_id, _us(when))
+        """Update ``last_seen`` of a known station (an unknown one is ignored).
+
+        Write-behind, as the interface allows: returns at once; the touches of one event-loop
+        iteration go to the writer as one operation, and reads see them at once. A crash may
+        lose the touches of the last commit (``last_seen`` is bookkeeping, not acknowledged
+        data)."""
+        if self._write_queue is None:
+            raise RuntimeError("the store is not open")
+        if station_id not in self._station_ids:
+            return
+        self._seen[station_id] = _us(when)
+        if not self._seen_scheduled:
+            self._seen_scheduled = True
+            asyncio.get_running_loop().call_soon(self._queue_seen)
 
     async def get_station(self, station_id: str) -> StationRecord | None:
         """One station, or None."""
-        return await self._read(_get_station, station_id)
+        station = await self._read(_get_station, station_id)
+        return None if station is None else self._with_seen(station)
 
     async def list_stations(self) -> list[StationRecord]:
         """Every known station, by id."""
-        return await self._read(_list_stations)
+        return [self._with_seen(station) for station in await self._read(_list_stations)]
+
+    def _queue_seen(self) -> None:
+        self._seen_scheduled = False
+        if self._seen and self._write_queue is not None:
+            task = asyncio.get_running_loop().create_task(self._write_seen())
+            task.add_done_callback(_log_failure)
+
+    async def _write_seen(self) -> None:
+        """Hand the pending touches to the writer; forget them once committed."""
+        seen, self._seen = self._seen, {}
+        self._seen_queued.update(seen)
+        try:
+            await self._write(_touch_many, [(when, station) for station, when in seen.items()])
+        finally:
+            for station, when in seen.items():
+                if self._seen_queued.get(station) == when:
+                    del self._seen_queued[station]
+
+    def _forget_seen(self, station_id: str) -> None:
+        """A later write sets ``last_seen``: earlier touches must not show over it."""
+        self._seen.pop(station_id, None)
+        self._seen_queued.pop(station_id, None)
+
+    def _with_seen(self, station: StationRecord) -> StationRecord:
+        when = self._seen.get(station.id, self._seen_queued.get(station.id))
+        return station if when is None else _replace(station, last_seen=_dt(when))
 
     # statuses -----------------------------------------------------------------------------------
     async def record_status(self, status: ConnectorStatus) -> None:
@@ -1014,10 +1109,12 @@ class SqliteStore:
         _check_count("limit", limit)
         return await self._read(_frames, station_id, limit, _us_or_none(after))
 
-    async def prune_frames(self, keep: int) -> int:
-        """Keep at most ``keep`` frames per station (the newest); returns how many were deleted."""
+    async def prune_frames(self, keep: int, station_ids: Sequence[str] | None = None) -> int:
+        """Keep at most ``keep`` frames per station (the newest), of ``station_ids`` only when
+        given; returns how many were deleted."""
         _check_count("keep", keep)
-        return await self._write(_prune_frames, keep)
+        chosen = None if station_ids is None else list(station_ids)
+        return await self._write(_prune_frames, keep, chosen)
 
     # events ---------------------------------------------------------------------------------
     async def record_event(self, event: EventRecord) -> None:
@@ -1038,6 +1135,7 @@ class SqliteStore:
     async def set_password(self, station_id: str, password_hash: str) -> None:
         """Store a station's (hashed) Basic-auth password, creating the station if new."""
         await self._write(_set_password, station_id, password_hash)
+        self._station_ids.add(station_id)
 
     async def get_password(self, station_id: str) -> str | None:
         """A station's password hash, or None."""
@@ -1045,4 +1143,6 @@ class SqliteStore:
 
     async def remove_station(self, station_id: str) -> bool:
         """Forget a station and its credentials (history is kept); False if unknown."""
+        self._forget_seen(station_id)
+        self._station_ids.discard(station_id)
         return await self._write(_remove_station, station_id)
