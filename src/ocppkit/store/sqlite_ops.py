@@ -1,0 +1,457 @@
+"""The operations of ``SqliteStore``: plain functions ``fn(conn, *args)`` that the worker threads
+of ``ocppkit.store.sqlite_worker`` run with their own connection (writes inside the writer's
+transaction, reads on the read-only connection). Values arrive already converted where the
+caller can do it on the event loop (timestamps as microseconds, event data as JSON text)."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any, cast
+
+import msgspec
+
+from ocppkit.store import (
+    ConnectorStatus,
+    EventRecord,
+    FrameRecord,
+    IdTokenRecord,
+    MeterSample,
+    StationRecord,
+    TransactionRecord,
+)
+from ocppkit.store._rules import EventType, transaction_after_event, utc
+from ocppkit.store.sqlite_rows import (
+    _EVENT_COLUMNS,
+    _FRAME_COLUMNS,
+    _SAMPLE_COLUMNS,
+    _STATION_COLUMNS,
+    _STATUS_COLUMNS,
+    _TOKEN_COLUMNS,
+    _TX_COLUMNS,
+    _dt,
+    _event,
+    _frame,
+    _sample,
+    _station,
+    _status,
+    _token,
+    _transaction,
+    _us,
+    _us_or_none,
+)
+
+_replace = msgspec.structs.replace
+
+
+def _record_boot(conn: sqlite3.Connection, station: StationRecord) -> None:
+    conn.execute(
+        f"INSERT INTO stations ({_STATION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        " ON CONFLICT (id) DO UPDATE SET ocpp_version = excluded.ocpp_version,"
+        " vendor = excluded.vendor, model = excluded.model,"
+        " serial_number = excluded.serial_number, firmware_version = excluded.firmware_version,"
+        " boot_status = excluded.boot_status, last_boot = excluded.last_boot,"
+        " last_seen = coalesce(excluded.last_seen, last_seen)",
+        (
+            station.id,
+            station.ocpp_version,
+            station.vendor,
+            station.model,
+            station.serial_number,
+            station.firmware_version,
+            station.boot_status,
+            _us_or_none(station.last_boot),
+            _us_or_none(station.last_seen),
+            int(station.connected),
+        ),
+    )
+
+
+def _set_connected(conn: sqlite3.Connection, station_id: str, connected: bool, when: int) -> None:
+    conn.execute(
+        "INSERT INTO stations (id, connected, last_seen) VALUES (?, ?, ?) ON CONFLICT (id)"
+        " DO UPDATE SET connected = excluded.connected, last_seen = excluded.last_seen",
+        (station_id, int(connected), when),
+    )
+
+
+def _touch_many(conn: sqlite3.Connection, seen: list[tuple[int, str]]) -> None:
+    conn.executemany("UPDATE stations SET last_seen = ? WHERE id = ?", seen)
+
+
+def _get_station(conn: sqlite3.Connection, station_id: str) -> StationRecord | None:
+    row = conn.execute(
+        f"SELECT {_STATION_COLUMNS} FROM stations WHERE id = ?", (station_id,)
+    ).fetchone()
+    return None if row is None else _station(row)
+
+
+def _list_stations(conn: sqlite3.Connection) -> list[StationRecord]:
+    rows = conn.execute(f"SELECT {_STATION_COLUMNS} FROM stations ORDER BY id").fetchall()
+    return [_station(row) for row in rows]
+
+
+def _record_status(conn: sqlite3.Connection, status: ConnectorStatus) -> None:
+    ts = _us(status.timestamp)
+    cursor = conn.execute(
+        f"INSERT INTO statuses ({_STATUS_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (
+            status.station_id,
+            status.evse_id,
+            status.connector_id,
+            status.status,
+            status.error_code,
+            status.info,
+            ts,
+        ),
+    )
+    conn.execute(
+        "INSERT INTO current_statuses (station_id, evse_id, connector_id, status_id, ts)"
+        " VALUES (?, ?, ?, ?, ?) ON CONFLICT (station_id, evse_id, connector_id)"
+        " DO UPDATE SET status_id = excluded.status_id, ts = excluded.ts"
+        " WHERE excluded.ts >= current_statuses.ts",
+        (status.station_id, status.evse_id, status.connector_id, cursor.lastrowid, ts),
+    )
+
+
+def _current_statuses(conn: sqlite3.Connection, station_id: str) -> list[ConnectorStatus]:
+    rows = conn.execute(
+        "SELECT s.station_id, s.evse_id, s.connector_id, s.status, s.error_code, s.info, s.ts"
+        " FROM current_statuses AS c JOIN statuses AS s ON s.id = c.status_id"
+        " WHERE c.station_id = ? ORDER BY c.evse_id, c.connector_id",
+        (station_id,),
+    ).fetchall()
+    return [_status(row) for row in rows]
+
+
+def _status_history(conn: sqlite3.Connection, station_id: str, limit: int) -> list[ConnectorStatus]:
+    rows = conn.execute(
+        f"SELECT {_STATUS_COLUMNS} FROM statuses WHERE station_id = ?"
+        " ORDER BY ts DESC, id DESC LIMIT ?",
+        (station_id, limit),
+    ).fetchall()
+    return [_status(row) for row in rows]
+
+
+def _put_token(conn: sqlite3.Connection, token: IdTokenRecord) -> None:
+    conn.execute(
+        f"INSERT INTO id_tokens ({_TOKEN_COLUMNS}) VALUES (?, ?, ?, ?, ?) ON CONFLICT (token)"
+        " DO UPDATE SET status = excluded.status, expiry = excluded.expiry,"
+        " parent = excluded.parent, token_type = excluded.token_type",
+        (token.token, token.status, _us_or_none(token.expiry), token.parent, token.token_type),
+    )
+
+
+def _get_token(conn: sqlite3.Connection, token: str) -> IdTokenRecord | None:
+    row = conn.execute(
+        f"SELECT {_TOKEN_COLUMNS} FROM id_tokens WHERE token = ?", (token,)
+    ).fetchone()
+    return None if row is None else _token(row)
+
+
+def _delete_token(conn: sqlite3.Connection, token: str) -> bool:
+    return conn.execute("DELETE FROM id_tokens WHERE token = ?", (token,)).rowcount > 0
+
+
+def _list_tokens(conn: sqlite3.Connection) -> list[IdTokenRecord]:
+    rows = conn.execute(f"SELECT {_TOKEN_COLUMNS} FROM id_tokens ORDER BY token").fetchall()
+    return [_token(row) for row in rows]
+
+
+def _find_transaction(
+    conn: sqlite3.Connection, station_id: str, ocpp_id: str
+) -> TransactionRecord | None:
+    row = conn.execute(
+        f"SELECT {_TX_COLUMNS} FROM transactions WHERE station_id = ? AND ocpp_id = ?",
+        (station_id, ocpp_id),
+    ).fetchone()
+    return None if row is None else _transaction(row)
+
+
+def _start_transaction(
+    conn: sqlite3.Connection,
+    station_id: str,
+    connector_id: int,
+    id_token: str,
+    meter_start: float,
+    timestamp: datetime,
+) -> TransactionRecord:
+    start = _us(timestamp)
+    row = conn.execute(
+        f"SELECT {_TX_COLUMNS} FROM transactions WHERE v16 = 1 AND station_id = ?"
+        " AND connector_id = ? AND id_token = ? AND start_time = ?",
+        (station_id, connector_id, id_token, start),
+    ).fetchone()
+    if row is not None:  # a retry: the transaction this start created
+        return _transaction(row)
+    while True:  # the next 1.6 id, skipping one the station already uses as a 2.x id
+        conn.execute("UPDATE counters SET value = value + 1 WHERE name = 'v16_transaction_id'")
+        (number,) = conn.execute(
+            "SELECT value FROM counters WHERE name = 'v16_transaction_id'"
+        ).fetchone()
+        ocpp_id = str(number)
+        if _find_transaction(conn, station_id, ocpp_id) is None:
+            break
+    # the partial UNIQUE index transactions_v16_start backs the lookup above
+    cursor = conn.execute(
+        "INSERT INTO transactions (station_id, ocpp_id, v16, evse_id, connector_id, id_token,"
+        " start_time, meter_start) VALUES (?, ?, 1, 0, ?, ?, ?, ?)",
+        (station_id, ocpp_id, connector_id, id_token, start, float(meter_start)),
+    )
+    assert cursor.lastrowid is not None
+    return TransactionRecord(
+        id=cursor.lastrowid,
+        station_id=station_id,
+        ocpp_id=ocpp_id,
+        evse_id=0,
+        connector_id=connector_id,
+        id_token=id_token,
+        start_time=_dt(start),
+        meter_start=float(meter_start),
+    )
+
+
+def _stop_transaction(
+    conn: sqlite3.Connection,
+    station_id: str,
+    ocpp_id: str,
+    meter_stop: float,
+    timestamp: datetime,
+    reason: str | None,
+) -> TransactionRecord | None:
+    tx = _find_transaction(conn, station_id, ocpp_id)
+    if tx is None or tx.stop_time is not None:
+        return tx
+    tx = _replace(tx, stop_time=utc(timestamp), meter_stop=float(meter_stop), stop_reason=reason)
+    conn.execute(
+        "UPDATE transactions SET stop_time = ?, meter_stop = ?, stop_reason = ? WHERE id = ?",
+        (_us(timestamp), tx.meter_stop, reason, tx.id),
+    )
+    return tx
+
+
+def _add_event(conn: sqlite3.Connection, tx_id: int, seq_no: int, event_type: str, ts: int) -> bool:
+    cursor = conn.execute(
+        "INSERT INTO transaction_events (transaction_id, seq_no, event_type, ts)"
+        " VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+        (tx_id, seq_no, event_type, ts),
+    )
+    return cursor.rowcount > 0
+
+
+def _transaction_event(
+    conn: sqlite3.Connection,
+    station_id: str,
+    ocpp_id: str,
+    seq_no: int,
+    event_type: EventType,
+    timestamp: datetime,
+    evse_id: int,
+    connector_id: int,
+    id_token: str | None,
+    meter_wh: float | None,
+    stop_reason: str | None,
+) -> tuple[TransactionRecord, bool]:
+    ts = _us(timestamp)
+    old = _find_transaction(conn, station_id, ocpp_id)
+    if old is not None and not _add_event(conn, old.id, seq_no, event_type, ts):
+        return old, False  # (transaction, seq_no) already recorded
+    tx = transaction_after_event(
+        old,
+        station_id=station_id,
+        ocpp_id=ocpp_id,
+        seq_no=seq_no,
+        event_type=event_type,
+        timestamp=timestamp,
+        evse_id=evse_id,
+        connector_id=connector_id,
+        id_token=id_token,
+        meter_wh=meter_wh,
+        stop_reason=stop_reason,
+    )
+    values = (
+        tx.evse_id,
+        tx.connector_id,
+        tx.id_token,
+        _us(tx.start_time),
+        tx.meter_start,
+        _us_or_none(tx.stop_time),
+        tx.meter_stop,
+        tx.stop_reason,
+        tx.last_seq_no,
+    )
+    if old is None:
+        cursor = conn.execute(
+            "INSERT INTO transactions (station_id, ocpp_id, v16, evse_id, connector_id,"
+            " id_token, start_time, meter_start, stop_time, meter_stop, stop_reason,"
+            " last_seq_no) VALUES (?, ?, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (station_id, ocpp_id, *values),
+        )
+        assert cursor.lastrowid is not None
+        tx = _replace(tx, id=cursor.lastrowid)
+        _add_event(conn, tx.id, seq_no, event_type, ts)
+    else:
+        conn.execute(
+            "UPDATE transactions SET evse_id = ?, connector_id = ?, id_token = ?,"
+            " start_time = ?, meter_start = ?, stop_time = ?, meter_stop = ?, stop_reason = ?,"
+            " last_seq_no = ? WHERE id = ?",
+            (*values, tx.id),
+        )
+    return tx, True
+
+
+def _add_meter_values(
+    conn: sqlite3.Connection, transaction_id: int, samples: Sequence[MeterSample]
+) -> int:
+    if (
+        conn.execute("SELECT 1 FROM transactions WHERE id = ?", (transaction_id,)).fetchone()
+        is None
+    ):
+        raise KeyError(f"unknown transaction {transaction_id}")
+    before = conn.total_changes
+    conn.executemany(
+        f"INSERT INTO meter_samples (transaction_id, {_SAMPLE_COLUMNS})"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+        [
+            (
+                transaction_id,
+                _us(s.timestamp),
+                s.value,
+                s.measurand,
+                s.phase,
+                s.unit,
+                s.context,
+                s.location,
+            )
+            for s in samples
+        ],
+    )
+    return conn.total_changes - before
+
+
+def _meter_values(conn: sqlite3.Connection, transaction_id: int) -> list[MeterSample]:
+    rows = conn.execute(
+        f"SELECT {_SAMPLE_COLUMNS} FROM meter_samples WHERE transaction_id = ? ORDER BY ts, id",
+        (transaction_id,),
+    ).fetchall()
+    return [_sample(row) for row in rows]
+
+
+def _list_transactions(conn: sqlite3.Connection, station_id: str | None) -> list[TransactionRecord]:
+    if station_id is None:
+        rows = conn.execute(
+            f"SELECT {_TX_COLUMNS} FROM transactions ORDER BY start_time DESC, id DESC"
+        ).fetchall()
+    else:
+        rows = conn.execute(
+            f"SELECT {_TX_COLUMNS} FROM transactions WHERE station_id = ?"
+            " ORDER BY start_time DESC, id DESC",
+            (station_id,),
+        ).fetchall()
+    return [_transaction(row) for row in rows]
+
+
+_ROWS_PER_INSERT = 200
+"""Frames per INSERT statement. ``executemany`` would step once per row, and the sqlite3 module
+releases and retakes the GIL around every step: under load that is a thread switch per frame."""
+
+
+def _insert_rows(table_columns: str, width: int, rows: int) -> str:
+    values = ", ".join(["(" + ", ".join("?" * width) + ")"] * rows)
+    return f"INSERT INTO {table_columns} VALUES {values}"
+
+
+_INSERT_FRAMES = _insert_rows(f"frames ({_FRAME_COLUMNS})", 4, _ROWS_PER_INSERT)
+
+
+def _log_frames(conn: sqlite3.Connection, frames: Sequence[FrameRecord]) -> None:
+    params: list[Any] = []
+    for f in frames:
+        params += (f.station_id, f.direction, _us(f.timestamp), f.frame)
+    whole = len(frames) - len(frames) % _ROWS_PER_INSERT
+    step = 4 * _ROWS_PER_INSERT
+    for start in range(0, 4 * whole, step):
+        conn.execute(_INSERT_FRAMES, params[start : start + step])
+    if whole < len(frames):
+        rest = _insert_rows(f"frames ({_FRAME_COLUMNS})", 4, len(frames) - whole)
+        conn.execute(rest, params[4 * whole :])
+
+
+def _frames(
+    conn: sqlite3.Connection, station_id: str, limit: int, after: int | None
+) -> list[FrameRecord]:
+    if after is None:
+        rows = conn.execute(
+            f"SELECT {_FRAME_COLUMNS} FROM frames WHERE station_id = ? ORDER BY ts, id LIMIT ?",
+            (station_id, limit),
+        ).fetchall()
+    else:
+        rows = conn.execute(
+            f"SELECT {_FRAME_COLUMNS} FROM frames WHERE station_id = ? AND ts > ?"
+            " ORDER BY ts, id LIMIT ?",
+            (station_id, after, limit),
+        ).fetchall()
+    return [_frame(row) for row in rows]
+
+
+def _prune_frames(conn: sqlite3.Connection, keep: int, station_ids: Sequence[str] | None) -> int:
+    if station_ids is None:
+        station_ids = [row[0] for row in conn.execute("SELECT DISTINCT station_id FROM frames")]
+    deleted = 0
+    for station_id in station_ids:  # walks the newest ``keep`` index entries of each station
+        deleted += conn.execute(
+            "DELETE FROM frames WHERE id IN (SELECT id FROM frames WHERE station_id = ?"
+            " ORDER BY ts DESC, id DESC LIMIT -1 OFFSET ?)",
+            (station_id, keep),
+        ).rowcount
+    return deleted
+
+
+def _record_event(conn: sqlite3.Connection, station_id: str, kind: str, ts: int, data: str) -> None:
+    conn.execute(
+        f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES (?, ?, ?, ?)", (station_id, kind, ts, data)
+    )
+
+
+def _events(
+    conn: sqlite3.Connection, station_id: str, kind: str | None, limit: int
+) -> list[EventRecord]:
+    if kind is None:
+        rows = conn.execute(
+            f"SELECT {_EVENT_COLUMNS} FROM events WHERE station_id = ?"
+            " ORDER BY ts DESC, id DESC LIMIT ?",
+            (station_id, limit),
+        ).fetchall()
+    else:
+        rows = conn.execute(
+            f"SELECT {_EVENT_COLUMNS} FROM events WHERE station_id = ? AND kind = ?"
+            " ORDER BY ts DESC, id DESC LIMIT ?",
+            (station_id, kind, limit),
+        ).fetchall()
+    return [_event(row) for row in rows]
+
+
+def _set_password(conn: sqlite3.Connection, station_id: str, password_hash: str) -> None:
+    conn.execute(
+        "INSERT INTO stations (id, password_hash) VALUES (?, ?)"
+        " ON CONFLICT (id) DO UPDATE SET password_hash = excluded.password_hash",
+        (station_id, password_hash),
+    )
+
+
+def _get_password(conn: sqlite3.Connection, station_id: str) -> str | None:
+    row = conn.execute("SELECT password_hash FROM stations WHERE id = ?", (station_id,)).fetchone()
+    return None if row is None else cast(str | None, row[0])
+
+
+def _remove_station(conn: sqlite3.Connection, station_id: str) -> bool:
+    return conn.execute("DELETE FROM stations WHERE id = ?", (station_id,)).rowcount > 0
+
+
+_ONE_STATEMENT: frozenset[Callable[..., Any]] = frozenset(
+    {_record_boot, _set_connected, _touch_many, _put_token, _record_event}
+)
+"""Write operations of a single statement: SQLite undoes a failed statement by itself, so they
+need no savepoint of their own (saves two statements per operation on the hot path); given to
+``SqliteWorkers`` as ``one_statement``."""
