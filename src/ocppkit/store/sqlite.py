@@ -109,11 +109,13 @@ class SqliteStore:
         # the workers' calls themselves, not wrappers: no extra frame on the hot path
         self._write = self._db.write
         self._read = self._db.read
-        # ``touch`` is write-behind: values not yet queued, and queued but not yet committed;
-        # only stations that exist are touched, so the ids are kept in memory
+        # ``touch`` is write-behind; only stations that exist are touched, so the ids are kept
         self._station_ids: set[str] = set()
-        self._seen: dict[str, int] = {}
-        self._seen_queued: dict[str, int] = {}
+        self._seen: dict[str, int] = {}  # not yet handed to the writer
+        # the last touch of each station whose last ``last_seen`` write was a touch: what reads
+        # show, whether committed or not (kept after the commit: a read that began before the
+        # commit may still be on its way back)
+        self._touched: dict[str, int] = {}
         self._seen_scheduled = False
 
     @property
@@ -186,7 +188,7 @@ class SqliteStore:
             raise RuntimeError("the store is not open")
         if station_id not in self._station_ids:
             return
-        self._seen[station_id] = _us(when)
+        self._seen[station_id] = self._touched[station_id] = _us(when)
         if not self._seen_scheduled:
             self._seen_scheduled = True
             asyncio.get_running_loop().call_soon(self._queue_seen)
@@ -207,23 +209,17 @@ class SqliteStore:
             task.add_done_callback(_log_failure)
 
     async def _write_seen(self) -> None:
-        """Hand the pending touches to the writer; forget them once committed."""
+        """Hand the pending touches to the writer."""
         seen, self._seen = self._seen, {}
-        self._seen_queued.update(seen)
-        try:
-            await self._write(_touch_many, [(when, station) for station, when in seen.items()])
-        finally:
-            for station, when in seen.items():
-                if self._seen_queued.get(station) == when:
-                    del self._seen_queued[station]
+        await self._write(_touch_many, [(when, station) for station, when in seen.items()])
 
     def _forget_seen(self, station_id: str) -> None:
         """A later write sets ``last_seen``: earlier touches must not show over it."""
         self._seen.pop(station_id, None)
-        self._seen_queued.pop(station_id, None)
+        self._touched.pop(station_id, None)
 
     def _with_seen(self, station: StationRecord) -> StationRecord:
-        when = self._seen.get(station.id, self._seen_queued.get(station.id))
+        when = self._touched.get(station.id)
         return station if when is None else _replace(station, last_seen=_dt(when))
 
     # statuses -----------------------------------------------------------------------------------
