@@ -88,6 +88,7 @@ class OcppClient:
         ping_interval: float | None = 20,
         open_timeout: float = 10,
         on_connect: Callable[[OcppConnection], Awaitable[None]] | None = None,
+        on_disconnect: Callable[[OcppConnection], Awaitable[None]] | None = None,
         rng: random.Random | None = None,
     ) -> None:
         if isinstance(routers, Router):
@@ -110,6 +111,7 @@ class OcppClient:
         self.ping_interval = ping_interval
         self.open_timeout = open_timeout
         self.on_connect = on_connect
+        self.on_disconnect = on_disconnect
         self._rng = rng or random.Random()
         self.connection: OcppConnection | None = None
         self._connected = asyncio.Event()
@@ -180,6 +182,11 @@ class OcppClient:
             await runner
             self._connected.clear()
             self.connection = None
+            if self.on_disconnect is not None:
+                try:
+                    await self.on_disconnect(conn)
+                except Exception:
+                    log.exception("%s: on_disconnect failed", self.identity)
             if not self._stopping:
                 delay = self.reconnect.delay(0, self._rng)
                 log.warning("%s: disconnected; reconnecting in %.1f s", self.identity, delay)

@@ -1,0 +1,126 @@
+"""The charge point stack on asyncio and a real websocket: clock, scheduler, link, runner.
+
+::
+
+    store = SqliteStateStore("cp.db")
+    runtime = AsyncioRuntime()
+    client = OcppClient("ws://csms:9000/CP-1", versions=[OcppVersion.V16])
+    cp = ChargePoint16(store=store, link=ClientLink(client), clock=runtime,
+                       scheduler=runtime, vendor="ACME", model="Box", connectors=2)
+    await run_charge_point(cp, client)          # until cancelled
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Coroutine
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+
+from ocppkit.chargepoint.runtime import Handle
+from ocppkit.chargepoint.v16.stack import ChargePoint16
+from ocppkit.messages._base import OcppRequest
+from ocppkit.protocol.versions import OcppVersion
+from ocppkit.runtime.client import OcppClient
+from ocppkit.runtime.connection import OcppConnection
+
+__all__ = ["AsyncioRuntime", "ClientLink", "run_charge_point"]
+
+R = TypeVar("R")
+log = logging.getLogger("ocppkit.chargepoint")
+
+
+class AsyncioRuntime:
+    """``Clock`` and ``Scheduler`` on the running event loop. The wall clock follows the CSMS's
+    time by an offset (the system clock is left alone: set it in ``set_system_time``)."""
+
+    def __init__(self) -> None:
+        self._offset = timedelta()
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def now(self) -> datetime:
+        """System time plus the offset to the CSMS's time, UTC."""
+        return datetime.now(UTC) + self._offset
+
+    def monotonic(self) -> float:
+        """``time.monotonic()``."""
+        return time.monotonic()
+
+    def set_time(self, now: datetime) -> None:
+        """Follow the CSMS's clock from now on."""
+        self._offset = now - datetime.now(UTC)
+
+    def call_later(self, delay: float, callback: Callable[[], None]) -> Handle:
+        """``loop.call_later``."""
+        return asyncio.get_running_loop().call_later(max(delay, 0.0), callback)
+
+    def spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
+        """A task whose failure is logged; kept referenced until it ends."""
+        task = asyncio.get_running_loop().create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("%s failed", task.get_name(), exc_info=task.exception())
+
+    async def drain(self) -> None:
+        """Wait for the background tasks running now (and those they start)."""
+        while self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    def cancel_all(self) -> None:
+        """Cancel every background task."""
+        for task in self._tasks:
+            task.cancel()
+
+
+class ClientLink:
+    """``Link`` over an ``OcppClient`` (or a single ``OcppConnection``, for tests)."""
+
+    def __init__(self, client: OcppClient | None = None) -> None:
+        self.client = client
+        self.connection: OcppConnection | None = None
+
+    @property
+    def connected(self) -> bool:
+        """True while a connection is open."""
+        conn = self.client.connection if self.client is not None else self.connection
+        return conn is not None and not conn.closed
+
+    async def call(self, request: OcppRequest[R], *, timeout: float | None = None) -> R:
+        """Send on the current connection (``NotConnectedError`` when there is none)."""
+        if self.client is not None:
+            return await self.client.call(request, timeout=timeout)
+        from ocppkit.runtime.server import NotConnectedError
+
+        if self.connection is None or self.connection.closed:
+            raise NotConnectedError("not connected")
+        return await self.connection.call(request, timeout=timeout)
+
+
+async def run_charge_point(cp: ChargePoint16, client: OcppClient) -> None:
+    """Start ``cp`` and keep ``client`` connected for it until cancelled; then close both."""
+    if OcppVersion.V16 not in client.routers:
+        raise ValueError("the client must offer OCPP 1.6")
+    client.routers[OcppVersion.V16] = cp.router
+
+    async def opened(conn: OcppConnection) -> None:
+        cp.connected()
+
+    async def closed(conn: OcppConnection) -> None:
+        cp.disconnected()
+
+    client.on_connect = opened
+    client.on_disconnect = closed
+    await cp.start()
+    try:
+        await client.run()
+    finally:
+        with contextlib.suppress(Exception):
+            await client.close()
+        await cp.close()

@@ -1,0 +1,97 @@
+"""What the stack asks of the charger: override the methods your hardware supports.
+
+::
+
+    class MyCharger(ChargerCallbacks):
+        async def set_energy(self, connector_id, allowed):   # open / close the contactor
+            relay[connector_id].set(allowed)
+
+        async def unlock(self, connector_id):
+            return lock[connector_id].release()
+
+Every method has a safe default: nothing happens, unsupported operations answer NotSupported /
+Rejected, and the notifications are ignored. Callbacks run on the stack's event loop; keep them
+short or hand long work to a task.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from ocppkit.messages import v16
+
+__all__ = ["ChargerCallbacks", "TransactionInfo"]
+
+
+@dataclass(frozen=True)
+class TransactionInfo:
+    """A transaction as the integrator sees it."""
+
+    local_id: str
+    connector_id: int
+    id_tag: str
+    meter_start_wh: int
+    started: datetime
+    transaction_id: int | None = None
+    meter_stop_wh: int | None = None
+    stopped: datetime | None = None
+    reason: v16.Reason | None = None
+
+
+class ChargerCallbacks:
+    """The charger's side of the stack (defaults: no hardware behind it)."""
+
+    # -- commands to the hardware ------------------------------------------------------------
+    async def set_energy(self, connector_id: int, allowed: bool) -> None:
+        """Offer energy on the connector (transaction running and authorised) or stop it."""
+
+    async def set_enabled(self, connector_id: int, enabled: bool) -> None:
+        """The connector became operative / inoperative (ChangeAvailability)."""
+
+    async def unlock(self, connector_id: int) -> bool | None:
+        """Unlock the cable: True unlocked, False failed, None not supported (the default)."""
+        return None
+
+    def is_reset_allowed(self, kind: v16.ResetType) -> bool:
+        """May the charge point reset now? (default: yes)"""
+        return True
+
+    async def reset(self, kind: v16.ResetType) -> None:
+        """Reboot (transactions are stopped and queued before this is called)."""
+
+    async def update_firmware(self, location: str, retrieve_date: datetime) -> None:
+        """Download and install firmware; report progress with ``firmware_status``."""
+
+    async def upload_diagnostics(self, location: str) -> str | None:
+        """Upload diagnostics to ``location``; return the file name (None: nothing to upload).
+        Report progress with ``diagnostics_status``."""
+        return None
+
+    async def set_system_time(self, now: datetime) -> None:
+        """The CSMS's time (from BootNotification / Heartbeat answers)."""
+
+    # -- notifications ---------------------------------------------------------------------------
+    def configuration_changed(self, key: str, value: str) -> None:
+        """A configuration key was changed by the CSMS."""
+
+    def connection_changed(self, connected: bool) -> None:
+        """The websocket to the CSMS opened or closed."""
+
+    def boot_answered(self, status: v16.RegistrationStatus, interval: int) -> None:
+        """The CSMS answered a BootNotification."""
+
+    def transaction_started(self, tx: TransactionInfo) -> None:
+        """A transaction started (its StartTransaction is queued)."""
+
+    def transaction_updated(self, tx: TransactionInfo) -> None:
+        """The CSMS gave the transaction its id, or refused its idTag."""
+
+    def transaction_stopped(self, tx: TransactionInfo) -> None:
+        """A transaction stopped (its StopTransaction is queued)."""
+
+    async def data_transfer(
+        self, vendor_id: str, message_id: str | None, data: str | None
+    ) -> tuple[v16.DataTransferStatus, str | None] | None:
+        """A DataTransfer from the CSMS: ``(status, data)``, or None for UnknownVendorId."""
+        return None

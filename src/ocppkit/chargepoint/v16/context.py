@@ -1,0 +1,63 @@
+"""The one object every block of the 1.6 stack shares: its dependencies, made explicit."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from ocppkit.chargepoint.runtime import Clock, Link, Scheduler
+from ocppkit.chargepoint.state import StateStore
+from ocppkit.chargepoint.v16.authorization import Authorizer
+from ocppkit.chargepoint.v16.callbacks import ChargerCallbacks
+from ocppkit.chargepoint.v16.config import Configuration
+from ocppkit.chargepoint.v16.connectors import Connectors
+from ocppkit.chargepoint.v16.outbox import Outbox
+from ocppkit.messages._base import OcppRequest
+from ocppkit.protocol.errors import OcppError
+from ocppkit.runtime.server import NotConnectedError
+
+__all__ = ["StackContext"]
+
+log = logging.getLogger("ocppkit.chargepoint")
+
+
+@dataclass
+class StackContext:
+    """Clock, timers, link, storage, configuration and the blocks the others call."""
+
+    clock: Clock
+    scheduler: Scheduler
+    link: Link
+    store: StateStore
+    config: Configuration
+    connectors: Connectors
+    outbox: Outbox
+    authorizer: Authorizer
+    callbacks: ChargerCallbacks
+    accepted: bool = False
+    """The CSMS accepted our BootNotification since this start."""
+    last_sent: float = 0.0
+    """Monotonic time of the last CALL sent (a Heartbeat is skipped after other traffic)."""
+
+    def can_send(self) -> bool:
+        """Online with an accepted boot: other messages than BootNotification may go out."""
+        return self.accepted and self.link.connected
+
+    async def call(self, request: OcppRequest[Any]) -> Any:
+        """Send a CALL now (``NotConnectedError`` offline); notes the time for heartbeats."""
+        self.last_sent = self.clock.monotonic()
+        return await self.link.call(request)
+
+    def send(self, request: OcppRequest[Any]) -> None:
+        """Send a message that is not queued (status, heartbeat…) in the background when it may
+        go out; offline it is dropped (statuses are sent again after a reconnect)."""
+        if not self.can_send():
+            return
+        self.scheduler.spawn(self._send(request), f"ocppkit send {type(request).__name__}")
+
+    async def _send(self, request: OcppRequest[Any]) -> None:
+        try:
+            await self.call(request)
+        except (NotConnectedError, OcppError) as exc:
+            log.info("%s not delivered: %s", type(request).__name__, exc)

@@ -1,0 +1,327 @@
+"""What the CSMS asks of the charge point (1.6 CSMS -> charge point operations), as handlers.
+
+Each handler answers from the stack's state; what must happen *after* the answer (a triggered
+message, the start of a remotely started transaction, a reboot) runs in the router's
+after-hook, so the reply always goes out first (1.6 TriggerMessage). Not accepted yet (boot
+Pending): RemoteStart / RemoteStop are Rejected (1.6 §4.2).
+
+- RemoteStartTransaction: a given connector must exist, be operative, not faulted and free;
+  without one, the only free plugged connector, else the first free one. With
+  ``AuthorizeRemoteTxRequests`` the idTag is authorised first; then it starts when plugged, or
+  waits ``ConnectionTimeOut`` for the plug.
+- RemoteStopTransaction: Accepted for a running transaction's id, then stopped (Remote).
+- UnlockConnector: stops the connector's transaction (UnlockCommand), then unlocks through the
+  callback (NotSupported when the integrator has no ``unlock``).
+- Reset: ``is_reset_allowed`` first; after the answer every transaction is stopped
+  (SoftReset / HardReset, queued durably) and the ``reset`` callback reboots.
+- ChangeAvailability: connector 0 means every connector; Scheduled when a transaction runs on
+  an affected connector (applied when it ends); the wanted availability is persisted
+  (namespace ``"availability"``) and restored at start-up.
+- TriggerMessage: every 1.6 message type; a connectorId that does not exist is Rejected.
+- GetDiagnostics / UpdateFirmware: drive the integrator's callbacks; status notifications come
+  from ``ChargePoint16.diagnostics_status`` / ``firmware_status``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from ocppkit.chargepoint.v16.boot import Boot
+from ocppkit.chargepoint.v16.callbacks import ChargerCallbacks
+from ocppkit.chargepoint.v16.context import StackContext
+from ocppkit.chargepoint.v16.meter import meter_value
+from ocppkit.chargepoint.v16.transactions import Transactions, _mv
+from ocppkit.messages import v16
+from ocppkit.runtime.router import Router
+
+__all__ = ["Remote"]
+
+log = logging.getLogger("ocppkit.chargepoint")
+
+_AVAILABILITY = "availability"
+_SCHEDULED = "availability_scheduled"
+
+
+class Remote:
+    """The handlers of CSMS requests, registered on a 1.6 ``Router``."""
+
+    def __init__(
+        self, ctx: StackContext, boot: Boot, transactions: Transactions, router: Router
+    ) -> None:
+        self.ctx = ctx
+        self.boot = boot
+        self.tx = transactions
+        self.firmware_status: v16.FirmwareStatus = "Idle"
+        self.diagnostics_status: v16.DiagnosticsStatus = "Idle"
+        self.scheduled: dict[int, bool] = {}
+        self.router = router
+        self._install()
+
+    async def load(self) -> None:
+        """Restore the availability the CSMS set (or scheduled) before a restart."""
+        for key, operative in (await self.ctx.store.load(_AVAILABILITY)).items():
+            connector = int(key)
+            if 0 <= connector <= self.ctx.connectors.count:
+                self.ctx.connectors.facts[connector].operative = bool(operative)
+        for key, operative in (await self.ctx.store.load(_SCHEDULED)).items():
+            self.scheduled[int(key)] = bool(operative)
+        self._cascade()
+
+    async def transaction_ended(self, connector_id: int) -> None:
+        """Apply an availability change scheduled behind the connector's transaction."""
+        due = [connector_id]
+        if not any(n in self.scheduled for n in self.tx.open) and 0 in self.scheduled:
+            due.append(0)  # the charge point's own change waited for its last transaction
+        for n in due:
+            wanted = self.scheduled.pop(n, None)
+            if wanted is not None:
+                await self.ctx.store.delete(_SCHEDULED, str(n))
+                await self._set_available([n], wanted)
+
+    # -- registration ----------------------------------------------------------------------------
+    def _install(self) -> None:
+        r = self.router
+        r.add(v16.RemoteStartTransactionRequest, self.remote_start)
+        r.after(v16.RemoteStartTransactionRequest)(self._remote_start_after)
+        r.add(v16.RemoteStopTransactionRequest, self.remote_stop)
+        r.after(v16.RemoteStopTransactionRequest)(self._remote_stop_after)
+        r.add(v16.UnlockConnectorRequest, self.unlock)
+        r.add(v16.ResetRequest, self.reset)
+        r.after(v16.ResetRequest)(self._reset_after)
+        r.add(v16.ChangeAvailabilityRequest, self.change_availability)
+        r.add(v16.TriggerMessageRequest, self.trigger)
+        r.after(v16.TriggerMessageRequest)(self._trigger_after)
+        r.add(v16.GetConfigurationRequest, self.get_configuration)
+        r.add(v16.ChangeConfigurationRequest, self.change_configuration)
+        r.add(v16.ClearCacheRequest, self.clear_cache)
+        r.add(v16.SendLocalListRequest, self.send_local_list)
+        r.add(v16.GetLocalListVersionRequest, self.get_local_list_version)
+        r.add(v16.DataTransferRequest, self.data_transfer)
+        r.add(v16.GetDiagnosticsRequest, self.get_diagnostics)
+        r.add(v16.UpdateFirmwareRequest, self.update_firmware)
+        r.after(v16.UpdateFirmwareRequest)(self._update_firmware_after)
+
+    # -- transactions ----------------------------------------------------------------------------
+    def _startable(self, connector_id: int) -> bool:
+        facts = self.ctx.connectors.facts
+        return (
+            connector_id not in self.tx.open
+            and facts[connector_id].operative
+            and facts[0].operative
+            and self.ctx.connectors.status(connector_id) not in ("Faulted", "Unavailable")
+        )
+
+    def _remote_connector(self, wanted: int | None) -> int | None:
+        ids = list(self.ctx.connectors.ids())
+        if wanted is not None:
+            return wanted if wanted in ids and self._startable(wanted) else None
+        free = [n for n in ids if self._startable(n)]
+        plugged = [n for n in free if self.ctx.connectors.facts[n].plugged]
+        chosen = plugged or free
+        return chosen[0] if chosen else None
+
+    def remote_start(
+        self, req: v16.RemoteStartTransactionRequest, conn: Any
+    ) -> v16.RemoteStartTransactionResponse:
+        """Accepted when a connector can take the transaction."""
+        ok = self.ctx.accepted and self._remote_connector(req.connector_id) is not None
+        return v16.RemoteStartTransactionResponse(status="Accepted" if ok else "Rejected")
+
+    async def _remote_start_after(
+        self, req: v16.RemoteStartTransactionRequest, resp: Any, conn: Any
+    ) -> None:
+        if resp.status != "Accepted":
+            return
+        connector = self._remote_connector(req.connector_id)
+        if connector is None:
+            return
+        info = None
+        if self.ctx.config.get_bool("AuthorizeRemoteTxRequests"):
+            decision = await self.ctx.authorizer.authorize(req.id_tag, online=self.ctx.can_send())
+            if not decision.accepted:
+                log.info("remote start: %s not authorised", req.id_tag)
+                return
+            info = decision.info
+        if self.ctx.connectors.facts[connector].plugged:
+            await self.tx.start(connector, req.id_tag, info)
+        else:
+            self.tx.wait_for_plug(connector, req.id_tag, info)
+
+    def remote_stop(
+        self, req: v16.RemoteStopTransactionRequest, conn: Any
+    ) -> v16.RemoteStopTransactionResponse:
+        """Accepted for a running transaction."""
+        ok = self.ctx.accepted and self.tx.find(req.transaction_id) is not None
+        return v16.RemoteStopTransactionResponse(status="Accepted" if ok else "Rejected")
+
+    async def _remote_stop_after(
+        self, req: v16.RemoteStopTransactionRequest, resp: Any, conn: Any
+    ) -> None:
+        connector = self.tx.find(req.transaction_id)
+        if resp.status == "Accepted" and connector is not None:
+            await self.tx.stop(connector, "Remote")
+
+    async def unlock(
+        self, req: v16.UnlockConnectorRequest, conn: Any
+    ) -> v16.UnlockConnectorResponse:
+        """Stop the transaction, then unlock through the callback."""
+        cb = self.ctx.callbacks
+        supported = type(cb).unlock is not ChargerCallbacks.unlock
+        if not supported or req.connector_id not in self.ctx.connectors.ids():
+            return v16.UnlockConnectorResponse(status="NotSupported")
+        await self.tx.stop(req.connector_id, "UnlockCommand")
+        unlocked = await cb.unlock(req.connector_id)
+        status: v16.UnlockStatus = (
+            "NotSupported" if unlocked is None else "Unlocked" if unlocked else "UnlockFailed"
+        )
+        return v16.UnlockConnectorResponse(status=status)
+
+    # -- reset / availability ----------------------------------------------------------------------
+    def reset(self, req: v16.ResetRequest, conn: Any) -> v16.ResetResponse:
+        """Accepted when the integrator allows it now."""
+        allowed = self.ctx.callbacks.is_reset_allowed(req.type)
+        return v16.ResetResponse(status="Accepted" if allowed else "Rejected")
+
+    async def _reset_after(self, req: v16.ResetRequest, resp: Any, conn: Any) -> None:
+        if resp.status != "Accepted":
+            return
+        await self.tx.stop_all("SoftReset" if req.type == "Soft" else "HardReset")
+        log.info("%s reset", req.type)
+        await self.ctx.callbacks.reset(req.type)
+
+    async def change_availability(
+        self, req: v16.ChangeAvailabilityRequest, conn: Any
+    ) -> v16.ChangeAvailabilityResponse:
+        """Apply now, or Scheduled behind running transactions."""
+        if req.connector_id != 0 and req.connector_id not in self.ctx.connectors.ids():
+            return v16.ChangeAvailabilityResponse(status="Rejected")
+        operative = req.type == "Operative"
+        affected = list(self.ctx.connectors.ids()) if req.connector_id == 0 else [req.connector_id]
+        busy = [n for n in affected if n in self.tx.open]
+        now = [n for n in affected if n not in busy]
+        if req.connector_id == 0:  # the charge point itself follows its last transaction
+            (busy if busy else now).append(0)
+        await self._set_available(now, operative)
+        if busy:
+            await self.ctx.store.put_many(_SCHEDULED, {str(n): operative for n in busy})
+            self.scheduled.update(dict.fromkeys(busy, operative))
+        return v16.ChangeAvailabilityResponse(status="Scheduled" if busy else "Accepted")
+
+    async def _set_available(self, connectors: list[int], operative: bool) -> None:
+        if not connectors:
+            return
+        await self.ctx.store.put_many(_AVAILABILITY, {str(n): operative for n in connectors})
+        for n in connectors:
+            self.ctx.connectors.facts[n].operative = operative
+        self._cascade()
+        for n in connectors:
+            await self.ctx.callbacks.set_enabled(n, operative)
+
+    def _cascade(self) -> None:
+        """Every connector re-derives its status (connector 0 inoperative: all Unavailable)."""
+        for n in range(self.ctx.connectors.count + 1):
+            self.ctx.connectors.changed(n)
+
+    # -- trigger -----------------------------------------------------------------------------------
+    def trigger(self, req: v16.TriggerMessageRequest, conn: Any) -> v16.TriggerMessageResponse:
+        """Accepted for every 1.6 message; Rejected for a connector that does not exist."""
+        if req.connector_id is not None and not 0 <= req.connector_id <= self.ctx.connectors.count:
+            return v16.TriggerMessageResponse(status="Rejected")
+        return v16.TriggerMessageResponse(status="Accepted")
+
+    async def _trigger_after(self, req: v16.TriggerMessageRequest, resp: Any, conn: Any) -> None:
+        if resp.status != "Accepted":
+            return
+        what = req.requested_message
+        actions: dict[str, Callable[[], Awaitable[None] | None]] = {
+            "BootNotification": self.boot.boot_now,
+            "Heartbeat": lambda: self.boot.heartbeat(),
+            "StatusNotification": lambda: self.ctx.connectors.trigger(req.connector_id),
+            "MeterValues": lambda: self._trigger_meter(req.connector_id),
+            "DiagnosticsStatusNotification": lambda: self.ctx.send(
+                v16.DiagnosticsStatusNotificationRequest(status=self.diagnostics_status)
+            ),
+            "FirmwareStatusNotification": lambda: self.ctx.send(
+                v16.FirmwareStatusNotificationRequest(status=self.firmware_status)
+            ),
+        }
+        outcome = actions[what]()
+        if outcome is not None:
+            await outcome
+
+    def _trigger_meter(self, connector_id: int | None) -> None:
+        ids = [connector_id] if connector_id is not None else list(self.ctx.connectors.ids())
+        items = self.ctx.config.get_list("MeterValuesSampledData") or []
+        for n in ids:
+            readings = self.tx.readings.get(n, {}).values()
+            value = meter_value(readings, items, "Trigger", self.ctx.clock.now())
+            if value is None:
+                continue
+            record = self.tx.open.get(n)
+            known = self.ctx.outbox.transaction_id(record["local"]) if record else None
+            self.ctx.send(
+                v16.MeterValuesRequest(
+                    connector_id=n, transaction_id=known, meter_value=[_mv(value)]
+                )
+            )
+
+    # -- configuration, authorisation data, data transfer -------------------------------------
+    def get_configuration(
+        self, req: v16.GetConfigurationRequest, conn: Any
+    ) -> v16.GetConfigurationResponse:
+        """From the configuration."""
+        return self.ctx.config.get_configuration(req)
+
+    async def change_configuration(
+        self, req: v16.ChangeConfigurationRequest, conn: Any
+    ) -> v16.ChangeConfigurationResponse:
+        """Validated, persisted, then applied by the listeners."""
+        return await self.ctx.config.change_configuration(req)
+
+    async def clear_cache(self, req: v16.ClearCacheRequest, conn: Any) -> v16.ClearCacheResponse:
+        """Empty the authorization cache."""
+        return await self.ctx.authorizer.cache.clear()
+
+    async def send_local_list(
+        self, req: v16.SendLocalListRequest, conn: Any
+    ) -> v16.SendLocalListResponse:
+        """Full or differential update of the local list."""
+        return await self.ctx.authorizer.local_list.apply(req)
+
+    def get_local_list_version(
+        self, req: v16.GetLocalListVersionRequest, conn: Any
+    ) -> v16.GetLocalListVersionResponse:
+        """The local list's version."""
+        return v16.GetLocalListVersionResponse(
+            list_version=self.ctx.authorizer.local_list.version()
+        )
+
+    async def data_transfer(
+        self, req: v16.DataTransferRequest, conn: Any
+    ) -> v16.DataTransferResponse:
+        """Routed to the integrator; UnknownVendorId by default."""
+        answer = await self.ctx.callbacks.data_transfer(req.vendor_id, req.message_id, req.data)
+        if answer is None:
+            return v16.DataTransferResponse(status="UnknownVendorId")
+        return v16.DataTransferResponse(status=answer[0], data=answer[1])
+
+    # -- firmware / diagnostics ----------------------------------------------------------------
+    async def get_diagnostics(
+        self, req: v16.GetDiagnosticsRequest, conn: Any
+    ) -> v16.GetDiagnosticsResponse:
+        """The integrator uploads; the answer names the file (none: nothing to upload)."""
+        name = await self.ctx.callbacks.upload_diagnostics(req.location)
+        return v16.GetDiagnosticsResponse(file_name=name)
+
+    def update_firmware(
+        self, req: v16.UpdateFirmwareRequest, conn: Any
+    ) -> v16.UpdateFirmwareResponse:
+        """Always answered (1.6 UpdateFirmware.conf has no status)."""
+        return v16.UpdateFirmwareResponse()
+
+    async def _update_firmware_after(
+        self, req: v16.UpdateFirmwareRequest, resp: Any, conn: Any
+    ) -> None:
+        await self.ctx.callbacks.update_firmware(req.location, req.retrieve_date)

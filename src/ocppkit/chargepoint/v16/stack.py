@@ -1,0 +1,331 @@
+"""``ChargePoint16``: the OCPP 1.6 charge point stack — the integrator reports, the stack acts.
+
+::
+
+    cp = ChargePoint16(store=SqliteStateStore("cp.db"), link=link, clock=clock,
+                       scheduler=scheduler, vendor="ACME", model="Wallbox", connectors=2,
+                       callbacks=MyCharger())
+    await cp.start()                   # restores state, closes transactions a power loss left
+    cp.connected()                     # the adapter says so: boot, statuses, queued messages
+    await cp.plug_in(1)
+    await cp.present_token("04A2B3C4")  # authorised -> StartTransaction (durably queued)
+    cp.meter(1, [Reading(1234.0)])     # Wh; sampled per MeterValueSampleInterval
+    await cp.plug_out(1)               # -> StopTransaction (EVDisconnected)
+
+The blocks (``boot``, ``connectors``, ``transactions``, ``outbox``, ``remote``, ``config``,
+``authorization``) share one ``StackContext``. This class only wires them and offers the
+integrator's API; ``ocppkit.chargepoint.asyncio_runtime.run_charge_point`` runs it over a real
+websocket. Smart charging, the Security Whitepaper and reservations plug in as further blocks.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+
+from ocppkit.chargepoint.runtime import Clock, Link, Scheduler
+from ocppkit.chargepoint.state import StateStore
+from ocppkit.chargepoint.v16.authorization import (
+    AuthDecision,
+    AuthorizationCache,
+    Authorizer,
+    LocalAuthList,
+)
+from ocppkit.chargepoint.v16.boot import Boot
+from ocppkit.chargepoint.v16.callbacks import ChargerCallbacks, TransactionInfo
+from ocppkit.chargepoint.v16.config import Configuration
+from ocppkit.chargepoint.v16.config_keys import PROFILES
+from ocppkit.chargepoint.v16.connectors import ConnectorError, Connectors
+from ocppkit.chargepoint.v16.context import StackContext
+from ocppkit.chargepoint.v16.meter import Reading
+from ocppkit.chargepoint.v16.outbox import Outbox
+from ocppkit.chargepoint.v16.remote import Remote
+from ocppkit.chargepoint.v16.transactions import Transactions
+from ocppkit.messages import v16
+from ocppkit.protocol.versions import OcppVersion
+from ocppkit.runtime.router import Router
+
+__all__ = ["ChargePoint16"]
+
+log = logging.getLogger("ocppkit.chargepoint")
+
+
+class _ConfigAuthSettings:
+    """The authorization block's settings, read from the configuration keys."""
+
+    def __init__(self, config: Configuration) -> None:
+        self.config = config
+
+    def _flag(self, name: str) -> bool:
+        return bool(self.config.get_bool(name))
+
+    def local_pre_authorize(self) -> bool:
+        return self._flag("LocalPreAuthorize")
+
+    def local_authorize_offline(self) -> bool:
+        return self._flag("LocalAuthorizeOffline")
+
+    def allow_offline_tx_for_unknown_id(self) -> bool:
+        return self._flag("AllowOfflineTxForUnknownId")
+
+    def cache_enabled(self) -> bool:
+        return self._flag("AuthorizationCacheEnabled")
+
+    def local_list_enabled(self) -> bool:
+        return self._flag("LocalAuthListEnabled")
+
+    def local_list_max_length(self) -> int:
+        return self.config.get_int("LocalAuthListMaxLength") or 0
+
+    def send_local_list_max_length(self) -> int:
+        return self.config.get_int("SendLocalListMaxLength") or 0
+
+
+class ChargePoint16:
+    """One OCPP 1.6 charge point (see the module docstring)."""
+
+    def __init__(
+        self,
+        *,
+        store: StateStore,
+        link: Link,
+        clock: Clock,
+        scheduler: Scheduler,
+        vendor: str,
+        model: str,
+        connectors: int = 1,
+        callbacks: ChargerCallbacks | None = None,
+        serial_number: str | None = None,
+        firmware_version: str | None = None,
+        profiles: tuple[str, ...] = PROFILES,
+        config_defaults: Mapping[str, str | None] | None = None,
+        boot_retry: int = 60,
+    ) -> None:
+        if connectors < 1:
+            raise ValueError("a charge point has at least one connector")
+        self.store = store
+        self.link = link
+        self.clock = clock
+        self.scheduler = scheduler
+        self.callbacks = callbacks or ChargerCallbacks()
+        self.connector_count = connectors
+        self.profiles = profiles
+        self.config_defaults = dict(config_defaults or {})
+        self.boot_request = v16.BootNotificationRequest(
+            charge_point_vendor=vendor,
+            charge_point_model=model,
+            charge_point_serial_number=serial_number,
+            firmware_version=firmware_version,
+        )
+        self.boot_retry = boot_retry
+        self.router = Router(OcppVersion.V16)
+        self._ctx: StackContext | None = None
+        self._boot: Boot | None = None
+        self._tx: Transactions | None = None
+        self._remote: Remote | None = None
+
+    # -- life cycle ----------------------------------------------------------------------------
+    async def start(self) -> None:
+        """Open the store, restore state, close transactions a power loss left open."""
+        await self.store.open()
+        config = await Configuration.load(
+            self.store,
+            number_of_connectors=self.connector_count,
+            profiles=self.profiles,
+            defaults=self.config_defaults,
+        )
+        config.on_any_change(self.callbacks.configuration_changed)
+        link = self.link
+
+        async def send_authorize(id_tag: str) -> v16.IdTagInfo:
+            if self._ctx is None or not self._ctx.can_send():
+                raise ConnectionError("offline")
+            response: v16.AuthorizeResponse = await self._ctx.call(
+                v16.AuthorizeRequest(id_tag=id_tag)
+            )
+            return response.id_tag_info
+
+        settings = _ConfigAuthSettings(config)
+        authorizer = Authorizer(
+            settings,
+            LocalAuthList(self.store, settings, self.clock.now),
+            AuthorizationCache(self.store, settings, self.clock.now),
+            send_authorize,
+        )
+        await authorizer.load()
+        connectors = Connectors(
+            self.connector_count,
+            clock=self.clock,
+            scheduler=self.scheduler,
+            send=lambda request: ctx.send(request),
+            min_duration=lambda: config.get_int("MinimumStatusDuration") or 0,
+        )
+        outbox = Outbox(
+            self.store,
+            link=link,
+            clock=self.clock,
+            scheduler=self.scheduler,
+            ready=lambda: ctx.can_send(),
+            attempts=lambda: config.get_int("TransactionMessageAttempts") or 1,
+            retry_interval=lambda: config.get_int("TransactionMessageRetryInterval") or 0,
+            on_result=lambda entry, response: self.transactions.answered(entry, response),
+        )
+        await outbox.open()
+        ctx = StackContext(
+            clock=self.clock,
+            scheduler=self.scheduler,
+            link=link,
+            store=self.store,
+            config=config,
+            connectors=connectors,
+            outbox=outbox,
+            authorizer=authorizer,
+            callbacks=self.callbacks,
+        )
+        self._ctx = ctx
+        self._boot = Boot(ctx, self.boot_request, retry_default=self.boot_retry)
+        self._tx = Transactions(ctx)
+        self._remote = Remote(ctx, self._boot, self._tx, self.router)
+        self._tx.on_stopped = self._remote.transaction_ended
+        await self._remote.load()
+        await self._tx.recover()
+        self._tx.schedule_aligned()
+        config.on_change("ClockAlignedDataInterval", lambda _: self.transactions.schedule_aligned())
+
+    async def close(self) -> None:
+        """Close the store (queued messages stay queued for the next start)."""
+        await self.store.close()
+
+    def connected(self) -> None:
+        """The adapter opened the websocket: boot, or re-send statuses and queued messages."""
+        self.callbacks.connection_changed(True)
+        self.boot.connected()
+
+    def disconnected(self) -> None:
+        """The adapter lost the websocket."""
+        self.callbacks.connection_changed(False)
+        self.boot.disconnected()
+
+    # -- blocks --------------------------------------------------------------------------------
+    @property
+    def context(self) -> StackContext:
+        """The shared context (after ``start``)."""
+        if self._ctx is None:
+            raise RuntimeError("call start() first")
+        return self._ctx
+
+    @property
+    def config(self) -> Configuration:
+        """The configuration keys."""
+        return self.context.config
+
+    @property
+    def connectors(self) -> Connectors:
+        """The connectors' facts and statuses."""
+        return self.context.connectors
+
+    @property
+    def outbox(self) -> Outbox:
+        """The queue of transaction messages."""
+        return self.context.outbox
+
+    @property
+    def boot(self) -> Boot:
+        """Boot and heartbeat."""
+        if self._boot is None:
+            raise RuntimeError("call start() first")
+        return self._boot
+
+    @property
+    def transactions(self) -> Transactions:
+        """The transactions block."""
+        if self._tx is None:
+            raise RuntimeError("call start() first")
+        return self._tx
+
+    @property
+    def remote(self) -> Remote:
+        """The CSMS-initiated operations."""
+        if self._remote is None:
+            raise RuntimeError("call start() first")
+        return self._remote
+
+    # -- what the hardware reports ---------------------------------------------------------------
+    async def plug_in(self, connector_id: int) -> None:
+        """A cable was plugged in."""
+        self.connectors.check(connector_id)
+        await self.transactions.plugged(connector_id)
+
+    async def plug_out(self, connector_id: int) -> None:
+        """The cable was unplugged."""
+        self.connectors.check(connector_id)
+        await self.transactions.unplugged(connector_id)
+
+    async def present_token(self, id_tag: str, connector_id: int | None = None) -> bool:
+        """A token (RFID …) was presented, for one connector or the charge point."""
+        if connector_id is not None:
+            self.connectors.check(connector_id)
+        return await self.transactions.present_token(id_tag, connector_id)
+
+    def ev_suspended(self, connector_id: int, suspended: bool = True) -> None:
+        """The EV stopped (or resumed) taking energy."""
+        self._fact(connector_id, "ev_suspended", suspended)
+
+    def evse_suspended(self, connector_id: int, suspended: bool = True) -> None:
+        """The EVSE stopped (or resumed) offering energy."""
+        self._fact(connector_id, "evse_suspended", suspended)
+
+    def _fact(self, connector_id: int, name: str, value: bool) -> None:
+        self.connectors.check(connector_id)
+        setattr(self.connectors.facts[connector_id], name, value)
+        self.connectors.changed(connector_id)
+
+    def meter(self, connector_id: int, readings: list[Reading]) -> None:
+        """New meter readings of a connector (0: the main meter)."""
+        self.connectors.check(connector_id, zero=True)
+        self.transactions.meter(connector_id, readings)
+
+    def raise_error(self, connector_id: int, error: ConnectorError) -> None:
+        """An error became active (a fault makes the connector Faulted)."""
+        self.connectors.check(connector_id, zero=True)
+        self.connectors.raise_error(connector_id, error)
+
+    def clear_error(self, connector_id: int, code: str | None = None) -> None:
+        """Errors of a connector ended (those with ``code``; all when None)."""
+        self.connectors.check(connector_id, zero=True)
+        self.connectors.clear_error(connector_id, code)
+
+    def firmware_status(self, status: v16.FirmwareStatus) -> None:
+        """Firmware download / installation progress (sent as FirmwareStatusNotification)."""
+        self.remote.firmware_status = status
+        self.context.send(v16.FirmwareStatusNotificationRequest(status=status))
+
+    def diagnostics_status(self, status: v16.DiagnosticsStatus) -> None:
+        """Diagnostics upload progress (sent as DiagnosticsStatusNotification)."""
+        self.remote.diagnostics_status = status
+        self.context.send(v16.DiagnosticsStatusNotificationRequest(status=status))
+
+    # -- direct calls ----------------------------------------------------------------------------
+    async def authorize(self, id_tag: str) -> AuthDecision:
+        """Authorize a token by the configured rules (local list, cache, CSMS)."""
+        return await self.context.authorizer.authorize(id_tag, online=self.context.can_send())
+
+    async def start_transaction(self, connector_id: int, id_tag: str) -> TransactionInfo:
+        """Start a transaction now, the token already authorised by the integrator."""
+        self.connectors.check(connector_id)
+        return await self.transactions.start(connector_id, id_tag)
+
+    async def stop_transaction(
+        self, connector_id: int, reason: v16.Reason = "Local"
+    ) -> TransactionInfo | None:
+        """Stop the connector's transaction (None when none runs)."""
+        self.connectors.check(connector_id)
+        return await self.transactions.stop(connector_id, reason)
+
+    async def data_transfer(
+        self, vendor_id: str, message_id: str | None = None, data: str | None = None
+    ) -> v16.DataTransferResponse:
+        """Send a DataTransfer to the CSMS now (``NotConnectedError`` offline)."""
+        request = v16.DataTransferRequest(vendor_id=vendor_id, message_id=message_id, data=data)
+        response: v16.DataTransferResponse = await self.context.call(request)
+        return response
