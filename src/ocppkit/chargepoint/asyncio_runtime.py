@@ -18,16 +18,16 @@ import logging
 import time
 from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from ocppkit.chargepoint.runtime import Handle
 from ocppkit.chargepoint.v16.stack import ChargePoint16
 from ocppkit.messages._base import OcppRequest
 from ocppkit.protocol.versions import OcppVersion
 from ocppkit.runtime.client import OcppClient
-from ocppkit.runtime.connection import OcppConnection
+from ocppkit.runtime.connection import FrameHook, OcppConnection
 
-__all__ = ["AsyncioRuntime", "ClientLink", "run_charge_point"]
+__all__ = ["AsyncioRuntime", "ClientLink", "frame_log", "run_charge_point", "wait_delivered"]
 
 R = TypeVar("R")
 log = logging.getLogger("ocppkit.chargepoint")
@@ -101,6 +101,38 @@ class ClientLink:
         if self.connection is None or self.connection.closed:
             raise NotConnectedError("not connected")
         return await self.connection.call(request, timeout=timeout)
+
+
+async def wait_delivered(cp: ChargePoint16, timeout: float | None = None) -> bool:
+    """Wait until the outbox is empty (every transaction message delivered or discarded);
+    False when ``timeout`` seconds passed first."""
+    done = asyncio.Event()
+    cp.outbox.when_empty(done.set)
+    try:
+        await asyncio.wait_for(done.wait(), timeout)
+    except TimeoutError:
+        return False
+    return True
+
+
+def frame_log(path: str, *, max_bytes: int = 1_000_000, backups: int = 3) -> FrameHook:
+    """A frame hook (``OcppClient(on_frame=...)``) writing every frame in and out, one readable
+    line each, to ``path``, rotated: at most ``(backups + 1) * max_bytes`` bytes on disk. For
+    support cases."""
+    from logging.handlers import RotatingFileHandler
+
+    handler = RotatingFileHandler(path, maxBytes=max_bytes, backupCount=backups)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+    logger = logging.getLogger(f"ocppkit.frames.{path}")
+    logger.propagate = False
+    logger.handlers[:] = [handler]
+    logger.setLevel(logging.INFO)
+
+    def record(direction: Literal["in", "out"], data: bytes | str) -> None:
+        text = data if isinstance(data, str) else data.decode("utf-8", "replace")
+        logger.info("%s %s", "<-" if direction == "in" else "->", text)
+
+    return record
 
 
 async def run_charge_point(cp: ChargePoint16, client: OcppClient) -> None:

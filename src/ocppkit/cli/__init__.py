@@ -23,6 +23,7 @@ __all__ = ["main"]
 _COMMANDS: dict[str, tuple[str, str, str]] = {
     "call": ("ocppkit.cli.call", "call", "Send one CALL to a CSMS as a charge point."),
     "check": ("ocppkit.cli.check", "check", "Validate OCPP-J frames, one per line."),
+    "cp": ("ocppkit.cli.cp", "cp", "Run one charge point (1.6 stack), driven from stdin."),
     "csms": ("ocppkit.cli.csms", "csms", "Run a CSMS: OCPP server, SQLite store, HTTP API."),
     "logs": ("ocppkit.cli.logs", "logs", "Print a station's message log."),
     "stations": ("ocppkit.cli.stations", "stations", "Manage known stations and passwords."),

@@ -36,7 +36,7 @@ from ocppkit.messages._base import OcppRequest
 from ocppkit.protocol.errors import OcppError
 from ocppkit.protocol.session import DEFAULT_CALL_TIMEOUT, ValidationPolicy
 from ocppkit.protocol.versions import OcppVersion
-from ocppkit.runtime.connection import OcppConnection
+from ocppkit.runtime.connection import FrameHook, OcppConnection
 from ocppkit.runtime.router import Router
 from ocppkit.runtime.server import NotConnectedError
 from ocppkit.transport.websockets import WebsocketsTransport
@@ -89,6 +89,7 @@ class OcppClient:
         open_timeout: float = 10,
         on_connect: Callable[[OcppConnection], Awaitable[None]] | None = None,
         on_disconnect: Callable[[OcppConnection], Awaitable[None]] | None = None,
+        on_frame: FrameHook | None = None,
         rng: random.Random | None = None,
     ) -> None:
         if isinstance(routers, Router):
@@ -112,6 +113,7 @@ class OcppClient:
         self.open_timeout = open_timeout
         self.on_connect = on_connect
         self.on_disconnect = on_disconnect
+        self.on_frame = on_frame
         self._rng = rng or random.Random()
         self.connection: OcppConnection | None = None
         self._connected = asyncio.Event()
@@ -153,6 +155,7 @@ class OcppClient:
             identity=self.identity,
             call_timeout=self.call_timeout,
             validation=self.validation,
+            on_frame=self.on_frame,
         )
         self.connection = conn
         self._connected.set()

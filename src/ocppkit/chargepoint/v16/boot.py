@@ -80,15 +80,16 @@ class Boot:
             self._booting = False
         self.status = response.status
         self.ctx.clock.set_time(response.current_time)
-        await self.ctx.callbacks.set_system_time(response.current_time)
-        self.ctx.callbacks.boot_answered(response.status, response.interval)
         log.info("BootNotification: %s (interval %d s)", response.status, response.interval)
         if response.status != "Accepted":
+            self.ctx.callbacks.boot_answered(response.status, response.interval)
             self._retry_in(response.interval or self.retry_default)
             return
+        self.ctx.accepted = True  # before anyone hears of it: they may send at once
         if response.interval > 0:
             await self.ctx.config.set_internal("HeartbeatInterval", str(response.interval))
-        self.ctx.accepted = True
+        self.ctx.callbacks.boot_answered(response.status, response.interval)
+        await self.ctx.callbacks.set_system_time(response.current_time)
         self.ctx.connectors.report_all()
         self.ctx.outbox.kick()
         self.schedule_heartbeat()

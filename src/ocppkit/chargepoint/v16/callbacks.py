@@ -78,6 +78,11 @@ class ChargerCallbacks:
     def connection_changed(self, connected: bool) -> None:
         """The websocket to the CSMS opened or closed."""
 
+    def status_changed(
+        self, connector_id: int, status: v16.ChargePointStatus, error_code: str
+    ) -> None:
+        """A connector's status or error changed (before the debounce of its report)."""
+
     def boot_answered(self, status: v16.RegistrationStatus, interval: int) -> None:
         """The CSMS answered a BootNotification."""
 

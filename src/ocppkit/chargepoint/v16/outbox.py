@@ -120,6 +120,7 @@ class Outbox:
         self._retry: Handle | None = None
         self.delivered = 0
         self.discarded = 0
+        self._empty_waiters: list[Callable[[], None]] = []
 
     async def open(self) -> None:
         """Load what was queued before a restart."""
@@ -136,6 +137,13 @@ class Outbox:
     def entries(self) -> list[OutboxEntry]:
         """The queued messages, oldest first."""
         return list(self._entries)
+
+    def when_empty(self, callback: Callable[[], None]) -> None:
+        """Call ``callback()`` once nothing is queued (at once if nothing is)."""
+        if self._entries:
+            self._empty_waiters.append(callback)
+        else:
+            callback()
 
     def has_tx(self, tx: str, action: str | None = None) -> bool:
         """True if a message of local transaction ``tx`` (of ``action``) is queued."""
@@ -238,6 +246,10 @@ class Outbox:
             await self._learn_id(entry.tx, UNKNOWN_TRANSACTION_ID)
         await self.store.dequeue(entry.item_id)
         self._entries.remove(entry)
+        if not self._entries:
+            waiters, self._empty_waiters = self._empty_waiters, []
+            for waiter in waiters:
+                waiter()
         if discarded:
             self.discarded += 1
         else:

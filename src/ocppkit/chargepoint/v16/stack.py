@@ -159,6 +159,7 @@ class ChargePoint16:
             scheduler=self.scheduler,
             send=lambda request: ctx.send(request),
             min_duration=lambda: config.get_int("MinimumStatusDuration") or 0,
+            on_change=lambda n, now: self.callbacks.status_changed(n, now.status, now.error_code),
         )
         outbox = Outbox(
             self.store,
