@@ -18,10 +18,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Literal, TypeAlias
 
 from ocppkit.messages import v16
 
-__all__ = ["ChargerCallbacks", "TransactionInfo"]
+__all__ = ["ChargerCallbacks", "ReservationEndReason", "ReservationInfo", "TransactionInfo"]
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,26 @@ class TransactionInfo:
     meter_stop_wh: int | None = None
     stopped: datetime | None = None
     reason: v16.Reason | None = None
+
+
+@dataclass(frozen=True)
+class ReservationInfo:
+    """A reservation (ReserveNow) as the integrator sees it."""
+
+    reservation_id: int
+    connector_id: int
+    """The reserved connector; 0: any one connector of the charge point."""
+    id_tag: str
+    expiry: datetime
+    parent_id_tag: str | None = None
+
+
+ReservationEndReason: TypeAlias = Literal[
+    "Used", "Expired", "Cancelled", "Replaced", "Faulted", "Unavailable"
+]
+"""Why a reservation ended: its transaction started, expiryDate passed, CancelReservation, a
+ReserveNow with its id replaced it, or its connector (or the charge point) became Faulted /
+Unavailable."""
 
 
 class ChargerCallbacks:
@@ -94,6 +115,12 @@ class ChargerCallbacks:
 
     def transaction_stopped(self, tx: TransactionInfo) -> None:
         """A transaction stopped (its StopTransaction is queued)."""
+
+    def reservation_started(self, reservation: ReservationInfo) -> None:
+        """The CSMS reserved a connector (or, connector 0, the charge point) for an idTag."""
+
+    def reservation_ended(self, reservation: ReservationInfo, reason: ReservationEndReason) -> None:
+        """A reservation ended (and the connector is no longer held for its idTag)."""
 
     async def data_transfer(
         self, vendor_id: str, message_id: str | None, data: str | None

@@ -20,6 +20,10 @@ Pending): RemoteStart / RemoteStop are Rejected (1.6 §4.2).
 - TriggerMessage: every 1.6 message type; a connectorId that does not exist is Rejected.
 - GetDiagnostics / UpdateFirmware: drive the integrator's callbacks; status notifications come
   from ``ChargePoint16.diagnostics_status`` / ``firmware_status``.
+- ReserveNow / CancelReservation: the ``reservations`` block (``reservations.py``). A remote
+  start on a reserved connector is Accepted only for a token that may match the reservation; its
+  group (parentIdTag) is then learnt by authorising it (§5.13), whatever
+  ``AuthorizeRemoteTxRequests`` says.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from ocppkit.chargepoint.v16.boot import Boot
 from ocppkit.chargepoint.v16.callbacks import ChargerCallbacks
 from ocppkit.chargepoint.v16.context import StackContext
 from ocppkit.chargepoint.v16.meter import meter_value
+from ocppkit.chargepoint.v16.reservations import Reservations
 from ocppkit.chargepoint.v16.transactions import Transactions, _mv
 from ocppkit.messages import v16
 from ocppkit.runtime.router import Router
@@ -48,11 +53,17 @@ class Remote:
     """The handlers of CSMS requests, registered on a 1.6 ``Router``."""
 
     def __init__(
-        self, ctx: StackContext, boot: Boot, transactions: Transactions, router: Router
+        self,
+        ctx: StackContext,
+        boot: Boot,
+        transactions: Transactions,
+        router: Router,
+        reservations: Reservations | None = None,
     ) -> None:
         self.ctx = ctx
         self.boot = boot
         self.tx = transactions
+        self.reservations = reservations
         self.firmware_status: v16.FirmwareStatus = "Idle"
         self.diagnostics_status: v16.DiagnosticsStatus = "Idle"
         self.scheduled: dict[int, bool] = {}
@@ -102,31 +113,41 @@ class Remote:
         r.add(v16.GetDiagnosticsRequest, self.get_diagnostics)
         r.add(v16.UpdateFirmwareRequest, self.update_firmware)
         r.after(v16.UpdateFirmwareRequest)(self._update_firmware_after)
+        if self.reservations is not None:
+            r.add(v16.ReserveNowRequest, self.reserve_now)
+            r.add(v16.CancelReservationRequest, self.cancel_reservation)
 
     # -- transactions ----------------------------------------------------------------------------
-    def _startable(self, connector_id: int) -> bool:
+    def _startable(self, connector_id: int, id_tag: str) -> bool:
         facts = self.ctx.connectors.facts
+        reservations = self.reservations
         return (
             connector_id not in self.tx.open
             and facts[connector_id].operative
             and facts[0].operative
             and self.ctx.connectors.status(connector_id) not in ("Faulted", "Unavailable")
+            and (
+                reservations is None
+                or reservations.admits(connector_id, id_tag, None, parent_known=False)
+            )
         )
 
-    def _remote_connector(self, wanted: int | None) -> int | None:
+    def _remote_connector(self, wanted: int | None, id_tag: str) -> int | None:
         ids = list(self.ctx.connectors.ids())
         if wanted is not None:
-            return wanted if wanted in ids and self._startable(wanted) else None
-        free = [n for n in ids if self._startable(n)]
+            return wanted if wanted in ids and self._startable(wanted, id_tag) else None
+        free = [n for n in ids if self._startable(n, id_tag)]
         plugged = [n for n in free if self.ctx.connectors.facts[n].plugged]
-        chosen = plugged or free
+        own = self.reservations.for_token(id_tag, None) if self.reservations else None
+        reserved = [own.connector_id] if own is not None and own.connector_id in free else []
+        chosen = reserved or plugged or free
         return chosen[0] if chosen else None
 
     def remote_start(
         self, req: v16.RemoteStartTransactionRequest, conn: Any
     ) -> v16.RemoteStartTransactionResponse:
         """Accepted when a connector can take the transaction."""
-        ok = self.ctx.accepted and self._remote_connector(req.connector_id) is not None
+        ok = self.ctx.accepted and self._remote_connector(req.connector_id, req.id_tag) is not None
         return v16.RemoteStartTransactionResponse(status="Accepted" if ok else "Rejected")
 
     async def _remote_start_after(
@@ -134,16 +155,22 @@ class Remote:
     ) -> None:
         if resp.status != "Accepted":
             return
-        connector = self._remote_connector(req.connector_id)
+        connector = self._remote_connector(req.connector_id, req.id_tag)
         if connector is None:
             return
         info = None
-        if self.ctx.config.get_bool("AuthorizeRemoteTxRequests"):
+        reservations = self.reservations
+        group = reservations is not None and not reservations.admits(connector, req.id_tag, None)
+        if self.ctx.config.get_bool("AuthorizeRemoteTxRequests") or group:
             decision = await self.ctx.authorizer.authorize(req.id_tag, online=self.ctx.can_send())
             if not decision.accepted:
                 log.info("remote start: %s not authorised", req.id_tag)
                 return
             info = decision.info
+        parent = info.parent_id_tag if info else None
+        if reservations is not None and not reservations.admits(connector, req.id_tag, parent):
+            log.info("remote start: connector %d is reserved for another idTag", connector)
+            return
         if self.ctx.connectors.facts[connector].plugged:
             await self.tx.start(connector, req.id_tag, info)
         else:
@@ -177,6 +204,20 @@ class Remote:
             "NotSupported" if unlocked is None else "Unlocked" if unlocked else "UnlockFailed"
         )
         return v16.UnlockConnectorResponse(status=status)
+
+    # -- reservations ------------------------------------------------------------------------------
+    async def reserve_now(self, req: v16.ReserveNowRequest, conn: Any) -> v16.ReserveNowResponse:
+        """Reserve a connector (0: the charge point) for an idTag until expiryDate."""
+        assert self.reservations is not None
+        return v16.ReserveNowResponse(status=await self.reservations.reserve(req))
+
+    async def cancel_reservation(
+        self, req: v16.CancelReservationRequest, conn: Any
+    ) -> v16.CancelReservationResponse:
+        """Accepted when the reservation exists (it ends now), else Rejected."""
+        assert self.reservations is not None
+        ok = await self.reservations.cancel(req.reservation_id)
+        return v16.CancelReservationResponse(status="Accepted" if ok else "Rejected")
 
     # -- reset / availability ----------------------------------------------------------------------
     def reset(self, req: v16.ResetRequest, conn: Any) -> v16.ResetResponse:

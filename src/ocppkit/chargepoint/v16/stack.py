@@ -13,9 +13,9 @@
     await cp.plug_out(1)               # -> StopTransaction (EVDisconnected)
 
 The blocks (``boot``, ``connectors``, ``transactions``, ``outbox``, ``remote``, ``config``,
-``authorization``) share one ``StackContext``. This class only wires them and offers the
-integrator's API; ``ocppkit.chargepoint.asyncio_runtime.run_charge_point`` runs it over a real
-websocket. Smart charging, the Security Whitepaper and reservations plug in as further blocks.
+``authorization``, ``reservations``) share one ``StackContext``. This class only wires them and
+offers the integrator's API; ``ocppkit.chargepoint.asyncio_runtime.run_charge_point`` runs it over
+a real websocket. Smart charging and the Security Whitepaper plug in as further blocks.
 """
 
 from __future__ import annotations
@@ -35,11 +35,12 @@ from ocppkit.chargepoint.v16.boot import Boot
 from ocppkit.chargepoint.v16.callbacks import ChargerCallbacks, TransactionInfo
 from ocppkit.chargepoint.v16.config import Configuration
 from ocppkit.chargepoint.v16.config_keys import PROFILES
-from ocppkit.chargepoint.v16.connectors import ConnectorError, Connectors
+from ocppkit.chargepoint.v16.connectors import ConnectorError, Connectors, Reported
 from ocppkit.chargepoint.v16.context import StackContext
 from ocppkit.chargepoint.v16.meter import Reading
 from ocppkit.chargepoint.v16.outbox import Outbox
 from ocppkit.chargepoint.v16.remote import Remote
+from ocppkit.chargepoint.v16.reservations import Reservations
 from ocppkit.chargepoint.v16.transactions import Transactions
 from ocppkit.messages import v16
 from ocppkit.protocol.versions import OcppVersion
@@ -123,6 +124,7 @@ class ChargePoint16:
         self._boot: Boot | None = None
         self._tx: Transactions | None = None
         self._remote: Remote | None = None
+        self._reservations: Reservations | None = None
 
     # -- life cycle ----------------------------------------------------------------------------
     async def start(self) -> None:
@@ -159,7 +161,7 @@ class ChargePoint16:
             scheduler=self.scheduler,
             send=lambda request: ctx.send(request),
             min_duration=lambda: config.get_int("MinimumStatusDuration") or 0,
-            on_change=lambda n, now: self.callbacks.status_changed(n, now.status, now.error_code),
+            on_change=self._status_changed,
         )
         outbox = Outbox(
             self.store,
@@ -185,13 +187,20 @@ class ChargePoint16:
         )
         self._ctx = ctx
         self._boot = Boot(ctx, self.boot_request, retry_default=self.boot_retry)
-        self._tx = Transactions(ctx)
-        self._remote = Remote(ctx, self._boot, self._tx, self.router)
+        self._reservations = Reservations(ctx)
+        self._tx = Transactions(ctx, self._reservations)
+        self._remote = Remote(ctx, self._boot, self._tx, self.router, self._reservations)
         self._tx.on_stopped = self._remote.transaction_ended
         await self._remote.load()
         await self._tx.recover()
+        await self._reservations.load()
         self._tx.schedule_aligned()
         config.on_change("ClockAlignedDataInterval", lambda _: self.transactions.schedule_aligned())
+
+    def _status_changed(self, connector_id: int, now: Reported) -> None:
+        self.callbacks.status_changed(connector_id, now.status, now.error_code)
+        if self._reservations is not None:  # Faulted / Unavailable end reservations
+            self._reservations.status_changed(connector_id, now)
 
     async def close(self) -> None:
         """Close the store (queued messages stay queued for the next start)."""
@@ -243,6 +252,13 @@ class ChargePoint16:
         if self._tx is None:
             raise RuntimeError("call start() first")
         return self._tx
+
+    @property
+    def reservations(self) -> Reservations:
+        """The reservations (ReserveNow / CancelReservation)."""
+        if self._reservations is None:
+            raise RuntimeError("call start() first")
+        return self._reservations
 
     @property
     def remote(self) -> Remote:
@@ -312,7 +328,8 @@ class ChargePoint16:
         return await self.context.authorizer.authorize(id_tag, online=self.context.can_send())
 
     async def start_transaction(self, connector_id: int, id_tag: str) -> TransactionInfo:
-        """Start a transaction now, the token already authorised by the integrator."""
+        """Start a transaction now, the token already authorised by the integrator
+        (``ValueError`` on a connector reserved for another idTag)."""
         self.connectors.check(connector_id)
         return await self.transactions.start(connector_id, id_tag)
 

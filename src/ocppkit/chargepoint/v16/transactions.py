@@ -21,6 +21,10 @@
 The transaction record (namespace ``"transactions"``, key = connector) is written before the
 StartTransaction is queued, and removed in the same atomic write that queues the
 StopTransaction, so a transaction is never stopped twice nor lost.
+
+Reservations (``reservations``): a token starts on a reserved connector only if it matches the
+reservation; the StartTransaction carries the reservationId it uses up, queued in the same atomic
+write that ends the reservation.
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ from ocppkit.chargepoint.v16.callbacks import TransactionInfo
 from ocppkit.chargepoint.v16.context import StackContext
 from ocppkit.chargepoint.v16.meter import Reading, energy_wh, meter_value
 from ocppkit.chargepoint.v16.outbox import OutboxEntry
+from ocppkit.chargepoint.v16.reservations import Reservations
 from ocppkit.messages import v16
 
 __all__ = ["Transactions"]
@@ -59,8 +64,9 @@ def _from_iso(text: str) -> datetime:
 class Transactions:
     """The transactions of every connector."""
 
-    def __init__(self, ctx: StackContext) -> None:
+    def __init__(self, ctx: StackContext, reservations: Reservations | None = None) -> None:
         self.ctx = ctx
+        self.reservations = reservations
         self.open: dict[int, dict[str, Any]] = {}
         self.readings: dict[int, dict[tuple[str, str | None, str | None], Reading]] = {}
         self._waiting: dict[int | None, tuple[str, v16.IdTagInfo | None, Handle | None]] = {}
@@ -115,10 +121,16 @@ class Transactions:
             if await self._may_stop(record, id_tag):
                 await self.stop(connector, "Local", id_tag=id_tag)
                 return True
+        reservations = self.reservations
+        if reservations is not None and reservations.refuses_unauthorized(id_tag, connector_id):
+            return False  # reserved for another idTag (no group to look up: no Authorize)
         decision = await self.ctx.authorizer.authorize(id_tag, online=self.ctx.can_send())
         if not decision.accepted:
             return False
-        target = connector_id if connector_id is not None else self._free_plugged()
+        parent = decision.info.parent_id_tag if decision.info else None
+        target = connector_id if connector_id is not None else self._pick(id_tag, parent)
+        if reservations is not None and not reservations.admits_token(target, id_tag, parent):
+            return False
         if target is not None and self.ctx.connectors.facts[target].plugged:
             if target in self.open:
                 return False
@@ -139,8 +151,12 @@ class Transactions:
             else None
         )
         self._waiting[connector_id] = (id_tag, info, handle)
-        for n in self._targets(connector_id):
+        targets = self._targets(connector_id)
+        for n in targets:
             self.ctx.connectors.facts[n].authorized = True
+        if self.reservations is not None:  # the holder's token: Reserved -> Preparing
+            self.reservations.presented(connector_id, id_tag, info.parent_id_tag if info else None)
+        for n in targets:
             self.ctx.connectors.changed(n)
 
     async def plugged(self, connector_id: int) -> None:
@@ -149,6 +165,10 @@ class Transactions:
         facts.plugged = True
         facts.finishing = False
         waiting = self._waiting.get(connector_id) or self._waiting.get(None)
+        if waiting is not None and self.reservations is not None:
+            parent = waiting[1].parent_id_tag if waiting[1] else None
+            if not self.reservations.admits(connector_id, waiting[0], parent, lenient=True):
+                waiting = None  # the connector is reserved for another idTag
         if waiting is not None and connector_id not in self.open:
             key = connector_id if connector_id in self._waiting else None
             self._cancel_wait(key)
@@ -181,6 +201,14 @@ class Transactions:
         """Start a transaction now (the token is authorised): record, queue, offer energy."""
         if connector_id in self.open:
             raise ValueError(f"a transaction already runs on connector {connector_id}")
+        reservation = None
+        if self.reservations is not None:
+            parent = info.parent_id_tag if info else None
+            if not self.reservations.admits(connector_id, id_tag, parent, lenient=True):
+                raise ValueError(f"connector {connector_id} is reserved for another idTag")
+            reservation = self.reservations.claim(connector_id, id_tag, parent)
+            if reservation is not None:
+                reservation_id = reservation.reservation_id
         now = self.ctx.clock.now()
         meter_start = round(self.energy(connector_id))
         record: dict[str, Any] = {
@@ -208,7 +236,12 @@ class Transactions:
             timestamp=now,
             reservation_id=reservation_id,
         )
-        await self.ctx.outbox.put(request, tx=record["local"])
+        if reservation is not None and self.reservations is not None:
+            ending = self.reservations.ending(reservation)
+            await self.ctx.outbox.put(request, tx=record["local"], state=ending)
+            self.reservations.used(reservation)
+        else:
+            await self.ctx.outbox.put(request, tx=record["local"])
         self._arm_sampler(connector_id)
         await self.ctx.callbacks.set_energy(connector_id, True)
         tx = self.info(record)
@@ -318,9 +351,19 @@ class Transactions:
         parent = decision.info.parent_id_tag if decision.info else None
         return decision.accepted and parent == record["parent"]
 
-    def _free_plugged(self) -> int | None:
+    def _pick(self, id_tag: str, parent: str | None) -> int | None:
+        """The connector of a token presented for the charge point: its reserved one, else the
+        only plugged free one (None: wait for a plug)."""
+        own = self.reservations.for_token(id_tag, parent) if self.reservations else None
+        if own is not None and own.connector_id not in self.open:
+            return own.connector_id
+        return self._free_plugged(id_tag, parent)
+
+    def _free_plugged(self, id_tag: str, parent: str | None) -> int | None:
         facts = self.ctx.connectors.facts
         free = [n for n in self.ctx.connectors.ids() if facts[n].plugged and n not in self.open]
+        if self.reservations is not None:
+            free = [n for n in free if self.reservations.admits(n, id_tag, parent)]
         if len(free) == 1:
             return free[0]
         if self.ctx.connectors.count == 1 and 1 not in self.open:
@@ -338,15 +381,23 @@ class Transactions:
             return
         if waiting[2] is not None:
             waiting[2].cancel()
-        for n in self._targets(connector_id):
+        targets = self._targets(connector_id)
+        for n in targets:
             self.ctx.connectors.facts[n].authorized = False
+        if self.reservations is not None:
+            self.reservations.refresh()
+        for n in targets:
             self.ctx.connectors.changed(n)
 
     def _wait_expired(self, connector_id: int | None) -> None:
         log.info("no plug within ConnectionTimeOut: authorisation lapsed")
         self._waiting.pop(connector_id, None)
-        for n in self._targets(connector_id):
+        targets = self._targets(connector_id)
+        for n in targets:
             self.ctx.connectors.facts[n].authorized = False
+        if self.reservations is not None:  # a reserved connector is Reserved again
+            self.reservations.lapsed(connector_id)
+        for n in targets:
             self.ctx.connectors.changed(n)
 
     def _collect(
