@@ -155,4 +155,5 @@ async def run_charge_point(cp: ChargePoint16, client: OcppClient) -> None:
     finally:
         with contextlib.suppress(Exception):
             await client.close()
+        cp.disconnected()
         await cp.close()

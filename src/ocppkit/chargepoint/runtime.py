@@ -60,6 +60,10 @@ class Scheduler(Protocol):
         """Run ``coro`` in the background; its exceptions are logged, never raised."""
         ...
 
+    async def drain(self) -> None:
+        """Wait until the background work started so far (and what it starts) has ended."""
+        ...
+
 
 class Link(Protocol):
     """The connection to the CSMS, as the stack uses it."""

@@ -240,7 +240,7 @@ async def run_cp(
         connection.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await connection
-        runtime.cancel_all()
+        cp.disconnected()
         await cp.close()
 
 

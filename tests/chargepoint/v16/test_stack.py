@@ -236,6 +236,27 @@ def test_invalid_id_in_start_answer_stops_with_deauthorized() -> None:
     run(main)
 
 
+def test_close_stops_every_timer_and_keeps_what_is_queued() -> None:
+    async def main() -> None:
+        h = make(config={"MeterValueSampleInterval": "60", "ClockAlignedDataInterval": "900"})
+        await h.cp.start()
+        async with h.online():
+            await booted(h)
+            await h.cp.plug_in(1)
+            await h.cp.present_token("TAG1")
+            await h.csms.next("StartTransaction")
+            assert h.clock.pending() > 0  # heartbeat, sampler, aligned
+        await h.cp.present_token("TAG1")  # offline: the Stop stays queued
+        await h.cp.close()
+        assert h.clock.pending() == 0
+        assert not h.store.is_open
+        again = make(store=h.store, csms=h.csms, clock=h.clock)
+        await again.cp.start()
+        assert [e.action for e in again.cp.outbox.entries()] == ["StopTransaction"]
+
+    run(main)
+
+
 # -- CSMS-initiated --------------------------------------------------------------------------------
 
 

@@ -39,6 +39,8 @@ class StackContext:
     """The CSMS accepted our BootNotification since this start."""
     last_sent: float = 0.0
     """Monotonic time of the last CALL sent (a Heartbeat is skipped after other traffic)."""
+    closing: bool = False
+    """``ChargePoint16.close`` began: nothing new is sent or started."""
 
     def can_send(self) -> bool:
         """Online with an accepted boot: other messages than BootNotification may go out."""
@@ -52,7 +54,7 @@ class StackContext:
     def send(self, request: OcppRequest[Any]) -> None:
         """Send a message that is not queued (status, heartbeat…) in the background when it may
         go out; offline it is dropped (statuses are sent again after a reconnect)."""
-        if not self.can_send():
+        if self.closing or not self.can_send():
             return
         self.scheduler.spawn(self._send(request), f"ocppkit send {type(request).__name__}")
 

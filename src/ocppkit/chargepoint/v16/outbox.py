@@ -121,6 +121,7 @@ class Outbox:
         self.delivered = 0
         self.discarded = 0
         self._empty_waiters: list[Callable[[], None]] = []
+        self._stopped = False
 
     async def open(self) -> None:
         """Load what was queued before a restart."""
@@ -190,7 +191,7 @@ class Outbox:
     # -- delivery --------------------------------------------------------------------------------
     def kick(self) -> None:
         """Deliver what is queued, if possible now (a no-op while delivery runs)."""
-        if self._running or not self._entries or not self._ready():
+        if self._stopped or self._running or not self._entries or not self._ready():
             return
         wait = self._not_before - self._clock.monotonic()
         if wait > 0:
@@ -200,13 +201,20 @@ class Outbox:
         self._running = True
         self._scheduler.spawn(self._deliver(), "ocppkit outbox")
 
+    def stop(self) -> None:
+        """No more deliveries (what is queued stays queued); cancels the retry timer."""
+        self._stopped = True
+        if self._retry is not None:
+            self._retry.cancel()
+            self._retry = None
+
     def _retry_due(self) -> None:
         self._retry = None
         self.kick()
 
     async def _deliver(self) -> None:
         try:
-            while self._entries and self._ready():
+            while self._entries and self._ready() and not self._stopped:
                 if not await self._send(self._entries[0]):
                     return
         finally:

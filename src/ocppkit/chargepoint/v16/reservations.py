@@ -244,6 +244,12 @@ class Reservations:
         self.refresh()
         return "Accepted"
 
+    def cancel_timers(self) -> None:
+        """Stop the expiry timers (at close; reservations stay stored)."""
+        for handle in self._timers.values():
+            handle.cancel()
+        self._timers.clear()
+
     async def cancel(self, reservation_id: int) -> bool:
         """CancelReservation: True when the reservation existed (it ends now)."""
         r = self.by_id.get(reservation_id)

@@ -203,7 +203,15 @@ class ChargePoint16:
             self._reservations.status_changed(connector_id, now)
 
     async def close(self) -> None:
-        """Close the store (queued messages stay queued for the next start)."""
+        """Stop every timer and background task, then close the store. Queued messages stay
+        queued (and open transactions open) for the next start."""
+        if self._ctx is not None:
+            self._ctx.closing = True
+            self.boot.disconnected()
+            self.outbox.stop()
+            self.transactions.cancel_timers()
+            self.reservations.cancel_timers()
+            await self.scheduler.drain()
         await self.store.close()
 
     def connected(self) -> None:

@@ -101,6 +101,17 @@ class Transactions:
         delay = interval - (elapsed % interval)
         self._aligned = self.ctx.scheduler.call_later(delay, self._aligned_due)
 
+    def cancel_timers(self) -> None:
+        """Stop sampling, the clock-aligned timer and ConnectionTimeOut waits (at close)."""
+        for handle in [*self._samplers.values(), self._aligned]:
+            if handle is not None:
+                handle.cancel()
+        self._samplers.clear()
+        self._aligned = None
+        for _, _, handle in self._waiting.values():
+            if handle is not None:
+                handle.cancel()
+
     # -- what the integrator reports ---------------------------------------------------------
     def meter(self, connector_id: int, readings: list[Reading]) -> None:
         """New readings of a connector (each replaces the last of its measurand/phase/location)."""
@@ -224,11 +235,6 @@ class Transactions:
             "lastAt": _iso(now),
         }
         self._collect(record, "StopTxnSampledData", "Transaction.Begin", now)
-        await self.ctx.store.put(_NS, str(connector_id), record)
-        self.open[connector_id] = record
-        facts = self.ctx.connectors.facts[connector_id]
-        facts.transaction, facts.authorized, facts.finishing = True, False, False
-        self.ctx.connectors.changed(connector_id)
         request = v16.StartTransactionRequest(
             connector_id=connector_id,
             id_tag=id_tag,
@@ -236,12 +242,18 @@ class Transactions:
             timestamp=now,
             reservation_id=reservation_id,
         )
+        # the record and its StartTransaction in one atomic write: a power loss leaves both or
+        # neither, so recovery never stops a transaction whose start was never queued
+        state: dict[tuple[str, str], Any] = {(_NS, str(connector_id)): record}
         if reservation is not None and self.reservations is not None:
-            ending = self.reservations.ending(reservation)
-            await self.ctx.outbox.put(request, tx=record["local"], state=ending)
+            state.update(self.reservations.ending(reservation))
+        await self.ctx.outbox.put(request, tx=record["local"], state=state)
+        self.open[connector_id] = record
+        facts = self.ctx.connectors.facts[connector_id]
+        facts.transaction, facts.authorized, facts.finishing = True, False, False
+        self.ctx.connectors.changed(connector_id)
+        if reservation is not None and self.reservations is not None:
             self.reservations.used(reservation)
-        else:
-            await self.ctx.outbox.put(request, tx=record["local"])
         self._arm_sampler(connector_id)
         await self.ctx.callbacks.set_energy(connector_id, True)
         tx = self.info(record)
@@ -343,7 +355,7 @@ class Transactions:
 
     # -- internals ---------------------------------------------------------------------------------
     async def _may_stop(self, record: dict[str, Any], id_tag: str) -> bool:
-        if record["idTag"] == id_tag:
+        if record["idTag"].casefold() == id_tag.casefold():  # idTags are CiString20
             return True
         if not record.get("parent"):
             return False
