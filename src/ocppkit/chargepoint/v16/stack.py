@@ -310,6 +310,12 @@ class ChargePoint16:
         self.connectors.check(connector_id, zero=True)
         self.transactions.meter(connector_id, readings)
 
+    async def sample_meter(self, connector_id: int) -> None:
+        """Send the connector's readings now as a periodic sample (for integrators that pace
+        metering themselves; ``MeterValueSampleInterval`` does it on a timer)."""
+        self.connectors.check(connector_id, zero=True)
+        await self.transactions.sample_now(connector_id)
+
     def raise_error(self, connector_id: int, error: ConnectorError) -> None:
         """An error became active (a fault makes the connector Faulted)."""
         self.connectors.check(connector_id, zero=True)

@@ -119,6 +119,13 @@ class Transactions:
         for reading in readings:
             known[reading.key()] = reading
 
+    async def sample_now(self, connector_id: int) -> None:
+        """Take a periodic sample now (as ``MeterValueSampleInterval`` would): queued
+        MeterValues and StopTxnSampledData while a transaction runs, best effort otherwise."""
+        await self._sample(
+            connector_id, "MeterValuesSampledData", "StopTxnSampledData", "Sample.Periodic"
+        )
+
     def energy(self, connector_id: int) -> float:
         """The connector's energy register (Wh; 0 before any reading)."""
         return energy_wh(self.readings.get(connector_id, {}).values()) or 0.0
