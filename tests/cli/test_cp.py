@@ -118,3 +118,37 @@ def test_the_command_is_listed_and_documents_its_options() -> None:
     for option in ("--connectors", "--db", "--password", "--drain", "--boot-wait"):
         assert option in result.output
     assert "cp" in CliRunner().invoke(main, ["--help"]).output
+
+
+def test_websocket_ping_interval_follows_the_configuration(tmp_path: Path) -> None:
+    from ocppkit.chargepoint.asyncio_runtime import (
+        AsyncioRuntime,
+        ClientLink,
+        follow_ping_interval,
+    )
+    from ocppkit.chargepoint.sqlite_state import SqliteStateStore
+    from ocppkit.chargepoint.v16.stack import ChargePoint16
+    from ocppkit.runtime.client import OcppClient
+
+    async def main_() -> None:
+        client = OcppClient("ws://127.0.0.1:9/CP")
+        runtime = AsyncioRuntime()
+        cp = ChargePoint16(
+            store=SqliteStateStore(tmp_path / "cp.db"),
+            link=ClientLink(client),
+            clock=runtime,
+            scheduler=runtime,
+            vendor="v",
+            model="m",
+            config_defaults={"WebSocketPingInterval": "25"},
+        )
+        await cp.start()
+        follow_ping_interval(cp, client)
+        assert client.ping_interval == 25
+        assert await cp.config.change("WebSocketPingInterval", "0") == "Accepted"
+        assert client.ping_interval is None
+        assert await cp.config.change("WebSocketPingInterval", "-5") == "Rejected"
+        assert client.ping_interval is None
+        await cp.close()
+
+    asyncio.run(main_())

@@ -27,7 +27,14 @@ from ocppkit.protocol.versions import OcppVersion
 from ocppkit.runtime.client import OcppClient
 from ocppkit.runtime.connection import FrameHook, OcppConnection
 
-__all__ = ["AsyncioRuntime", "ClientLink", "frame_log", "run_charge_point", "wait_delivered"]
+__all__ = [
+    "AsyncioRuntime",
+    "ClientLink",
+    "follow_ping_interval",
+    "frame_log",
+    "run_charge_point",
+    "wait_delivered",
+]
 
 R = TypeVar("R")
 log = logging.getLogger("ocppkit.chargepoint")
@@ -135,6 +142,18 @@ def frame_log(path: str, *, max_bytes: int = 1_000_000, backups: int = 3) -> Fra
     return record
 
 
+def follow_ping_interval(cp: ChargePoint16, client: OcppClient) -> None:
+    """The client pings every ``WebSocketPingInterval`` seconds (0: no pings); a change applies
+    from the next connection."""
+
+    def apply(value: str | None = None) -> None:
+        seconds = cp.config.get_int("WebSocketPingInterval")
+        client.ping_interval = seconds if seconds else None
+
+    apply()
+    cp.config.on_change("WebSocketPingInterval", apply)
+
+
 async def run_charge_point(cp: ChargePoint16, client: OcppClient) -> None:
     """Start ``cp`` and keep ``client`` connected for it until cancelled; then close both."""
     if OcppVersion.V16 not in client.routers:
@@ -150,6 +169,7 @@ async def run_charge_point(cp: ChargePoint16, client: OcppClient) -> None:
     client.on_connect = opened
     client.on_disconnect = closed
     await cp.start()
+    follow_ping_interval(cp, client)
     try:
         await client.run()
     finally:

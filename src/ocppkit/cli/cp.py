@@ -30,6 +30,7 @@ import msgspec
 from ocppkit.chargepoint.asyncio_runtime import (
     AsyncioRuntime,
     ClientLink,
+    follow_ping_interval,
     frame_log,
     wait_delivered,
 )
@@ -218,6 +219,7 @@ async def run_cp(
 
     client.on_connect, client.on_disconnect = opened, closed
     await cp.start()
+    follow_ping_interval(cp, client)
     _print_requests(cp.router)
     connection = asyncio.create_task(client.run())
     try:
