@@ -26,7 +26,7 @@ from pathlib import Path
 CHILD = r"""
 import asyncio, json, resource, sys, time
 t0 = time.perf_counter()
-from ocppkit.chargepoint.asyncio_runtime import AsyncioRuntime, ClientLink, run_charge_point, wait_delivered
+from ocppkit.chargepoint.asyncio_runtime import AsyncioRuntime, ClientLink, wait_delivered
 from ocppkit.chargepoint.sqlite_state import SqliteStateStore
 from ocppkit.chargepoint.v16.callbacks import ChargerCallbacks
 from ocppkit.chargepoint.v16.meter import Reading

@@ -103,7 +103,7 @@ class ClientLink:
         """Send on the current connection (``NotConnectedError`` when there is none)."""
         if self.client is not None:
             return await self.client.call(request, timeout=timeout)
-        from ocppkit.runtime.server import NotConnectedError
+        from ocppkit.protocol.errors import NotConnectedError
 
         if self.connection is None or self.connection.closed:
             raise NotConnectedError("not connected")

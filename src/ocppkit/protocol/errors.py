@@ -19,6 +19,7 @@ The tree::
     ├── PayloadValidationError            a payload broke its schema: .code, .path, .reason
     ├── CallTimeoutError                  no reply before the call's deadline
     ├── ConnectionClosedError             the connection ended while the call was pending
+    │   └── NotConnectedError             no open connection to that peer at all
     └── LocalProtocolError                the API was misused (reply to an unknown id …)
 
 Remote failures carry the code to answer with (``PayloadValidationError.code``); the spelling of
@@ -42,6 +43,7 @@ __all__ = [
     "InternalError",
     "LocalProtocolError",
     "MessageTypeNotSupportedError",
+    "NotConnectedError",
     "NotImplementedCallError",
     "NotSupportedError",
     "OccurrenceConstraintViolationError",
@@ -264,6 +266,11 @@ class CallTimeoutError(OcppError):
 
 class ConnectionClosedError(OcppError):
     """The connection closed while the call was queued or awaiting its reply."""
+
+
+class NotConnectedError(ConnectionClosedError):
+    """No open connection to that peer (a charge point not connected to the server, a client
+    whose connection is down)."""
 
 
 class LocalProtocolError(OcppError):

@@ -33,12 +33,11 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidHandshake, InvalidStatus
 
 from ocppkit.messages._base import OcppRequest
-from ocppkit.protocol.errors import OcppError
+from ocppkit.protocol.errors import NotConnectedError, OcppError
 from ocppkit.protocol.session import DEFAULT_CALL_TIMEOUT, ValidationPolicy
 from ocppkit.protocol.versions import OcppVersion
 from ocppkit.runtime.connection import FrameHook, OcppConnection
 from ocppkit.runtime.router import Router
-from ocppkit.runtime.server import NotConnectedError
 from ocppkit.transport.websockets import WebsocketsTransport
 
 __all__ = ["HandshakeError", "OcppClient", "ReconnectPolicy"]

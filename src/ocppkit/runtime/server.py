@@ -41,7 +41,7 @@ from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 
 from ocppkit.messages._base import OcppRequest
-from ocppkit.protocol.errors import ConnectionClosedError, LocalProtocolError
+from ocppkit.protocol.errors import LocalProtocolError, NotConnectedError
 from ocppkit.protocol.session import DEFAULT_CALL_TIMEOUT, ValidationPolicy
 from ocppkit.protocol.versions import OcppVersion
 from ocppkit.runtime.connection import FrameHook, OcppConnection
@@ -83,10 +83,6 @@ class Rejection(Exception):
         super().__init__(reason)
         self.status = status
         self.reason = reason
-
-
-class NotConnectedError(ConnectionClosedError):
-    """No charge point with that identity is connected."""
 
 
 AuthHook = Callable[[Handshake], Awaitable[bool] | bool]

@@ -19,8 +19,7 @@ import logging
 from ocppkit.chargepoint.runtime import Handle
 from ocppkit.chargepoint.v16.context import StackContext
 from ocppkit.messages import v16
-from ocppkit.protocol.errors import OcppError
-from ocppkit.runtime.server import NotConnectedError
+from ocppkit.protocol.errors import NotConnectedError, OcppError
 
 __all__ = ["Boot"]
 

@@ -14,8 +14,7 @@ from ocppkit.chargepoint.v16.config import Configuration
 from ocppkit.chargepoint.v16.connectors import Connectors
 from ocppkit.chargepoint.v16.outbox import Outbox
 from ocppkit.messages._base import OcppRequest
-from ocppkit.protocol.errors import OcppError
-from ocppkit.runtime.server import NotConnectedError
+from ocppkit.protocol.errors import NotConnectedError, OcppError
 
 __all__ = ["StackContext"]
 

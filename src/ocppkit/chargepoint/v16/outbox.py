@@ -32,8 +32,12 @@ from ocppkit.chargepoint.runtime import Clock, Handle, Link, Scheduler
 from ocppkit.chargepoint.state import StateChanges, StateStore
 from ocppkit.messages import v16
 from ocppkit.messages._base import OcppRequest
-from ocppkit.protocol.errors import CallError, CallTimeoutError, PayloadValidationError
-from ocppkit.runtime.server import NotConnectedError
+from ocppkit.protocol.errors import (
+    CallError,
+    CallTimeoutError,
+    NotConnectedError,
+    PayloadValidationError,
+)
 
 __all__ = ["Outbox", "OutboxEntry", "UNKNOWN_TRANSACTION_ID"]
 
