@@ -131,7 +131,12 @@ class FakeCsms:
             self._record("MeterValues", req)
             return v16.MeterValuesResponse()
 
-        for name in ("FirmwareStatusNotification", "DiagnosticsStatusNotification", "DataTransfer"):
+        for name in (
+            "FirmwareStatusNotification",
+            "DiagnosticsStatusNotification",
+            "DataTransfer",
+            "SecurityEventNotification",
+        ):
             self._echo(router, name)
         return router
 

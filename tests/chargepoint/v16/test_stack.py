@@ -257,6 +257,30 @@ def test_close_stops_every_timer_and_keeps_what_is_queued() -> None:
     run(main)
 
 
+def test_hardware_events_offered_power_disabled_connector_and_security_events() -> None:
+    async def main() -> None:
+        h = make(config={"MeterValuesSampledData": "Current.Offered,Power.Offered"})
+        await h.cp.start()
+        await h.cp.security_event("TamperDetectionActivated", "lid opened")  # offline: queued
+        async with h.online():
+            await booted(h)
+            event = await h.csms.next("SecurityEventNotification")
+            assert (event.type, event.tech_info) == ("TamperDetectionActivated", "lid opened")
+            h.cp.connector_enabled(2, False)
+            assert (await h.csms.next("StatusNotification")).status == "Unavailable"
+            h.cp.connector_enabled(2, True)
+            assert (await h.csms.next("StatusNotification")).status == "Available"
+            h.cp.offered(1, amps=16, watts=11000)
+            await h.call(v16.TriggerMessageRequest(requested_message="MeterValues", connector_id=1))
+            sampled = (await h.csms.next("MeterValues")).meter_value[0].sampled_value
+            assert [(s.measurand, s.value, s.unit) for s in sampled] == [
+                ("Current.Offered", "16", "A"),
+                ("Power.Offered", "11000", "W"),
+            ]
+
+    run(main)
+
+
 # -- CSMS-initiated --------------------------------------------------------------------------------
 
 

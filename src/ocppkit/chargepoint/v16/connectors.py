@@ -10,7 +10,7 @@ status             when (first match wins)
 =================  =====================================================================
 Faulted            an active error is a fault
 Unavailable        not operative (ChangeAvailability of it, or of connector 0: the whole
-                   charge point)
+                   charge point), or disabled by the hardware
 SuspendedEVSE      a transaction runs and the EVSE offers no energy
 SuspendedEV        a transaction runs and the EV takes none
 Charging           a transaction runs
@@ -58,6 +58,7 @@ class ConnectorFacts:
     """What the stack knows about one connector."""
 
     operative: bool = True
+    disabled: bool = False
     plugged: bool = False
     authorized: bool = False
     transaction: bool = False
@@ -72,7 +73,7 @@ def status_of(facts: ConnectorFacts, connector_id: int) -> v16.ChargePointStatus
     """The 1.6 status these facts mean (the table in the module docstring)."""
     if any(e.fault for e in facts.errors):
         return "Faulted"
-    if not facts.operative:
+    if not facts.operative or facts.disabled:
         return "Unavailable"
     if connector_id == 0:
         return "Available"
@@ -180,6 +181,8 @@ class Connectors:
             self._current[connector_id] = now
             if self._on_change is not None:
                 self._on_change(connector_id, now)
+                if self._current[connector_id] != now:
+                    return  # the hook changed facts again, and that change was handled
         pending = self._pending.pop(connector_id, None)
         if pending is not None:
             pending.cancel()

@@ -1,4 +1,5 @@
-"""The durable outbox of transaction-related messages (1.6 §3.7, §3.7.1, errata 3.18).
+"""The durable outbox of transaction-related messages (1.6 §3.7, §3.7.1, errata 3.18) and
+security events (Security Whitepaper: SecurityEventNotification is queued like them).
 
 StartTransaction, StopTransaction and transaction MeterValues are **stored before they are
 sent** (``StateStore.enqueue``), then delivered one at a time in the order they were queued,
@@ -50,6 +51,7 @@ _TYPES: dict[str, type[OcppRequest[Any]]] = {
     "StartTransaction": v16.StartTransactionRequest,
     "StopTransaction": v16.StopTransactionRequest,
     "MeterValues": v16.MeterValuesRequest,
+    "SecurityEventNotification": v16.SecurityEventNotificationRequest,
 }
 _TX_IDS = "tx_ids"
 
@@ -178,7 +180,7 @@ class Outbox:
         """Store ``request`` (with ``state`` changes, atomically), then deliver in turn."""
         action = type(request).__name__.removesuffix("Request")
         if action not in _TYPES:
-            raise ValueError(f"{action} is not a transaction message")
+            raise ValueError(f"{action} is not a message of the durable queue")
         payload: dict[str, Any] = msgspec.to_builtins(request)
         entry = OutboxEntry(0, action, payload, tx)
         entry.item_id = await self.store.enqueue(entry.stored(), state=state)

@@ -316,6 +316,31 @@ class ChargePoint16:
         self.connectors.check(connector_id, zero=True)
         await self.transactions.sample_now(connector_id)
 
+    def offered(
+        self, connector_id: int, *, amps: float | None = None, watts: float | None = None
+    ) -> None:
+        """The maximum current / power the connector offers the EV now (sampled as
+        ``Current.Offered`` / ``Power.Offered`` when the measurand lists ask for them)."""
+        readings = []
+        if amps is not None:
+            readings.append(Reading(amps, "Current.Offered"))
+        if watts is not None:
+            readings.append(Reading(watts, "Power.Offered"))
+        self.meter(connector_id, readings)
+
+    def connector_enabled(self, connector_id: int, enabled: bool) -> None:
+        """The hardware took the connector out of service (or back): Unavailable while
+        disabled, whatever the CSMS set with ChangeAvailability."""
+        self._fact(connector_id, "disabled", not enabled)
+
+    async def security_event(self, kind: str, tech_info: str | None = None) -> None:
+        """A security event (the whitepaper's list or the integrator's own): stored, then sent
+        as SecurityEventNotification through the durable queue."""
+        request = v16.SecurityEventNotificationRequest(
+            type=kind, timestamp=self.clock.now(), tech_info=tech_info
+        )
+        await self.outbox.put(request, tx=None)
+
     def raise_error(self, connector_id: int, error: ConnectorError) -> None:
         """An error became active (a fault makes the connector Faulted)."""
         self.connectors.check(connector_id, zero=True)
