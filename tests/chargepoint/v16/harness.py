@@ -163,6 +163,8 @@ class Recorder(ChargerCallbacks):
         self.unlocked: list[int] = []
         self.changed: list[tuple[str, str]] = []
         self.reset_allowed = True
+        self.firmware: list[v16.UpdateFirmwareRequest] = []
+        self.diagnostics: list[v16.GetDiagnosticsRequest] = []
 
     async def set_energy(self, connector_id: int, allowed: bool) -> None:
         self.energy[connector_id] = allowed
@@ -179,6 +181,13 @@ class Recorder(ChargerCallbacks):
 
     async def reset(self, kind: v16.ResetType) -> None:
         self.resets.append(kind)
+
+    async def update_firmware(self, request: v16.UpdateFirmwareRequest) -> None:
+        self.firmware.append(request)
+
+    async def upload_diagnostics(self, request: v16.GetDiagnosticsRequest) -> str | None:
+        self.diagnostics.append(request)
+        return "diag.zip"
 
     def transaction_started(self, tx: TransactionInfo) -> None:
         self.started.append(tx)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 
 from ocppkit.chargepoint.v16.connectors import ConnectorError
 from ocppkit.chargepoint.v16.meter import Reading
@@ -396,6 +397,40 @@ def test_trigger_message_answers_first_then_sends() -> None:
             await h.call(v16.TriggerMessageRequest(requested_message="MeterValues", connector_id=1))
             sample = (await h.csms.next("MeterValues")).meter_value[0].sampled_value[0]
             assert (sample.value, sample.context) == ("12", "Trigger")
+
+    run(main)
+
+
+def test_firmware_update_waits_for_its_retrieve_date_across_a_restart() -> None:
+    async def main() -> None:
+        h = make()
+        h.csms.boot_interval = 86_400  # heartbeats would set the clock back to the CSMS's T0
+        await h.cp.start()
+        async with h.online():
+            await booted(h)
+            later = h.clock.now() + timedelta(hours=1)
+            await h.call(
+                v16.UpdateFirmwareRequest(location="https://fw/x.bin", retrieve_date=later)
+            )
+            await h.settle()
+            h.clock.advance(1800)
+            await h.settle()
+            assert h.callbacks.firmware == []
+            h.cp.firmware_status("Downloading")
+            assert (await h.csms.next("FirmwareStatusNotification")).status == "Downloading"
+            answer = await h.call(v16.GetDiagnosticsRequest(location="ftp://diag/"))
+            assert answer.file_name == "diag.zip"
+            assert [d.location for d in h.callbacks.diagnostics] == ["ftp://diag/"]
+        await h.cp.close()
+        again = make(store=h.store, csms=h.csms, clock=h.clock)
+        await again.cp.start()
+        again.clock.advance(1799)
+        await again.settle()
+        assert again.callbacks.firmware == []
+        again.clock.advance(1)
+        await again.settle()
+        assert [f.location for f in again.callbacks.firmware] == ["https://fw/x.bin"]
+        assert await again.store.load("firmware") == {}
 
     run(main)
 

@@ -81,12 +81,15 @@ class ChargerCallbacks:
     async def reset(self, kind: v16.ResetType) -> None:
         """Reboot (transactions are stopped and queued before this is called)."""
 
-    async def update_firmware(self, location: str, retrieve_date: datetime) -> None:
-        """Download and install firmware; report progress with ``firmware_status``."""
+    async def update_firmware(self, request: v16.UpdateFirmwareRequest) -> None:
+        """Download (``location``, ``retries`` × ``retry_interval``) and install firmware, now
+        (the stack calls this at ``retrieve_date``); report progress with
+        ``ChargePoint16.firmware_status``."""
 
-    async def upload_diagnostics(self, location: str) -> str | None:
-        """Upload diagnostics to ``location``; return the file name (None: nothing to upload).
-        Report progress with ``diagnostics_status``."""
+    async def upload_diagnostics(self, request: v16.GetDiagnosticsRequest) -> str | None:
+        """Start uploading diagnostics (``start_time``..``stop_time``) to ``location``; return
+        the file name (None: nothing to upload). Report progress with
+        ``ChargePoint16.diagnostics_status``."""
         return None
 
     async def set_system_time(self, now: datetime) -> None:

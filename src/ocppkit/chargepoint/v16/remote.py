@@ -32,6 +32,9 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import msgspec
+
+from ocppkit.chargepoint.runtime import Handle
 from ocppkit.chargepoint.v16.boot import Boot
 from ocppkit.chargepoint.v16.callbacks import ChargerCallbacks
 from ocppkit.chargepoint.v16.context import StackContext
@@ -46,6 +49,7 @@ __all__ = ["Remote"]
 log = logging.getLogger("ocppkit.chargepoint")
 
 _AVAILABILITY = "availability"
+_FIRMWARE = "firmware"
 _SCHEDULED = "availability_scheduled"
 
 
@@ -67,6 +71,7 @@ class Remote:
         self.firmware_status: v16.FirmwareStatus = "Idle"
         self.diagnostics_status: v16.DiagnosticsStatus = "Idle"
         self.scheduled: dict[int, bool] = {}
+        self._firmware: Handle | None = None
         self.router = router
         self._install()
 
@@ -78,6 +83,9 @@ class Remote:
                 self.ctx.connectors.facts[connector].operative = bool(operative)
         for key, operative in (await self.ctx.store.load(_SCHEDULED)).items():
             self.scheduled[int(key)] = bool(operative)
+        pending = (await self.ctx.store.load(_FIRMWARE)).get("pending")
+        if pending is not None:
+            self._arm_firmware(msgspec.convert(pending, v16.UpdateFirmwareRequest))
         self._cascade()
 
     async def transaction_ended(self, connector_id: int) -> None:
@@ -353,7 +361,7 @@ class Remote:
         self, req: v16.GetDiagnosticsRequest, conn: Any
     ) -> v16.GetDiagnosticsResponse:
         """The integrator uploads; the answer names the file (none: nothing to upload)."""
-        name = await self.ctx.callbacks.upload_diagnostics(req.location)
+        name = await self.ctx.callbacks.upload_diagnostics(req)
         return v16.GetDiagnosticsResponse(file_name=name)
 
     def update_firmware(
@@ -365,4 +373,26 @@ class Remote:
     async def _update_firmware_after(
         self, req: v16.UpdateFirmwareRequest, resp: Any, conn: Any
     ) -> None:
-        await self.ctx.callbacks.update_firmware(req.location, req.retrieve_date)
+        await self.ctx.store.put(_FIRMWARE, "pending", msgspec.to_builtins(req))
+        self._arm_firmware(req)
+
+    def _arm_firmware(self, req: v16.UpdateFirmwareRequest) -> None:
+        """Call the integrator at ``retrieve_date`` (persisted: a reboot before it re-arms)."""
+        if self._firmware is not None:
+            self._firmware.cancel()
+        delay = (req.retrieve_date - self.ctx.clock.now()).total_seconds()
+        self._firmware = self.ctx.scheduler.call_later(delay, lambda: self._firmware_due(req))
+
+    def _firmware_due(self, req: v16.UpdateFirmwareRequest) -> None:
+        self._firmware = None
+        self.ctx.scheduler.spawn(self._install_firmware(req), "ocppkit firmware update")
+
+    async def _install_firmware(self, req: v16.UpdateFirmwareRequest) -> None:
+        await self.ctx.store.delete(_FIRMWARE, "pending")
+        await self.ctx.callbacks.update_firmware(req)
+
+    def cancel_timers(self) -> None:
+        """Stop the firmware timer (at close; the pending update stays stored)."""
+        if self._firmware is not None:
+            self._firmware.cancel()
+            self._firmware = None

@@ -211,6 +211,7 @@ class ChargePoint16:
             self.outbox.stop()
             self.transactions.cancel_timers()
             self.reservations.cancel_timers()
+            self.remote.cancel_timers()
             await self.scheduler.drain()
         await self.store.close()
 
