@@ -75,6 +75,10 @@ class AsyncioRuntime:
         if not task.cancelled() and task.exception() is not None:
             log.error("%s failed", task.get_name(), exc_info=task.exception())
 
+    def lock(self) -> asyncio.Lock:
+        """An ``asyncio.Lock``."""
+        return asyncio.Lock()
+
     async def drain(self) -> None:
         """Wait for the background tasks running now (and those they start)."""
         while self._tasks:

@@ -3,7 +3,8 @@ link to the CSMS — as small interfaces, so the stack itself imports no event l
 
 - ``Clock``: wall time (UTC; the stack moves it with the CSMS's ``currentTime``) and monotonic
   time for intervals;
-- ``Scheduler``: ``call_later(delay, callback)`` and ``spawn(coroutine)``;
+- ``Scheduler``: ``call_later(delay, callback)``, ``spawn(coroutine)``, ``drain()`` and
+  ``lock()`` (the stack serialises its changes of transactions with it);
 - ``Link``: ``await link.call(request)`` to the CSMS; ``NotConnectedError`` when offline.
 
 ``ocppkit.chargepoint.asyncio_runtime`` binds them to asyncio and ``OcppClient``;
@@ -15,6 +16,7 @@ from __future__ import annotations
 import heapq
 import itertools
 from collections.abc import Callable, Coroutine
+from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
@@ -62,6 +64,10 @@ class Scheduler(Protocol):
 
     async def drain(self) -> None:
         """Wait until the background work started so far (and what it starts) has ended."""
+        ...
+
+    def lock(self) -> AbstractAsyncContextManager[Any]:
+        """A new lock (``async with lock:``): one holder at a time, not re-entrant."""
         ...
 
 

@@ -50,6 +50,9 @@ class TestScheduler:
         if not task.cancelled() and task.exception() is not None:
             self.errors.append(task.exception())  # type: ignore[arg-type]
 
+    def lock(self) -> asyncio.Lock:
+        return asyncio.Lock()
+
     async def drain(self) -> None:
         """Wait until no background task runs."""
         while self.tasks:

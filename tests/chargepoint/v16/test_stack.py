@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from typing import Any
 
+from ocppkit.chargepoint.state import MemoryStateStore, StateChanges
 from ocppkit.chargepoint.v16.connectors import ConnectorError
 from ocppkit.chargepoint.v16.meter import Reading
 from ocppkit.messages import v16
@@ -534,3 +536,122 @@ def test_sampled_and_stop_transaction_data() -> None:
             assert contexts == ["Transaction.Begin", "Sample.Periodic", "Transaction.End"]
 
     run(main)
+
+
+# -- found in review: each of these failed before its fix ------------------------------------
+
+
+class SlowStore(MemoryStateStore):
+    """Writes take a moment (as an fsync does), so other work interleaves at every write."""
+
+    async def enqueue(self, value: Any, *, state: StateChanges | None = None) -> int:
+        await asyncio.sleep(0.001)  # not a wait for an event: makes the write yield
+        return await super().enqueue(value, state=state)
+
+
+def test_no_transaction_starts_on_an_unavailable_or_faulted_connector() -> None:
+    async def main() -> None:
+        h = make()
+        await h.cp.start()
+        async with h.online():
+            await booted(h)
+            await h.call(v16.ChangeAvailabilityRequest(connector_id=1, type="Inoperative"))
+            await h.cp.plug_in(1)
+            assert not await h.cp.present_token("TAG1", 1)
+            h.cp.raise_error(2, ConnectorError("GroundFailure"))
+            await h.cp.plug_in(2)
+            assert not await h.cp.present_token("TAG1", 2)
+            await h.settle()
+            assert h.csms.pending("StartTransaction") == 0
+
+    run(main)
+
+
+def test_concurrent_events_are_applied_one_at_a_time() -> None:
+    async def main() -> None:
+        h = make(store=SlowStore())
+        await h.cp.start()
+        async with h.online():
+            await booted(h)
+            await h.cp.plug_in(1)
+            await asyncio.gather(h.cp.present_token("TAG1", 1), h.cp.present_token("TAG1", 1))
+            await h.csms.next("StartTransaction")
+            await h.csms.next("StopTransaction")  # the second swipe stopped the first's session
+            await h.settle()
+            assert h.csms.pending("StartTransaction") == 0
+            await asyncio.gather(h.cp.present_token("TAG2", 1), h.cp.plug_out(1))
+            await h.settle()
+            started = h.csms.pending("StartTransaction")
+            stopped = h.csms.pending("StopTransaction")
+            assert started == stopped  # never a transaction left running on an empty socket
+            assert h.cp.transactions.open == {}
+
+    run(main)
+
+
+def test_a_failing_callback_does_not_make_the_outbox_send_a_message_twice() -> None:
+    async def main() -> None:
+        h = make()
+
+        def broken(tx: Any) -> None:
+            raise RuntimeError("integrator bug")
+
+        h.callbacks.transaction_updated = broken  # type: ignore[method-assign]
+        await h.cp.start()
+        async with h.online():
+            await booted(h)
+            await h.cp.plug_in(1)
+            await h.cp.present_token("TAG1")
+            await h.csms.next("StartTransaction")
+            await h.cp.present_token("TAG1")
+            await h.csms.next("StopTransaction")
+            await h.settle()
+            assert h.csms.pending("StartTransaction") == 0
+            assert len(h.cp.outbox) == 0
+
+    run(main)
+
+
+def test_triggered_messages_go_out_while_the_boot_is_pending() -> None:
+    async def main() -> None:
+        h = make()
+        h.csms.boot_status, h.csms.boot_interval = "Pending", 60
+        await h.cp.start()
+        async with h.online():
+            await h.csms.next("BootNotification")
+            await h.cp.plug_in(1)
+            await h.settle()
+            assert h.csms.pending("StatusNotification") == 0  # not asked for: not sent
+            await h.call(
+                v16.TriggerMessageRequest(requested_message="StatusNotification", connector_id=1)
+            )
+            assert (await h.csms.next("StatusNotification")).status == "Preparing"
+
+    run(main)
+
+
+def test_an_availability_change_behind_a_transaction_survives_a_power_loss() -> None:
+    async def main() -> None:
+        h = make()
+        await h.cp.start()
+        async with h.online():
+            await booted(h)
+            await h.cp.plug_in(1)
+            await h.cp.present_token("TAG1")
+            await h.csms.next("StartTransaction")
+            same = await h.call(v16.ChangeAvailabilityRequest(connector_id=1, type="Operative"))
+            assert same.status == "Accepted"  # already Operative: nothing to wait for
+            later = await h.call(v16.ChangeAvailabilityRequest(connector_id=1, type="Inoperative"))
+            assert later.status == "Scheduled"
+            h.cp.transactions.on_stopped = _crash
+            await h.cp.present_token("TAG1")
+            await h.csms.next("StopTransaction")
+        again = make(store=h.store, csms=h.csms, clock=h.clock)
+        await again.cp.start()
+        assert again.cp.connectors.status(1) == "Unavailable"
+
+    run(main)
+
+
+async def _crash(connector_id: int) -> None:
+    """Power lost right after the StopTransaction was stored."""

@@ -217,10 +217,17 @@ class Connectors:
                 pending.cancel()
             self._report(connector_id)
 
-    def trigger(self, connector_id: int | None) -> None:
-        """TriggerMessage(StatusNotification): the current status of one connector, or of all."""
+    def trigger(
+        self, connector_id: int | None, send: Callable[[v16.StatusNotificationRequest], None]
+    ) -> None:
+        """TriggerMessage(StatusNotification): the current status of one connector, or of all,
+        through ``send`` (triggered messages may go out before the boot is accepted)."""
         for n in self.facts if connector_id is None else (connector_id,):
-            self._report(n)
+            pending = self._pending.pop(n, None)
+            if pending is not None:
+                pending.cancel()
+            self._reported[n] = self._current[n]
+            send(self._current[n].request(n, self._clock.now()))
 
     def _report(self, connector_id: int) -> None:
         self._pending.pop(connector_id, None)

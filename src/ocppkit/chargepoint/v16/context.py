@@ -50,10 +50,12 @@ class StackContext:
         self.last_sent = self.clock.monotonic()
         return await self.link.call(request)
 
-    def send(self, request: OcppRequest[Any]) -> None:
+    def send(self, request: OcppRequest[Any], *, triggered: bool = False) -> None:
         """Send a message that is not queued (status, heartbeat…) in the background when it may
-        go out; offline it is dropped (statuses are sent again after a reconnect)."""
-        if self.closing or not self.can_send():
+        go out; offline it is dropped (statuses are sent again after a reconnect). A
+        ``triggered`` message (TriggerMessage) goes out before the boot is accepted too."""
+        allowed = self.link.connected if triggered else self.can_send()
+        if self.closing or not allowed:
             return
         self.scheduler.spawn(self._send(request), f"ocppkit send {type(request).__name__}")
 

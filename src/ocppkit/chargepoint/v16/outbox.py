@@ -36,7 +36,7 @@ from ocppkit.messages._base import OcppRequest
 from ocppkit.protocol.errors import (
     CallError,
     CallTimeoutError,
-    NotConnectedError,
+    ConnectionClosedError,
     PayloadValidationError,
 )
 
@@ -231,7 +231,7 @@ class Outbox:
         request = entry.request(self._tx_ids.get(entry.tx) if entry.tx else None)
         try:
             response = await self._link.call(request, timeout=self._call_timeout)
-        except NotConnectedError:
+        except ConnectionClosedError:  # offline, or the connection dropped during the call
             return False
         except (CallError, CallTimeoutError, PayloadValidationError) as exc:
             entry.attempts += 1
@@ -247,7 +247,10 @@ class Outbox:
             return False
         if entry.action == "StartTransaction" and entry.tx is not None:
             await self._learn_id(entry.tx, response.transaction_id)
-        await self._on_result(entry, response)
+        try:
+            await self._on_result(entry, response)
+        except Exception:  # the answer is in: never send the message again for this
+            log.exception("handling the answer to %s failed", entry.action)
         await self._drop(entry, discarded=False)
         return True
 

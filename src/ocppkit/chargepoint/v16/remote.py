@@ -94,10 +94,19 @@ class Remote:
         if not any(n in self.scheduled for n in self.tx.open) and 0 in self.scheduled:
             due.append(0)  # the charge point's own change waited for its last transaction
         for n in due:
-            wanted = self.scheduled.pop(n, None)
-            if wanted is not None:
-                await self.ctx.store.delete(_SCHEDULED, str(n))
+            wanted = self.scheduled.get(n)
+            if wanted is not None:  # applied first, forgotten after: a crash between re-applies
                 await self._set_available([n], wanted)
+                del self.scheduled[n]
+                await self.ctx.store.delete(_SCHEDULED, str(n))
+
+    async def apply_scheduled(self) -> None:
+        """At start-up: apply scheduled changes whose transaction ended before a power loss
+        let them be applied."""
+        for n in [n for n in self.scheduled if n != 0 and n not in self.tx.open]:
+            await self.transaction_ended(n)
+        if 0 in self.scheduled and not self.tx.open:
+            await self.transaction_ended(0)
 
     # -- registration ----------------------------------------------------------------------------
     def _install(self) -> None:
@@ -247,9 +256,14 @@ class Remote:
         if req.connector_id != 0 and req.connector_id not in self.ctx.connectors.ids():
             return v16.ChangeAvailabilityResponse(status="Rejected")
         operative = req.type == "Operative"
+        facts = self.ctx.connectors.facts
         affected = list(self.ctx.connectors.ids()) if req.connector_id == 0 else [req.connector_id]
-        busy = [n for n in affected if n in self.tx.open]
+        # a running transaction delays a change, not a request for the state already held
+        busy = [n for n in affected if n in self.tx.open and facts[n].operative != operative]
         now = [n for n in affected if n not in busy]
+        for n in now:
+            if self.scheduled.pop(n, None) is not None:  # a newer request replaces it
+                await self.ctx.store.delete(_SCHEDULED, str(n))
         if req.connector_id == 0:  # the charge point itself follows its last transaction
             (busy if busy else now).append(0)
         await self._set_available(now, operative)
@@ -287,13 +301,17 @@ class Remote:
         actions: dict[str, Callable[[], Awaitable[None] | None]] = {
             "BootNotification": self.boot.boot_now,
             "Heartbeat": lambda: self.boot.heartbeat(),
-            "StatusNotification": lambda: self.ctx.connectors.trigger(req.connector_id),
+            "StatusNotification": lambda: self.ctx.connectors.trigger(
+                req.connector_id, lambda r: self.ctx.send(r, triggered=True)
+            ),
             "MeterValues": lambda: self._trigger_meter(req.connector_id),
             "DiagnosticsStatusNotification": lambda: self.ctx.send(
-                v16.DiagnosticsStatusNotificationRequest(status=self.diagnostics_status)
+                v16.DiagnosticsStatusNotificationRequest(status=self.diagnostics_status),
+                triggered=True,
             ),
             "FirmwareStatusNotification": lambda: self.ctx.send(
-                v16.FirmwareStatusNotificationRequest(status=self.firmware_status)
+                v16.FirmwareStatusNotificationRequest(status=self.firmware_status),
+                triggered=True,
             ),
         }
         outcome = actions[what]()
@@ -313,7 +331,8 @@ class Remote:
             self.ctx.send(
                 v16.MeterValuesRequest(
                     connector_id=n, transaction_id=known, meter_value=[_mv(value)]
-                )
+                ),
+                triggered=True,
             )
 
     # -- configuration, authorisation data, data transfer -------------------------------------

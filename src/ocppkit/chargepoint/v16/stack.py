@@ -193,6 +193,7 @@ class ChargePoint16:
         self._tx.on_stopped = self._remote.transaction_ended
         await self._remote.load()
         await self._tx.recover()
+        await self._remote.apply_scheduled()
         await self._reservations.load()
         self._tx.schedule_aligned()
         config.on_change("ClockAlignedDataInterval", lambda _: self.transactions.schedule_aligned())

@@ -69,6 +69,7 @@ class Transactions:
         self.reservations = reservations
         self.open: dict[int, dict[str, Any]] = {}
         self.readings: dict[int, dict[tuple[str, str | None, str | None], Reading]] = {}
+        self._lock = ctx.scheduler.lock()  # one change of transactions at a time
         self._waiting: dict[int | None, tuple[str, v16.IdTagInfo | None, Handle | None]] = {}
         self._samplers: dict[int, Handle] = {}
         self._aligned: Handle | None = None
@@ -133,12 +134,18 @@ class Transactions:
     async def present_token(self, id_tag: str, connector_id: int | None = None) -> bool:
         """A token was presented: stops the transaction it may stop, or authorises a start.
         Returns whether the token was accepted."""
-        for connector, record in self.open.items():
+        async with self._lock:
+            return await self._present_token(id_tag, connector_id)
+
+    async def _present_token(self, id_tag: str, connector_id: int | None) -> bool:
+        for connector, record in list(self.open.items()):
             if connector_id not in (None, connector):
                 continue
-            if await self._may_stop(record, id_tag):
-                await self.stop(connector, "Local", id_tag=id_tag)
+            if await self._may_stop(record, id_tag) and self.open.get(connector) is record:
+                await self._stop_open(connector, "Local", id_tag=id_tag)
                 return True
+        if connector_id is not None and not self.startable(connector_id):
+            return False  # Unavailable or Faulted: no new transaction there
         reservations = self.reservations
         if reservations is not None and reservations.refuses_unauthorized(id_tag, connector_id):
             return False  # reserved for another idTag (no group to look up: no Authorize)
@@ -150,12 +157,21 @@ class Transactions:
         if reservations is not None and not reservations.admits_token(target, id_tag, parent):
             return False
         if target is not None and self.ctx.connectors.facts[target].plugged:
-            if target in self.open:
+            if target in self.open or not self.startable(target):
                 return False
-            await self.start(target, id_tag, decision.info)
+            await self._start(target, id_tag, decision.info)
             return True
         self.wait_for_plug(target, id_tag, decision.info)
         return True
+
+    def startable(self, connector_id: int) -> bool:
+        """May a transaction start on the connector now (neither it nor the charge point
+        Unavailable or Faulted)?"""
+        blocked = ("Unavailable", "Faulted")
+        connectors = self.ctx.connectors
+        return (
+            connectors.status(connector_id) not in blocked and connectors.status(0) not in blocked
+        )
 
     def wait_for_plug(
         self, connector_id: int | None, id_tag: str, info: v16.IdTagInfo | None
@@ -179,6 +195,10 @@ class Transactions:
 
     async def plugged(self, connector_id: int) -> None:
         """A cable was plugged in: starts a transaction when a token waits for it."""
+        async with self._lock:
+            await self._plugged(connector_id)
+
+    async def _plugged(self, connector_id: int) -> None:
         facts = self.ctx.connectors.facts[connector_id]
         facts.plugged = True
         facts.finishing = False
@@ -187,21 +207,26 @@ class Transactions:
             parent = waiting[1].parent_id_tag if waiting[1] else None
             if not self.reservations.admits(connector_id, waiting[0], parent, lenient=True):
                 waiting = None  # the connector is reserved for another idTag
-        if waiting is not None and connector_id not in self.open:
+        if waiting is not None and connector_id not in self.open and self.startable(connector_id):
             key = connector_id if connector_id in self._waiting else None
             self._cancel_wait(key)
-            await self.start(connector_id, waiting[0], waiting[1])
+            await self._start(connector_id, waiting[0], waiting[1])
             return
         self.ctx.connectors.changed(connector_id)
 
     async def unplugged(self, connector_id: int) -> None:
+        """The cable was unplugged (at the EV side while a transaction runs)."""
+        async with self._lock:
+            await self._unplugged(connector_id)
+
+    async def _unplugged(self, connector_id: int) -> None:
         """The cable was unplugged (at the EV side while a transaction runs)."""
         facts = self.ctx.connectors.facts[connector_id]
         facts.plugged = False
         facts.finishing = False
         if connector_id in self.open:
             if self.ctx.config.get_bool("StopTransactionOnEVSideDisconnect") is not False:
-                await self.stop(connector_id, "EVDisconnected")
+                await self._stop_open(connector_id, "EVDisconnected")
                 if self.ctx.config.get_bool("UnlockConnectorOnEVSideDisconnect"):
                     await self.ctx.callbacks.unlock(connector_id)
                 return
@@ -217,8 +242,21 @@ class Transactions:
         reservation_id: int | None = None,
     ) -> TransactionInfo:
         """Start a transaction now (the token is authorised): record, queue, offer energy."""
+        async with self._lock:
+            return await self._start(connector_id, id_tag, info, reservation_id)
+
+    async def _start(
+        self,
+        connector_id: int,
+        id_tag: str,
+        info: v16.IdTagInfo | None = None,
+        reservation_id: int | None = None,
+    ) -> TransactionInfo:
         if connector_id in self.open:
             raise ValueError(f"a transaction already runs on connector {connector_id}")
+        if not self.startable(connector_id):
+            status = self.ctx.connectors.status(connector_id)
+            raise ValueError(f"connector {connector_id} is {status}: no transaction can start")
         reservation = None
         if self.reservations is not None:
             parent = info.parent_id_tag if info else None
@@ -272,14 +310,21 @@ class Transactions:
         self, connector_id: int, reason: v16.Reason, *, id_tag: str | None = None
     ) -> TransactionInfo | None:
         """Stop the connector's transaction (None when none runs)."""
-        if connector_id not in self.open:
-            return None
-        return await self._stop(connector_id, reason, id_tag)
+        async with self._lock:
+            return await self._stop_open(connector_id, reason, id_tag=id_tag)
 
     async def stop_all(self, reason: v16.Reason) -> None:
         """Stop every transaction (reset, …)."""
-        for connector_id in list(self.open):
-            await self.stop(connector_id, reason)
+        async with self._lock:
+            for connector_id in list(self.open):
+                await self._stop_open(connector_id, reason)
+
+    async def _stop_open(
+        self, connector_id: int, reason: v16.Reason, *, id_tag: str | None = None
+    ) -> TransactionInfo | None:
+        if connector_id not in self.open:
+            return None
+        return await self._stop(connector_id, reason, id_tag)
 
     async def _stop(
         self,
