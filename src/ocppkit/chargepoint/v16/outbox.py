@@ -93,8 +93,9 @@ class Outbox:
     """Stores, orders and delivers transaction messages (see the module docstring).
 
     ``ready()`` says whether messages may go out now (online, boot accepted); call ``kick()``
-    whenever that may have become true. ``attempts()`` / ``retry_interval()`` read
-    ``TransactionMessageAttempts`` / ``TransactionMessageRetryInterval``.
+    whenever that may have become true. ``on_send()`` runs before each transmission (the stack
+    notes the time: a Heartbeat is skipped after traffic). ``attempts()`` /
+    ``retry_interval()`` read ``TransactionMessageAttempts`` / ``TransactionMessageRetryInterval``.
     """
 
     def __init__(
@@ -109,6 +110,7 @@ class Outbox:
         retry_interval: Callable[[], int],
         on_result: ResultHook,
         call_timeout: float | None = None,
+        on_send: Callable[[], None] | None = None,
     ) -> None:
         self.store = store
         self._link = link
@@ -119,6 +121,7 @@ class Outbox:
         self._retry_interval = retry_interval
         self._on_result = on_result
         self._call_timeout = call_timeout
+        self._on_send = on_send
         self._entries: list[OutboxEntry] = []
         self._tx_ids: dict[str, int] = {}
         self._running = False
@@ -229,6 +232,8 @@ class Outbox:
     async def _send(self, entry: OutboxEntry) -> bool:
         """Send the oldest message; False to stop delivering for now."""
         request = entry.request(self._tx_ids.get(entry.tx) if entry.tx else None)
+        if self._on_send is not None:
+            self._on_send()
         try:
             response = await self._link.call(request, timeout=self._call_timeout)
         except ConnectionClosedError:  # offline, or the connection dropped during the call
