@@ -655,3 +655,27 @@ def test_an_availability_change_behind_a_transaction_survives_a_power_loss() -> 
 
 async def _crash(connector_id: int) -> None:
     """Power lost right after the StopTransaction was stored."""
+
+
+def test_a_csms_answer_contradicting_the_local_list_is_reported() -> None:
+    async def main() -> None:
+        h = make()
+        h.csms.authorize_status = "Blocked"
+        await h.cp.start()
+        async with h.online():
+            await booted(h)
+            listed = v16.SendLocalListRequest(
+                list_version=1,
+                update_type="Full",
+                local_authorization_list=[
+                    v16.AuthorizationData(
+                        id_tag="TAG1", id_tag_info=v16.IdTagInfo(status="Accepted")
+                    )
+                ],
+            )
+            assert (await h.call(listed)).status == "Accepted"
+            assert not await h.cp.present_token("TAG1", 1)  # LocalPreAuthorize off: CSMS decides
+            conflict = await h.csms.next("StatusNotification")
+            assert (conflict.connector_id, conflict.error_code) == (0, "LocalListConflict")
+
+    run(main)

@@ -8,10 +8,10 @@ from typing import Any
 
 from ocppkit.chargepoint.runtime import Clock, Link, Scheduler
 from ocppkit.chargepoint.state import StateStore
-from ocppkit.chargepoint.v16.authorization import Authorizer
+from ocppkit.chargepoint.v16.authorization import AuthDecision, Authorizer
 from ocppkit.chargepoint.v16.callbacks import ChargerCallbacks
 from ocppkit.chargepoint.v16.config import Configuration
-from ocppkit.chargepoint.v16.connectors import Connectors
+from ocppkit.chargepoint.v16.connectors import Connectors, Reported
 from ocppkit.chargepoint.v16.outbox import Outbox
 from ocppkit.messages._base import OcppRequest
 from ocppkit.protocol.errors import NotConnectedError, OcppError
@@ -44,6 +44,20 @@ class StackContext:
     def can_send(self) -> bool:
         """Online with an accepted boot: other messages than BootNotification may go out."""
         return self.accepted and self.link.connected
+
+    async def authorize(self, id_tag: str) -> AuthDecision:
+        """Authorize by the configured rules; a CSMS answer that contradicts the local list is
+        reported (StatusNotification, connector 0, LocalListConflict: 1.6 §3.5.2)."""
+        decision = await self.authorizer.authorize(id_tag, online=self.can_send())
+        if decision.local_list_conflict:
+            self.local_list_conflict()
+        return decision
+
+    def local_list_conflict(self) -> None:
+        """Tell the CSMS its answer contradicted the local list (1.6 §3.5.2)."""
+        current = self.connectors.current(0)
+        conflict = Reported(current.status, "LocalListConflict")
+        self.send(conflict.request(0, self.clock.now()))
 
     async def call(self, request: OcppRequest[Any]) -> Any:
         """Send a CALL now (``NotConnectedError`` offline); notes the time for heartbeats."""

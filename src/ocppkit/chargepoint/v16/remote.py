@@ -179,7 +179,7 @@ class Remote:
         reservations = self.reservations
         group = reservations is not None and not reservations.admits(connector, req.id_tag, None)
         if self.ctx.config.get_bool("AuthorizeRemoteTxRequests") or group:
-            decision = await self.ctx.authorizer.authorize(req.id_tag, online=self.ctx.can_send())
+            decision = await self.ctx.authorize(req.id_tag)
             if not decision.accepted:
                 log.info("remote start: %s not authorised", req.id_tag)
                 return

@@ -367,7 +367,7 @@ class ChargePoint16:
     # -- direct calls ----------------------------------------------------------------------------
     async def authorize(self, id_tag: str) -> AuthDecision:
         """Authorize a token by the configured rules (local list, cache, CSMS)."""
-        return await self.context.authorizer.authorize(id_tag, online=self.context.can_send())
+        return await self.context.authorize(id_tag)
 
     async def start_transaction(self, connector_id: int, id_tag: str) -> TransactionInfo:
         """Start a transaction now, the token already authorised by the integrator

@@ -149,7 +149,7 @@ class Transactions:
         reservations = self.reservations
         if reservations is not None and reservations.refuses_unauthorized(id_tag, connector_id):
             return False  # reserved for another idTag (no group to look up: no Authorize)
-        decision = await self.ctx.authorizer.authorize(id_tag, online=self.ctx.can_send())
+        decision = await self.ctx.authorize(id_tag)
         if not decision.accepted:
             return False
         parent = decision.info.parent_id_tag if decision.info else None
@@ -387,8 +387,8 @@ class Transactions:
         """The outbox delivered a transaction message: apply its idTagInfo."""
         info = getattr(response, "id_tag_info", None)
         id_tag = entry.payload.get("idTag")
-        if info is not None and id_tag:
-            await self.ctx.authorizer.update_from(id_tag, info)
+        if info is not None and id_tag and await self.ctx.authorizer.update_from(id_tag, info):
+            self.ctx.local_list_conflict()
         if entry.action != "StartTransaction":
             return
         connector = next((c for c, r in self.open.items() if r["local"] == entry.tx), None)
@@ -411,7 +411,7 @@ class Transactions:
             return True
         if not record.get("parent"):
             return False
-        decision = await self.ctx.authorizer.authorize(id_tag, online=self.ctx.can_send())
+        decision = await self.ctx.authorize(id_tag)
         parent = decision.info.parent_id_tag if decision.info else None
         return decision.accepted and parent == record["parent"]
 
