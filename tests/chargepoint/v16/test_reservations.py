@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
+from ocppkit.chargepoint.runtime import ManualClock
 from ocppkit.chargepoint.v16.callbacks import ReservationEndReason, ReservationInfo
 from ocppkit.chargepoint.v16.connectors import ConnectorError
 from ocppkit.messages import v16
@@ -429,5 +430,28 @@ def test_reservations_survive_a_restart_and_expired_ones_are_dropped() -> None:
             start = await again.csms.next("StartTransaction")
             assert start.reservation_id == 1
         assert rec.reservations == [("ended", 1, "Used")]
+
+    run(main)
+
+
+def test_a_restored_reservation_expires_by_the_csms_time_on_a_charger_without_a_clock() -> None:
+    async def main() -> None:
+        h, _ = stack()
+        h.csms.boot_interval = 86_400
+        await h.cp.start()
+        async with h.online():
+            await booted(h)
+            assert await reserve(h, 1) == "Accepted"
+        await h.cp.close()
+        # power back on a charger whose clock restarts in 2000: the expiry looks 25 years away
+        clock = ManualClock(T0.replace(year=2000))
+        again = make(store=h.store, csms=h.csms, clock=clock)
+        await again.cp.start()
+        assert again.cp.connectors.status(1) == "Reserved"
+        async with again.online():
+            await again.csms.next("BootNotification")  # sets the clock to the CSMS's T0
+            again.clock.advance(3600)
+            await again.settle()
+            assert again.cp.connectors.status(1) == "Available"
 
     run(main)

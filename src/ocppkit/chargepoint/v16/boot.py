@@ -78,7 +78,7 @@ class Boot:
         finally:
             self._booting = False
         self.status = response.status
-        self.ctx.clock.set_time(response.current_time)
+        self.ctx.set_time(response.current_time)
         log.info("BootNotification: %s (interval %d s)", response.status, response.interval)
         if response.status != "Accepted":
             self.ctx.callbacks.boot_answered(response.status, response.interval)
@@ -131,5 +131,5 @@ class Boot:
         except (NotConnectedError, OcppError) as exc:
             log.info("Heartbeat failed: %s", exc)
             return
-        self.ctx.clock.set_time(response.current_time)
+        self.ctx.set_time(response.current_time)
         await self.ctx.callbacks.set_system_time(response.current_time)

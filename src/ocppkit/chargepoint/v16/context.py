@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from ocppkit.chargepoint.runtime import Clock, Link, Scheduler
@@ -40,6 +42,15 @@ class StackContext:
     """Monotonic time of the last CALL sent (a Heartbeat is skipped after other traffic)."""
     closing: bool = False
     """``ChargePoint16.close`` began: nothing new is sent or started."""
+    on_time_set: list[Callable[[], None]] = field(default_factory=list)
+    """Called after the wall clock was set from the CSMS (timers due at a wall-clock time
+    re-arm: reservation expiry, a firmware update's retrieve date, clock-aligned samples)."""
+
+    def set_time(self, now: datetime) -> None:
+        """Take the CSMS's time and re-arm what waits for a wall-clock time."""
+        self.clock.set_time(now)
+        for rearm in self.on_time_set:
+            rearm()
 
     def can_send(self) -> bool:
         """Online with an accepted boot: other messages than BootNotification may go out."""

@@ -72,6 +72,7 @@ class Remote:
         self.diagnostics_status: v16.DiagnosticsStatus = "Idle"
         self.scheduled: dict[int, bool] = {}
         self._firmware: Handle | None = None
+        self._firmware_request: v16.UpdateFirmwareRequest | None = None
         self.router = router
         self._install()
 
@@ -399,8 +400,14 @@ class Remote:
         """Call the integrator at ``retrieve_date`` (persisted: a reboot before it re-arms)."""
         if self._firmware is not None:
             self._firmware.cancel()
+        self._firmware_request = req
         delay = (req.retrieve_date - self.ctx.clock.now()).total_seconds()
         self._firmware = self.ctx.scheduler.call_later(delay, lambda: self._firmware_due(req))
+
+    def rearm(self) -> None:
+        """The wall clock was set: a pending firmware update's timer again from the new time."""
+        if self._firmware_request is not None and self._firmware is not None:
+            self._arm_firmware(self._firmware_request)
 
     def _firmware_due(self, req: v16.UpdateFirmwareRequest) -> None:
         self._firmware = None

@@ -339,6 +339,11 @@ class Reservations:
             return "Occupied"
         return "Accepted"
 
+    def rearm(self) -> None:
+        """The wall clock was set: every expiry timer again from the new time."""
+        for r in self.by_id.values():
+            self._arm(r)
+
     def _arm(self, r: ReservationInfo) -> None:
         handle = self._timers.pop(r.reservation_id, None)
         if handle is not None:

@@ -195,6 +195,11 @@ class ChargePoint16:
         await self._remote.load()
         await self._tx.recover()
         await self._remote.apply_scheduled()
+        ctx.on_time_set += [
+            self._tx.schedule_aligned,
+            self._remote.rearm,
+            self.reservations.rearm,
+        ]
         await self._reservations.load()
         self._tx.schedule_aligned()
         config.on_change("ClockAlignedDataInterval", lambda _: self.transactions.schedule_aligned())
