@@ -66,7 +66,7 @@ async def main(url: str, db: str, run: int, sessions: int | None) -> None:
             "TransactionMessageAttempts": "100",
         },
     )
-    runner = asyncio.create_task(run_charge_point(cp, client))
+    runner = asyncio.create_task(run_charge_point(cp, client, frames=db + ".frames.log"))
     await callbacks.accepted.wait()
     k = 0
     while sessions is None or k < sessions:

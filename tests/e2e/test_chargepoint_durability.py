@@ -77,6 +77,10 @@ def test_sigkill_at_50_points_loses_no_transaction_and_no_meter_value(tmp_path: 
             await csms.close()
             await csms.store.open()  # read what the CSMS committed
             await check(store, reported, unreported_starts)
+            log = (tmp_path / "cp.db.frames.log").read_text()  # the support log of every life
+            assert log.count('"StartTransaction"') >= len(
+                {line[1] for line in reported if line[0] == "start"}
+            )
         finally:
             await store.close()
 

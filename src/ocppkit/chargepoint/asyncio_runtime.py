@@ -158,11 +158,16 @@ def follow_ping_interval(cp: ChargePoint16, client: OcppClient) -> None:
     cp.config.on_change("WebSocketPingInterval", apply)
 
 
-async def run_charge_point(cp: ChargePoint16, client: OcppClient) -> None:
-    """Start ``cp`` and keep ``client`` connected for it until cancelled; then close both."""
+async def run_charge_point(
+    cp: ChargePoint16, client: OcppClient, *, frames: str | None = None
+) -> None:
+    """Start ``cp`` and keep ``client`` connected for it until cancelled; then close both.
+    ``frames``: a file for the frame log (``frame_log``), for support cases."""
     if OcppVersion.V16 not in client.routers:
         raise ValueError("the client must offer OCPP 1.6")
     client.routers[OcppVersion.V16] = cp.router
+    if frames is not None:
+        client.on_frame = frame_log(frames)
 
     async def opened(conn: OcppConnection) -> None:
         cp.connected()
