@@ -230,6 +230,21 @@ def test_a_full_1_6_session_shows_in_stations_and_transactions() -> None:
             }
             assert (await h.http.get("/api/transactions")).json() == [tx]
             assert (await h.http.get("/api/transactions?station=OTHER")).json() == []
+            samples = await h.http.get(f"/api/transactions/{tx['id']}/meter-values")
+            assert samples.json() == [
+                {
+                    "timestamp": "2025-03-04T05:36:07Z",
+                    "value": "5000",
+                    "measurand": "Energy.Active.Import.Register",
+                    "phase": None,
+                    "unit": "Wh",
+                    "context": None,
+                    "location": None,
+                }
+            ]
+            assert (await h.http.get("/api/transactions/999/meter-values")).json() == []
+            bad = await h.http.get("/api/transactions/x1/meter-values")
+            assert (bad.status_code, bad.json()["error"]) == (400, "invalid transaction id")
 
             response = await h.http.get("/api/stations/CP16")
             assert response.status_code == 200
@@ -748,7 +763,7 @@ def test_openapi_document_describes_every_route_and_validates() -> None:
         }
         described = {(method, path) for path, ops in document["paths"].items() for method in ops}
         assert served == described
-        assert len(served) == 12
+        assert len(served) == 13
         events = document["paths"]["/api/stations/{id}/events"]["get"]
         assert [p["name"] for p in events["parameters"]] == ["id", "kind", "limit"]
         assert events["responses"]["200"]["content"]["application/json"]["schema"] == {

@@ -10,7 +10,7 @@ right after it was answered, or the whole session after it ended. Every replay g
 the first sending got (1.6: the same transactionId), and through the HTTP API only: the message
 log holds each message twice (two CALLs, two message ids), ``GET /api/transactions?station=``
 holds one transaction with the session's meter start, stop and energy, and the event log holds
-no stray meter values. (The API has no meter sample endpoint: sample counts are not checked.)
+no stray meter values; ``GET /api/transactions/{id}/meter-values`` has each sample once.
 
 Nothing sleeps: each step waits for a CALLRESULT, or for the CSMS's ``on_disconnect`` hook
 before reconnecting.
@@ -289,6 +289,12 @@ def test_replayed_transaction_messages_make_one_transaction(
                 "evseId": 0 if version is OcppVersion.V16 else 1,
                 "connectorId": 1,
             }
+            # each sample once, in time order, although every message carrying it came twice
+            samples = await http.get(f"/api/transactions/{tx['id']}/meter-values")
+            assert samples.status_code == 200, samples.text
+            values = [float(v["value"]) for v in samples.json()]
+            sampled = list(METER[1:3]) if version is OcppVersion.V16 else list(METER)
+            assert values == sampled
             # no replayed meter value taken for one outside a transaction
             events = await http.get(f"/api/stations/{identity}/events")
             assert events.status_code == 200, events.text

@@ -15,6 +15,7 @@ POST     /api/stations/{id}/calls/{action}         send a CALL, answer its CALLR
 GET      /api/stations/{id}/messages               the message log (``limit``, ``after``)
 GET      /api/stations/{id}/events                 the event log, newest first (``kind``, ``limit``)
 GET      /api/transactions                         transactions, newest first (``station``)
+GET      /api/transactions/{id}/meter-values       a transaction's samples, in time order
 GET      /api/idtokens                             every id token
 GET      /api/idtokens/{token}                     one id token; 404
 PUT      /api/idtokens/{token}                     create (201) or replace (200) an id token

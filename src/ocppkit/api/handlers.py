@@ -34,6 +34,7 @@ from ocppkit.api.views import (
     StationCallErrorBody,
     StationDetail,
     StationView,
+    meter_value_view,
     station_view,
     status_view,
     token_view,
@@ -245,6 +246,14 @@ class Api:
         station = request.query_params.get("station")
         found = await self.store.list_transactions(station)
         return _json([transaction_view(tx) for tx in found])
+
+    async def meter_values(self, request: Request) -> Response:
+        """``GET /api/transactions/{id}/meter-values``: its samples in time order."""
+        text = _path(request, "id")
+        if not text.isdigit():
+            return _error(400, "invalid transaction id", reason="an integer id is expected")
+        samples = await self.store.meter_values(int(text))
+        return _json([meter_value_view(s) for s in samples])
 
     # id tokens ------------------------------------------------------------------------------------
     async def list_tokens(self, request: Request) -> Response:

@@ -20,6 +20,7 @@ from ocppkit.api.views import (
     FrameView,
     IdTokenInput,
     IdTokenView,
+    MeterValueView,
     PayloadErrorBody,
     StationCallErrorBody,
     StationDetail,
@@ -55,6 +56,7 @@ _SCHEMA_TYPES: tuple[type[msgspec.Struct], ...] = (
     StatusView,
     StationDetail,
     TransactionView,
+    MeterValueView,
     IdTokenView,
     IdTokenInput,
     FrameView,
@@ -312,6 +314,29 @@ def routes() -> tuple[Op, ...]:
                     }
                 ],
                 "responses": {"200": _answer("The transactions", _list_of("TransactionView"))},
+            },
+        ),
+        Op(
+            "GET",
+            "/api/transactions/{id}/meter-values",
+            "meter_values",
+            {
+                "operationId": "listTransactionMeterValues",
+                "summary": "A transaction's sampled values, in time order (none for an unknown id)",
+                "tags": ["transactions"],
+                "parameters": [
+                    {
+                        "name": "id",
+                        "in": "path",
+                        "required": True,
+                        "description": "The transaction's ``id`` (not its OCPP id)",
+                        "schema": {"type": "integer"},
+                    }
+                ],
+                "responses": {
+                    "200": _answer("The sampled values", _list_of("MeterValueView")),
+                    "400": _answer("An id that is not an integer", _ERROR),
+                },
             },
         ),
         Op(

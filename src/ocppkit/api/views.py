@@ -15,7 +15,13 @@ from ocppkit.messages.v16.common import AuthorizationStatus as _Status16
 from ocppkit.messages.v21.common import AuthorizationStatusEnumType as _Status21
 from ocppkit.messages.v201.common import AuthorizationStatusEnumType as _Status201
 from ocppkit.runtime.connection import OcppConnection
-from ocppkit.store import ConnectorStatus, IdTokenRecord, StationRecord, TransactionRecord
+from ocppkit.store import (
+    ConnectorStatus,
+    IdTokenRecord,
+    MeterSample,
+    StationRecord,
+    TransactionRecord,
+)
 
 __all__ = [
     "AUTHORIZATION_STATUSES",
@@ -24,12 +30,14 @@ __all__ = [
     "FrameView",
     "IdTokenInput",
     "IdTokenView",
+    "MeterValueView",
     "PayloadErrorBody",
     "StationCallErrorBody",
     "StationDetail",
     "StationView",
     "StatusView",
     "TransactionView",
+    "meter_value_view",
     "station_view",
     "status_view",
     "token_view",
@@ -95,6 +103,18 @@ class TransactionView(msgspec.Struct, kw_only=True, rename="camel"):
     meter_stop: float | None
     energy_wh: float | None
     stop_reason: str | None
+
+
+class MeterValueView(msgspec.Struct, kw_only=True, rename="camel"):
+    """One sampled value of a transaction, as the station sent it."""
+
+    timestamp: _Timestamp
+    value: str
+    measurand: str | None
+    phase: str | None
+    unit: str | None
+    context: str | None
+    location: str | None
 
 
 class IdTokenView(msgspec.Struct, kw_only=True, rename="camel"):
@@ -190,6 +210,19 @@ def status_view(status: ConnectorStatus) -> StatusView:
         error_code=status.error_code,
         info=status.info,
         timestamp=status.timestamp,
+    )
+
+
+def meter_value_view(sample: MeterSample) -> MeterValueView:
+    """A stored sample as the API shows it."""
+    return MeterValueView(
+        timestamp=sample.timestamp,
+        value=sample.value,
+        measurand=sample.measurand,
+        phase=sample.phase,
+        unit=sample.unit,
+        context=sample.context,
+        location=sample.location,
     )
 
 
