@@ -10,6 +10,8 @@ The charge point runs in a process of its own (as on a charger) against an ``ocp
 - ``rss_mb`` after the boot and after the sessions (VmRSS), ``hwm_mb`` (VmHWM);
 - ``cpu_ms_per_tx``: the child's CPU time (user + system) per charging session — plug, Authorize,
   StartTransaction, 3 MeterValues, StopTransaction, unplug, every message stored before sending.
+
+``--imports`` prints instead the RSS each group of imports adds to a fresh interpreter.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import argparse
 import asyncio
 import json
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -26,9 +29,9 @@ from pathlib import Path
 CHILD = r"""
 import asyncio, json, resource, sys, time
 t0 = time.perf_counter()
-from ocppkit.chargepoint.asyncio_runtime import AsyncioRuntime, ClientLink, wait_delivered
+from ocppkit.chargepoint.asyncio_runtime import (
+    AsyncioRuntime, ClientLink, connected_charge_point, wait_accepted, wait_delivered)
 from ocppkit.chargepoint.sqlite_state import SqliteStateStore
-from ocppkit.chargepoint.v16.callbacks import ChargerCallbacks
 from ocppkit.chargepoint.v16.meter import Reading
 from ocppkit.chargepoint.v16.stack import ChargePoint16
 from ocppkit.protocol.versions import OcppVersion
@@ -41,55 +44,62 @@ def rss(field):
             return int(line.split()[1]) / 1024
     return 0.0
 
-class Booted(ChargerCallbacks):
-    def __init__(self):
-        self.accepted = asyncio.Event()
-    def boot_answered(self, status, interval):
-        if status == "Accepted":
-            self.accepted.set()
-
 async def main(url, db, sessions):
     client = OcppClient(url, versions=[OcppVersion.V16])
     rt = AsyncioRuntime()
-    cb = Booted()
     cp = ChargePoint16(store=SqliteStateStore(db), link=ClientLink(client), clock=rt,
-                       scheduler=rt, vendor="bench", model="bench", callbacks=cb,
+                       scheduler=rt, vendor="bench", model="bench",
                        config_defaults={"MeterValueSampleInterval": "0"})
     t1 = time.perf_counter()
-    await cp.start()
-    t_start = time.perf_counter() - t1
-    client.routers[OcppVersion.V16] = cp.router
-    async def opened(conn): cp.connected()
-    client.on_connect = opened
-    runner = asyncio.create_task(client.run())
-    t2 = time.perf_counter()
-    await cb.accepted.wait()
-    t_boot = time.perf_counter() - t2
-    rss_boot = rss("VmRSS")
-    before = resource.getrusage(resource.RUSAGE_SELF)
-    for k in range(sessions):
-        cp.meter(1, [Reading(k * 1000.0)])
-        await cp.plug_in(1)
-        await cp.present_token("TAG")
-        for step in range(1, 4):
-            cp.meter(1, [Reading(k * 1000.0 + step * 10)])
-            await cp.sample_meter(1)
-        await cp.present_token("TAG")
-        await cp.plug_out(1)
-        await wait_delivered(cp, 30)
-    after = resource.getrusage(resource.RUSAGE_SELF)
+    async with connected_charge_point(cp, client):
+        t_start = time.perf_counter() - t1
+        t2 = time.perf_counter()
+        await wait_accepted(cp)
+        t_boot = time.perf_counter() - t2
+        rss_boot = rss("VmRSS")
+        before = resource.getrusage(resource.RUSAGE_SELF)
+        for k in range(sessions):
+            cp.meter(1, [Reading(k * 1000.0)])
+            await cp.plug_in(1)
+            await cp.present_token("TAG")
+            for step in range(1, 4):
+                cp.meter(1, [Reading(k * 1000.0 + step * 10)])
+                await cp.sample_meter(1)
+            await cp.present_token("TAG")
+            await cp.plug_out(1)
+            await wait_delivered(cp, 30)
+        after = resource.getrusage(resource.RUSAGE_SELF)
     cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
     print(json.dumps({"import_s": round(t_import, 3), "start_s": round(t_start, 3),
                       "boot_s": round(t_boot, 3), "rss_mb_after_boot": round(rss_boot, 1),
                       "rss_mb_after_sessions": round(rss("VmRSS"), 1),
                       "hwm_mb": round(rss("VmHWM"), 1),
                       "cpu_ms_per_tx": round(cpu / sessions * 1000, 2), "sessions": sessions}))
-    await client.close()
-    runner.cancel()
-    await asyncio.gather(runner, return_exceptions=True)
-    await cp.close()
 
 asyncio.run(main(sys.argv[1], sys.argv[2], int(sys.argv[3])))
+"""
+
+IMPORTS = r"""
+import json, sys
+def rss():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmRSS"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+steps = [("python", "")]
+steps += [("asyncio + sqlite3 + ssl", "import asyncio, sqlite3, ssl")]
+steps += [("websockets client", "import websockets.asyncio.client")]
+steps += [("msgspec", "import msgspec")]
+steps += [("ocppkit charge point", "import ocppkit.chargepoint.v16.stack, "
+           "ocppkit.chargepoint.asyncio_runtime, ocppkit.chargepoint.sqlite_state")]
+out, last = {}, 0.0
+for name, code in steps:
+    exec(code)
+    now = rss()
+    out[name] = round(now - last, 1)
+    last = now
+out["total"] = round(last, 1)
+print(json.dumps({"rss_mb_by_import": out}))
 """
 
 
@@ -124,10 +134,14 @@ async def measure(sessions: int) -> dict[str, object]:
 
 
 def main() -> None:
-    """Run and print one JSON line of figures."""
+    """Run and print one JSON line of figures (``--imports``: RSS added by each import)."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sessions", type=int, default=200)
+    parser.add_argument("--imports", action="store_true", help="only the RSS of each import")
     args = parser.parse_args()
+    if args.imports:
+        subprocess.run([sys.executable, "-c", IMPORTS], check=True)
+        return
     print(json.dumps(asyncio.run(measure(args.sessions))))
 
 

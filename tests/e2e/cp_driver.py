@@ -19,25 +19,15 @@ import sys
 from ocppkit.chargepoint.asyncio_runtime import (
     AsyncioRuntime,
     ClientLink,
-    run_charge_point,
+    connected_charge_point,
+    wait_accepted,
     wait_delivered,
 )
 from ocppkit.chargepoint.sqlite_state import SqliteStateStore
-from ocppkit.chargepoint.v16.callbacks import ChargerCallbacks
 from ocppkit.chargepoint.v16.meter import Reading
 from ocppkit.chargepoint.v16.stack import ChargePoint16
-from ocppkit.messages import v16
 from ocppkit.protocol.versions import OcppVersion
 from ocppkit.runtime.client import OcppClient, ReconnectPolicy
-
-
-class Booted(ChargerCallbacks):
-    def __init__(self) -> None:
-        self.accepted = asyncio.Event()
-
-    def boot_answered(self, status: v16.RegistrationStatus, interval: int) -> None:
-        if status == "Accepted":
-            self.accepted.set()
 
 
 def say(*words: object) -> None:
@@ -51,7 +41,6 @@ async def main(url: str, db: str, run: int, sessions: int | None) -> None:
         reconnect=ReconnectPolicy(wait_minimum=0.05, random_range=0.05, repeat_times=2),
     )
     runtime = AsyncioRuntime()
-    callbacks = Booted()
     cp = ChargePoint16(
         store=SqliteStateStore(db),
         link=ClientLink(client),
@@ -59,36 +48,33 @@ async def main(url: str, db: str, run: int, sessions: int | None) -> None:
         scheduler=runtime,
         vendor="ocppkit",
         model="durability",
-        callbacks=callbacks,
         config_defaults={
             "MeterValueSampleInterval": "0",
             "TransactionMessageRetryInterval": "1",
             "TransactionMessageAttempts": "100",
         },
     )
-    runner = asyncio.create_task(run_charge_point(cp, client, frames=db + ".frames.log"))
-    await callbacks.accepted.wait()
-    k = 0
-    while sessions is None or k < sessions:
-        k += 1
-        base = run * 1_000_000 + k * 1_000
-        cp.meter(1, [Reading(float(base))])
-        await cp.plug_in(1)
-        assert await cp.present_token("TAG")
-        say("start", base)
-        value = base
-        for step in range(1, 4):
-            value = base + step * 10
-            cp.meter(1, [Reading(float(value))])
-            await cp.sample_meter(1)
-            say("sample", base, value)
-        await cp.present_token("TAG")
-        say("stop", base, value)
-        await cp.plug_out(1)
-    await wait_delivered(cp, 30)
-    say("done")
-    runner.cancel()
-    await asyncio.gather(runner, return_exceptions=True)
+    async with connected_charge_point(cp, client, frames=db + ".frames.log"):
+        await wait_accepted(cp)
+        k = 0
+        while sessions is None or k < sessions:
+            k += 1
+            base = run * 1_000_000 + k * 1_000
+            cp.meter(1, [Reading(float(base))])
+            await cp.plug_in(1)
+            assert await cp.present_token("TAG")
+            say("start", base)
+            value = base
+            for step in range(1, 4):
+                value = base + step * 10
+                cp.meter(1, [Reading(float(value))])
+                await cp.sample_meter(1)
+                say("sample", base, value)
+            await cp.present_token("TAG")
+            say("stop", base, value)
+            await cp.plug_out(1)
+        await wait_delivered(cp, 30)
+        say("done")
 
 
 if __name__ == "__main__":

@@ -214,16 +214,8 @@ def status_view(status: ConnectorStatus) -> StatusView:
 
 
 def meter_value_view(sample: MeterSample) -> MeterValueView:
-    """A stored sample as the API shows it."""
-    return MeterValueView(
-        timestamp=sample.timestamp,
-        value=sample.value,
-        measurand=sample.measurand,
-        phase=sample.phase,
-        unit=sample.unit,
-        context=sample.context,
-        location=sample.location,
-    )
+    """A stored sample as the API shows it (the same fields)."""
+    return MeterValueView(**msgspec.structs.asdict(sample))
 
 
 def transaction_view(tx: TransactionRecord) -> TransactionView:

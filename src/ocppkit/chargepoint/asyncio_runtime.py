@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, TypeVar
 
@@ -30,9 +30,11 @@ from ocppkit.runtime.connection import FrameHook, OcppConnection
 __all__ = [
     "AsyncioRuntime",
     "ClientLink",
+    "connected_charge_point",
     "follow_ping_interval",
     "frame_log",
     "run_charge_point",
+    "wait_accepted",
     "wait_delivered",
 ]
 
@@ -84,34 +86,33 @@ class AsyncioRuntime:
         while self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
 
-    def cancel_all(self) -> None:
-        """Cancel every background task."""
-        for task in self._tasks:
-            task.cancel()
-
 
 class ClientLink:
-    """``Link`` over an ``OcppClient`` (or a single ``OcppConnection``, for tests)."""
+    """``Link`` over an ``OcppClient``."""
 
-    def __init__(self, client: OcppClient | None = None) -> None:
+    def __init__(self, client: OcppClient) -> None:
         self.client = client
-        self.connection: OcppConnection | None = None
 
     @property
     def connected(self) -> bool:
         """True while a connection is open."""
-        conn = self.client.connection if self.client is not None else self.connection
+        conn = self.client.connection
         return conn is not None and not conn.closed
 
     async def call(self, request: OcppRequest[R], *, timeout: float | None = None) -> R:
         """Send on the current connection (``NotConnectedError`` when there is none)."""
-        if self.client is not None:
-            return await self.client.call(request, timeout=timeout)
-        from ocppkit.protocol.errors import NotConnectedError
+        return await self.client.call(request, timeout=timeout)
 
-        if self.connection is None or self.connection.closed:
-            raise NotConnectedError("not connected")
-        return await self.connection.call(request, timeout=timeout)
+
+async def wait_accepted(cp: ChargePoint16, timeout: float | None = None) -> bool:
+    """Wait until the CSMS accepted the boot; False when ``timeout`` seconds passed first."""
+    done = asyncio.Event()
+    cp.boot.when_accepted(done.set)
+    try:
+        await asyncio.wait_for(done.wait(), timeout)
+    except TimeoutError:
+        return False
+    return True
 
 
 async def wait_delivered(cp: ChargePoint16, timeout: float | None = None) -> bool:
@@ -158,10 +159,12 @@ def follow_ping_interval(cp: ChargePoint16, client: OcppClient) -> None:
     cp.config.on_change("WebSocketPingInterval", apply)
 
 
-async def run_charge_point(
+@contextlib.asynccontextmanager
+async def connected_charge_point(
     cp: ChargePoint16, client: OcppClient, *, frames: str | None = None
-) -> None:
-    """Start ``cp`` and keep ``client`` connected for it until cancelled; then close both.
+) -> AsyncIterator[asyncio.Task[None]]:
+    """Start ``cp`` and keep ``client`` connected for it in the background (the task running the
+    client is what ``async with`` gives); at the end close the client, then ``cp``.
     ``frames``: a file for the frame log (``frame_log``), for support cases."""
     if OcppVersion.V16 not in client.routers:
         raise ValueError("the client must offer OCPP 1.6")
@@ -179,10 +182,23 @@ async def run_charge_point(
     client.on_disconnect = closed
     await cp.start()
     follow_ping_interval(cp, client)
+    runner = asyncio.get_running_loop().create_task(client.run())
     try:
-        await client.run()
+        yield runner
     finally:
         with contextlib.suppress(Exception):
             await client.close()
+        runner.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await runner
         cp.disconnected()
         await cp.close()
+
+
+async def run_charge_point(
+    cp: ChargePoint16, client: OcppClient, *, frames: str | None = None
+) -> None:
+    """Start ``cp`` and keep ``client`` connected for it until cancelled (or the client is
+    closed); then close both."""
+    async with connected_charge_point(cp, client, frames=frames) as runner:
+        await runner

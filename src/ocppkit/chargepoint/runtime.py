@@ -129,11 +129,6 @@ class ManualClock:
         """Timers scheduled and not cancelled."""
         return sum(1 for _, _, h in self._timers if not h.cancelled)
 
-    def next_due(self) -> float | None:
-        """Seconds until the next timer (None: none)."""
-        live = [when for when, _, h in self._timers if not h.cancelled]
-        return min(live) - self._mono if live else None
-
     def advance(self, seconds: float) -> None:
         """Move time forward, running due callbacks at their own time."""
         end = self._mono + seconds

@@ -8,6 +8,7 @@ the event loop never waits for the flash. Two tables: ``state (namespace, key, v
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 from collections.abc import Mapping
 from pathlib import Path
@@ -16,12 +17,11 @@ from typing import Any
 import msgspec
 
 from ocppkit.chargepoint.state import QueuedItem, StateChanges
-from ocppkit.store.sqlite_migrations import SchemaVersionError
+from ocppkit.store.sqlite_migrations import migrate
 from ocppkit.store.sqlite_worker import SqliteWorkers
 
 __all__ = ["SqliteStateStore"]
 
-_VERSION = 1
 _SCHEMA = (
     "CREATE TABLE state (namespace TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,"
     " PRIMARY KEY (namespace, key)) WITHOUT ROWID",
@@ -31,24 +31,13 @@ _encode = msgspec.json.Encoder().encode
 _decode = msgspec.json.Decoder().decode
 
 
-def _migrate(conn: sqlite3.Connection) -> None:
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        found = conn.execute("PRAGMA user_version").fetchone()[0]
-        if found > _VERSION:
-            raise SchemaVersionError(
-                f"charge point database version {found} is newer than {_VERSION}: "
-                "open it with a newer ocppkit"
-            )
-        if found == 0:
-            for statement in _SCHEMA:
-                conn.execute(statement)
-            conn.execute(f"PRAGMA user_version = {_VERSION}")
-        conn.execute("COMMIT")
-    except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
+def _v1_state(conn: sqlite3.Connection) -> None:
+    """The state and the queue."""
+    for statement in _SCHEMA:
+        conn.execute(statement)
+
+
+_migrate = functools.partial(migrate, migrations=(_v1_state,))
 
 
 def _load(conn: sqlite3.Connection, namespace: str) -> dict[str, Any]:

@@ -22,14 +22,32 @@ from __future__ import annotations
 import copy
 import itertools
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any, Protocol
 
-__all__ = ["MemoryStateStore", "QueuedItem", "StateChanges", "StateStore"]
+__all__ = [
+    "MemoryStateStore",
+    "QueuedItem",
+    "StateChanges",
+    "StateStore",
+    "dump_time",
+    "load_time",
+]
 
 QueuedItem = tuple[int, Any]
 """One queued message: its queue id (rising in enqueue order) and its JSON value."""
 StateChanges = Mapping[tuple[str, str], Any]
 """``{(namespace, key): value}`` to store with an enqueue; a value of None deletes the item."""
+
+
+def dump_time(when: datetime) -> str:
+    """A time as it is kept in state values (RFC 3339, ``Z`` for UTC)."""
+    return when.isoformat().replace("+00:00", "Z")
+
+
+def load_time(text: str) -> datetime:
+    """A time back from a state value."""
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 class StateStore(Protocol):

@@ -54,6 +54,7 @@ import click
 import msgspec
 from websockets.exceptions import InvalidURI
 
+from ocppkit.cli._tls import client_tls
 from ocppkit.cli.check import _one_line
 from ocppkit.messages import ActionSpec, OcppRequest, actions
 from ocppkit.protocol.codec import decode_payload
@@ -67,7 +68,6 @@ from ocppkit.protocol.frames import Call, CallResult, FrameError, parse_frame
 from ocppkit.protocol.versions import OcppVersion
 from ocppkit.runtime.client import HandshakeError, OcppClient
 from ocppkit.runtime.connection import OcppConnection
-from ocppkit.runtime.security import client_ssl_context
 
 __all__ = ["call"]
 
@@ -157,21 +157,6 @@ def _check_url(url: str) -> tuple[bool, str]:
             param_hint="'URL'",
         )
     return parts.scheme == "wss", host
-
-
-def _ssl_context(
-    tls: bool, cacert: str | None, cert: str | None, key: str | None
-) -> ssl.SSLContext | None:
-    if not tls:
-        if cacert or cert or key:
-            raise click.UsageError("--cacert, --cert and --key need a wss:// URL")
-        return None
-    if key and not cert:
-        raise click.UsageError("--key needs --cert")
-    try:
-        return client_ssl_context(cacert, certfile=cert, keyfile=key)
-    except (ssl.SSLError, OSError) as exc:
-        raise click.UsageError(f"cannot load the TLS files: {exc}") from None
 
 
 # -- the call ------------------------------------------------------------------------------------
@@ -415,7 +400,7 @@ def call(
         raise
     request = _request(spec, _read_payload(payload))
     tls, host = _check_url(url)
-    context = _ssl_context(tls, cacert, cert, key)
+    context = client_tls(tls, cacert, cert, key)
     try:
         outcome = asyncio.run(
             _call(

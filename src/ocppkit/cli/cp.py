@@ -19,7 +19,6 @@ left stays in the database for the next start.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import sys
 from typing import Any, get_args
@@ -30,8 +29,8 @@ import msgspec
 from ocppkit.chargepoint.asyncio_runtime import (
     AsyncioRuntime,
     ClientLink,
-    follow_ping_interval,
-    frame_log,
+    connected_charge_point,
+    wait_accepted,
     wait_delivered,
 )
 from ocppkit.chargepoint.sqlite_state import SqliteStateStore
@@ -59,9 +58,6 @@ def say(text: str) -> None:
 class SimulatedCharger(ChargerCallbacks):
     """A charger without hardware: prints what the stack asks of it."""
 
-    def __init__(self) -> None:
-        self.accepted = asyncio.Event()
-
     async def set_energy(self, connector_id: int, allowed: bool) -> None:
         say(f"connector {connector_id}: energy {'on' if allowed else 'off'}")
 
@@ -83,8 +79,6 @@ class SimulatedCharger(ChargerCallbacks):
 
     def boot_answered(self, status: v16.RegistrationStatus, interval: int) -> None:
         say(f"boot {status} (interval {interval} s)")
-        if status == "Accepted":
-            self.accepted.set()
 
     def connection_changed(self, connected: bool) -> None:
         say("connected" if connected else "disconnected")
@@ -186,19 +180,18 @@ async def run_cp(
     """Run the charge point, reading commands from ``lines`` (an async iterator; stdin when
     None), until ``quit`` or the end of input. Commands wait up to ``boot_wait`` seconds for
     the CSMS to accept the boot (then they run offline)."""
-    ssl_context = None
-    if url.startswith("wss://"):
-        ssl_context = client_ssl_context(cafile=cafile, certfile=certfile, keyfile=keyfile)
     client = OcppClient(
         url,
         versions=[OcppVersion.V16],
         password=password,
-        ssl=ssl_context,
+        ssl=(
+            client_ssl_context(cafile=cafile, certfile=certfile, keyfile=keyfile)
+            if url.startswith("wss://")
+            else None
+        ),
         reconnect=ReconnectPolicy(wait_minimum=2, random_range=2, repeat_times=4),
-        on_frame=frame_log(db + ".frames.log"),
     )
     runtime = AsyncioRuntime()
-    charger = SimulatedCharger()
     cp = ChargePoint16(
         store=SqliteStateStore(db),
         link=ClientLink(client),
@@ -207,25 +200,11 @@ async def run_cp(
         vendor="ocppkit",
         model="ocppkit cp",
         connectors=connectors,
-        callbacks=charger,
+        callbacks=SimulatedCharger(),
     )
-    client.routers[OcppVersion.V16] = cp.router
-
-    async def opened(conn: Any) -> None:
-        cp.connected()
-
-    async def closed(conn: Any) -> None:
-        cp.disconnected()
-
-    client.on_connect, client.on_disconnect = opened, closed
-    await cp.start()
-    follow_ping_interval(cp, client)
-    _print_requests(cp.router)
-    connection = asyncio.create_task(client.run())
-    try:
-        try:
-            await asyncio.wait_for(charger.accepted.wait(), boot_wait)
-        except TimeoutError:
+    async with connected_charge_point(cp, client, frames=db + ".frames.log"):
+        _print_requests(cp.router)
+        if not await wait_accepted(cp, boot_wait):
             say(f"no accepted boot within {boot_wait:g} s: running offline")
         async for line in lines if lines is not None else _stdin_lines():
             try:
@@ -237,13 +216,6 @@ async def run_cp(
             say(f"delivering {len(cp.outbox)} queued message(s)…")
             if not await wait_delivered(cp, drain):
                 say(f"{len(cp.outbox)} message(s) stay queued in {db} for the next start")
-    finally:
-        await client.close()
-        connection.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await connection
-        cp.disconnected()
-        await cp.close()
 
 
 async def _stdin_lines() -> Any:

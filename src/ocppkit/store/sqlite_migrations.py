@@ -179,12 +179,22 @@ def schema_version(conn: sqlite3.Connection) -> int:
     return version
 
 
-def migrate(conn: sqlite3.Connection, target: int = LATEST_VERSION) -> int:
-    """Apply the missing migrations up to ``target`` in one transaction; returns the version
-    found. ``conn`` must be in autocommit mode (``isolation_level=None``) and outside a
-    transaction. Raises ``SchemaVersionError`` when the file is newer than ``target``."""
-    if not 0 <= target <= LATEST_VERSION:
-        raise ValueError(f"no schema version {target} (latest: {LATEST_VERSION})")
+def migrate(
+    conn: sqlite3.Connection,
+    target: int | None = None,
+    *,
+    migrations: Sequence[Migration] | None = None,
+) -> int:
+    """Apply the missing ``migrations`` up to ``target`` (None: all of them) in one
+    transaction; returns the version found. ``conn`` must be in autocommit mode
+    (``isolation_level=None``) and outside a transaction. Raises ``SchemaVersionError`` when the
+    file is newer than ``target``. Other schemas (the charge point's) pass their own list
+    (None: ``MIGRATIONS``, the CSMS store's)."""
+    migrations = MIGRATIONS if migrations is None else migrations
+    latest = len(migrations)
+    target = latest if target is None else target
+    if not 0 <= target <= latest:
+        raise ValueError(f"no schema version {target} (latest: {latest})")
     conn.execute("BEGIN IMMEDIATE")  # the write lock first: two processes never migrate twice
     try:
         found = schema_version(conn)
@@ -193,7 +203,7 @@ def migrate(conn: sqlite3.Connection, target: int = LATEST_VERSION) -> int:
                 f"the database has schema version {found}, newer than the version {target} "
                 "this ocppkit knows: open it with a newer ocppkit"
             )
-        for migration in MIGRATIONS[found:target]:
+        for migration in migrations[found:target]:
             migration(conn)
         if found != target:
             conn.execute(f"PRAGMA user_version = {int(target)}")

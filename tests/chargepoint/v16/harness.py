@@ -8,55 +8,62 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
-from ocppkit.chargepoint.asyncio_runtime import ClientLink
+from ocppkit.chargepoint.asyncio_runtime import AsyncioRuntime
 from ocppkit.chargepoint.runtime import Handle, ManualClock
 from ocppkit.chargepoint.state import MemoryStateStore
 from ocppkit.chargepoint.v16.callbacks import ChargerCallbacks, TransactionInfo
 from ocppkit.chargepoint.v16.stack import ChargePoint16
 from ocppkit.messages import v16
-from ocppkit.protocol.errors import InternalError
+from ocppkit.messages._base import OcppRequest
+from ocppkit.protocol.errors import InternalError, NotConnectedError
 from ocppkit.protocol.versions import OcppVersion
+from ocppkit.runtime.connection import OcppConnection
 from ocppkit.runtime.router import Router
 from ocppkit.testing import connected_pair
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
+R = TypeVar("R")
 
 
-class TestScheduler:
-    """``Scheduler`` for tests: timers on a ``ManualClock``, background work as asyncio tasks."""
+class TestScheduler(AsyncioRuntime):
+    """The asyncio runtime with its timers on a ``ManualClock``; background failures are kept
+    in ``errors`` (``Harness.settle`` fails on them)."""
 
     __test__ = False
 
     def __init__(self, clock: ManualClock) -> None:
+        super().__init__()
         self.clock = clock
-        self.tasks: set[asyncio.Task[None]] = set()
         self.errors: list[BaseException] = []
 
     def call_later(self, delay: float, callback: Callable[[], None]) -> Handle:
         return self.clock.call_later(delay, callback)
 
-    def spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
-        task = asyncio.get_running_loop().create_task(coro, name=name)
-        self.tasks.add(task)
-        task.add_done_callback(self._done)
-
     def _done(self, task: asyncio.Task[None]) -> None:
-        self.tasks.discard(task)
+        super()._done(task)
         if not task.cancelled() and task.exception() is not None:
             self.errors.append(task.exception())  # type: ignore[arg-type]
 
-    def lock(self) -> asyncio.Lock:
-        return asyncio.Lock()
 
-    async def drain(self) -> None:
-        """Wait until no background task runs."""
-        while self.tasks:
-            await asyncio.gather(*self.tasks, return_exceptions=True)
+class ConnectionLink:
+    """``Link`` over whichever in-memory connection the test has open (None: offline)."""
+
+    def __init__(self) -> None:
+        self.connection: OcppConnection | None = None
+
+    @property
+    def connected(self) -> bool:
+        return self.connection is not None and not self.connection.closed
+
+    async def call(self, request: OcppRequest[R], *, timeout: float | None = None) -> R:
+        if self.connection is None or self.connection.closed:
+            raise NotConnectedError("not connected")
+        return await self.connection.call(request, timeout=timeout)
 
 
 @dataclass
@@ -211,7 +218,7 @@ class Harness:
     clock: ManualClock
     scheduler: TestScheduler
     store: MemoryStateStore
-    link: ClientLink
+    link: ConnectionLink
     callbacks: Recorder
     csms_conn: Any = None
 
@@ -255,7 +262,7 @@ def make(
     clock = clock or ManualClock(T0)
     scheduler = TestScheduler(clock)
     store = store or MemoryStateStore()
-    link = ClientLink()
+    link = ConnectionLink()
     callbacks = Recorder()
     defaults: dict[str, str | None] = {"MeterValueSampleInterval": "0", **(config or {})}
     cp = ChargePoint16(

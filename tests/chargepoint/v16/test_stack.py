@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
@@ -26,15 +27,30 @@ async def booted(h: Harness) -> None:
         assert (status.connector_id, status.status) == (n, "Available")
 
 
+@contextlib.asynccontextmanager
+async def running(h: Harness) -> AsyncIterator[None]:
+    """Start the stack, connect it, and take its boot and first statuses."""
+    await h.cp.start()
+    async with h.online():
+        await booted(h)
+        yield
+
+
+async def charging(h: Harness, tag: str = "TAG1") -> v16.StartTransactionRequest:
+    """Plug connector 1 and present ``tag``: the StartTransaction the CSMS received."""
+    await h.cp.plug_in(1)
+    await h.cp.present_token(tag)
+    start: v16.StartTransactionRequest = await h.csms.next("StartTransaction")
+    return start
+
+
 # -- boot and heartbeat ---------------------------------------------------------------------------
 
 
 def test_boot_first_then_every_status_then_heartbeats_skipped_after_traffic() -> None:
     async def main() -> None:
         h = make()
-        await h.cp.start()
-        async with h.online():
-            await booted(h)
+        async with running(h):
             assert h.cp.config.get_int("HeartbeatInterval") == 300  # from the boot answer
             h.clock.advance(299)
             await h.settle()
@@ -78,9 +94,7 @@ def test_pending_boot_is_retried_and_nothing_else_is_sent_meanwhile() -> None:
 def test_plug_then_swipe_starts_and_the_same_token_stops() -> None:
     async def main() -> None:
         h = make()
-        await h.cp.start()
-        async with h.online():
-            await booted(h)
+        async with running(h):
             h.cp.meter(1, [Reading(1000.4)])
             await h.cp.plug_in(1)
             assert await h.cp.present_token("TAG1")
@@ -109,9 +123,7 @@ def test_plug_then_swipe_starts_and_the_same_token_stops() -> None:
 def test_swipe_then_plug_within_connection_timeout_else_the_authorisation_lapses() -> None:
     async def main() -> None:
         h = make(config={"ConnectionTimeOut": "60"})
-        await h.cp.start()
-        async with h.online():
-            await booted(h)
+        async with running(h):
             assert await h.cp.present_token("TAG1", 2)
             await h.csms.next("Authorize")
             await h.settle()
@@ -155,12 +167,8 @@ def test_failed_messages_are_retried_then_discarded_and_later_ones_carry_minus_o
             config={"TransactionMessageAttempts": "2", "TransactionMessageRetryInterval": "10"}
         )
         h.csms.fail_next["StartTransaction"] = 2
-        await h.cp.start()
-        async with h.online():
-            await booted(h)
-            await h.cp.plug_in(1)
-            await h.cp.present_token("TAG1")
-            await h.csms.next("StartTransaction")
+        async with running(h):
+            await charging(h)
             await h.settle()
             await h.cp.present_token("TAG1")  # the Stop waits behind the failed Start
             await h.settle()
@@ -209,12 +217,8 @@ def test_power_loss_closes_the_open_transaction_with_its_last_reading() -> None:
 def test_ev_side_disconnect_stops_and_unlocks_when_configured() -> None:
     async def main() -> None:
         h = make(config={"UnlockConnectorOnEVSideDisconnect": "true"})
-        await h.cp.start()
-        async with h.online():
-            await booted(h)
-            await h.cp.plug_in(1)
-            await h.cp.present_token("TAG1")
-            await h.csms.next("StartTransaction")
+        async with running(h):
+            await charging(h)
             await h.cp.plug_out(1)
             stop = await h.csms.next("StopTransaction")
             assert stop.reason == "EVDisconnected"
@@ -227,12 +231,8 @@ def test_invalid_id_in_start_answer_stops_with_deauthorized() -> None:
     async def main() -> None:
         h = make(config={"StopTransactionOnInvalidId": "true"})
         h.csms.start_status = "Blocked"
-        await h.cp.start()
-        async with h.online():
-            await booted(h)
-            await h.cp.plug_in(1)
-            await h.cp.present_token("TAG1")
-            await h.csms.next("StartTransaction")
+        async with running(h):
+            await charging(h)
             stop = await h.csms.next("StopTransaction")
             assert (stop.reason, stop.transaction_id) == ("DeAuthorized", 101)
 
@@ -242,12 +242,8 @@ def test_invalid_id_in_start_answer_stops_with_deauthorized() -> None:
 def test_close_stops_every_timer_and_keeps_what_is_queued() -> None:
     async def main() -> None:
         h = make(config={"MeterValueSampleInterval": "60", "ClockAlignedDataInterval": "900"})
-        await h.cp.start()
-        async with h.online():
-            await booted(h)
-            await h.cp.plug_in(1)
-            await h.cp.present_token("TAG1")
-            await h.csms.next("StartTransaction")
+        async with running(h):
+            await charging(h)
             assert h.clock.pending() > 0  # heartbeat, sampler, aligned
         await h.cp.present_token("TAG1")  # offline: the Stop stays queued
         await h.cp.close()
@@ -290,9 +286,7 @@ def test_hardware_events_offered_power_disabled_connector_and_security_events() 
 def test_remote_start_waits_for_the_plug_and_remote_stop_stops() -> None:
     async def main() -> None:
         h = make(config={"AuthorizeRemoteTxRequests": "false"})
-        await h.cp.start()
-        async with h.online():
-            await booted(h)
+        async with running(h):
             answer = await h.call(v16.RemoteStartTransactionRequest(id_tag="R1", connector_id=2))
             assert answer.status == "Accepted"
             await h.csms.next("StatusNotification")  # Preparing: authorised, no plug yet
@@ -315,12 +309,8 @@ def test_remote_start_waits_for_the_plug_and_remote_stop_stops() -> None:
 def test_change_availability_is_scheduled_behind_a_transaction_and_persisted() -> None:
     async def main() -> None:
         h = make()
-        await h.cp.start()
-        async with h.online():
-            await booted(h)
-            await h.cp.plug_in(1)
-            await h.cp.present_token("TAG1")
-            await h.csms.next("StartTransaction")
+        async with running(h):
+            await charging(h)
             answer = await h.call(v16.ChangeAvailabilityRequest(connector_id=0, type="Inoperative"))
             assert answer.status == "Scheduled"
             await h.settle()
@@ -341,12 +331,8 @@ def test_change_availability_is_scheduled_behind_a_transaction_and_persisted() -
 def test_reset_stops_transactions_before_rebooting() -> None:
     async def main() -> None:
         h = make()
-        await h.cp.start()
-        async with h.online():
-            await booted(h)
-            await h.cp.plug_in(1)
-            await h.cp.present_token("TAG1")
-            await h.csms.next("StartTransaction")
+        async with running(h):
+            await charging(h)
             h.callbacks.reset_allowed = False
             assert (await h.call(v16.ResetRequest(type="Soft"))).status == "Rejected"
             h.callbacks.reset_allowed = True
@@ -362,12 +348,8 @@ def test_reset_stops_transactions_before_rebooting() -> None:
 def test_unlock_stops_the_transaction_then_unlocks() -> None:
     async def main() -> None:
         h = make()
-        await h.cp.start()
-        async with h.online():
-            await booted(h)
-            await h.cp.plug_in(1)
-            await h.cp.present_token("TAG1")
-            await h.csms.next("StartTransaction")
+        async with running(h):
+            await charging(h)
             answer = await h.call(v16.UnlockConnectorRequest(connector_id=1))
             assert answer.status == "Unlocked"
             assert (await h.csms.next("StopTransaction")).reason == "UnlockCommand"
@@ -379,9 +361,7 @@ def test_unlock_stops_the_transaction_then_unlocks() -> None:
 def test_trigger_message_answers_first_then_sends() -> None:
     async def main() -> None:
         h = make()
-        await h.cp.start()
-        async with h.online():
-            await booted(h)
+        async with running(h):
             bad = await h.call(
                 v16.TriggerMessageRequest(requested_message="StatusNotification", connector_id=7)
             )
@@ -407,9 +387,7 @@ def test_firmware_update_waits_for_its_retrieve_date_across_a_restart() -> None:
     async def main() -> None:
         h = make()
         h.csms.boot_interval = 86_400  # heartbeats would set the clock back to the CSMS's T0
-        await h.cp.start()
-        async with h.online():
-            await booted(h)
+        async with running(h):
             later = h.clock.now() + timedelta(hours=1)
             await h.call(
                 v16.UpdateFirmwareRequest(location="https://fw/x.bin", retrieve_date=later)
@@ -440,9 +418,7 @@ def test_firmware_update_waits_for_its_retrieve_date_across_a_restart() -> None:
 def test_configuration_changes_apply_at_once_and_reach_the_integrator() -> None:
     async def main() -> None:
         h = make()
-        await h.cp.start()
-        async with h.online():
-            await booted(h)
+        async with running(h):
             answer = await h.call(
                 v16.ChangeConfigurationRequest(key="HeartbeatInterval", value="30")
             )
@@ -462,9 +438,7 @@ def test_configuration_changes_apply_at_once_and_reach_the_integrator() -> None:
 def test_errors_are_tracked_apart_from_the_status() -> None:
     async def main() -> None:
         h = make()
-        await h.cp.start()
-        async with h.online():
-            await booted(h)
+        async with running(h):
             h.cp.raise_error(1, ConnectorError("HighTemperature", fault=False, info="hot"))
             warning = await h.csms.next("StatusNotification")
             assert (warning.status, warning.error_code, warning.info) == (
@@ -488,9 +462,7 @@ def test_errors_are_tracked_apart_from_the_status() -> None:
 def test_minimum_status_duration_suppresses_short_lived_states() -> None:
     async def main() -> None:
         h = make(config={"MinimumStatusDuration": "5"})
-        await h.cp.start()
-        async with h.online():
-            await booted(h)
+        async with running(h):
             await h.cp.plug_in(1)
             h.clock.advance(3)
             await h.cp.plug_out(1)  # Preparing for 3 s only: never reported
@@ -513,9 +485,7 @@ def test_sampled_and_stop_transaction_data() -> None:
                 "StopTxnSampledData": "Energy.Active.Import.Register",
             }
         )
-        await h.cp.start()
-        async with h.online():
-            await booted(h)
+        async with running(h):
             await h.cp.plug_in(1)
             h.cp.meter(1, [Reading(10.0), Reading(7000.0, "Power.Active.Import")])
             await h.cp.present_token("TAG1")
@@ -552,9 +522,7 @@ class SlowStore(MemoryStateStore):
 def test_no_transaction_starts_on_an_unavailable_or_faulted_connector() -> None:
     async def main() -> None:
         h = make()
-        await h.cp.start()
-        async with h.online():
-            await booted(h)
+        async with running(h):
             await h.call(v16.ChangeAvailabilityRequest(connector_id=1, type="Inoperative"))
             await h.cp.plug_in(1)
             assert not await h.cp.present_token("TAG1", 1)
@@ -570,9 +538,7 @@ def test_no_transaction_starts_on_an_unavailable_or_faulted_connector() -> None:
 def test_concurrent_events_are_applied_one_at_a_time() -> None:
     async def main() -> None:
         h = make(store=SlowStore())
-        await h.cp.start()
-        async with h.online():
-            await booted(h)
+        async with running(h):
             await h.cp.plug_in(1)
             await asyncio.gather(h.cp.present_token("TAG1", 1), h.cp.present_token("TAG1", 1))
             await h.csms.next("StartTransaction")
@@ -597,12 +563,8 @@ def test_a_failing_callback_does_not_make_the_outbox_send_a_message_twice() -> N
             raise RuntimeError("integrator bug")
 
         h.callbacks.transaction_updated = broken  # type: ignore[method-assign]
-        await h.cp.start()
-        async with h.online():
-            await booted(h)
-            await h.cp.plug_in(1)
-            await h.cp.present_token("TAG1")
-            await h.csms.next("StartTransaction")
+        async with running(h):
+            await charging(h)
             await h.cp.present_token("TAG1")
             await h.csms.next("StopTransaction")
             await h.settle()
@@ -633,12 +595,8 @@ def test_triggered_messages_go_out_while_the_boot_is_pending() -> None:
 def test_an_availability_change_behind_a_transaction_survives_a_power_loss() -> None:
     async def main() -> None:
         h = make()
-        await h.cp.start()
-        async with h.online():
-            await booted(h)
-            await h.cp.plug_in(1)
-            await h.cp.present_token("TAG1")
-            await h.csms.next("StartTransaction")
+        async with running(h):
+            await charging(h)
             same = await h.call(v16.ChangeAvailabilityRequest(connector_id=1, type="Operative"))
             assert same.status == "Accepted"  # already Operative: nothing to wait for
             later = await h.call(v16.ChangeAvailabilityRequest(connector_id=1, type="Inoperative"))
@@ -661,9 +619,7 @@ def test_a_csms_answer_contradicting_the_local_list_is_reported() -> None:
     async def main() -> None:
         h = make()
         h.csms.authorize_status = "Blocked"
-        await h.cp.start()
-        async with h.online():
-            await booted(h)
+        async with running(h):
             listed = v16.SendLocalListRequest(
                 list_version=1,
                 update_type="Full",

@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from ocppkit.chargepoint.runtime import Handle
 from ocppkit.chargepoint.v16.context import StackContext
@@ -39,7 +40,15 @@ class Boot:
         self._retry: Handle | None = None
         self._heartbeat: Handle | None = None
         self._booting = False
+        self._accepted_waiters: list[Callable[[], None]] = []
         ctx.config.on_change("HeartbeatInterval", lambda _: self.schedule_heartbeat())
+
+    def when_accepted(self, callback: Callable[[], None]) -> None:
+        """Call ``callback()`` once the CSMS accepted the boot (at once if it did)."""
+        if self.ctx.accepted:
+            callback()
+        else:
+            self._accepted_waiters.append(callback)
 
     def connected(self) -> None:
         """The link opened: boot, or (already accepted) re-send statuses and the outbox."""
@@ -88,6 +97,9 @@ class Boot:
         if response.interval > 0:
             await self.ctx.config.set_internal("HeartbeatInterval", str(response.interval))
         self.ctx.callbacks.boot_answered(response.status, response.interval)
+        waiters, self._accepted_waiters = self._accepted_waiters, []
+        for waiter in waiters:
+            waiter()
         await self.ctx.callbacks.set_system_time(response.current_time)
         self.ctx.connectors.report_all()
         self.ctx.outbox.kick()

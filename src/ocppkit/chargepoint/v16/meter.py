@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, get_args
+from typing import get_args
 
 from ocppkit.messages import v16
 
@@ -47,18 +47,16 @@ class Reading:
         """What a newer reading replaces: same measurand, phase and location."""
         return (self.measurand, self.phase, self.location)
 
-    def sampled(self, context: v16.ReadingContext) -> dict[str, Any]:
-        """The reading as a wire ``sampledValue``."""
-        unit = self.unit or _unit_of(self.measurand)
-        value = f"{self.value:.3f}".rstrip("0").rstrip(".")
-        sample: dict[str, Any] = {"value": value, "context": context, "measurand": self.measurand}
-        if self.phase is not None:
-            sample["phase"] = self.phase
-        if self.location is not None:
-            sample["location"] = self.location
-        if unit is not None:
-            sample["unit"] = unit
-        return sample
+    def sampled(self, context: v16.ReadingContext) -> v16.SampledValue:
+        """The reading as a ``sampledValue``."""
+        return v16.SampledValue(
+            value=f"{self.value:.3f}".rstrip("0").rstrip("."),
+            context=context,
+            measurand=self.measurand,
+            phase=self.phase,
+            location=self.location,
+            unit=self.unit or _unit_of(self.measurand),
+        )
 
 
 def _unit_of(measurand: str) -> v16.UnitOfMeasure | None:
@@ -94,12 +92,10 @@ def select(readings: Iterable[Reading], items: Sequence[str]) -> list[Reading]:
 
 def meter_value(
     readings: Iterable[Reading], items: Sequence[str], context: v16.ReadingContext, at: datetime
-) -> dict[str, Any] | None:
-    """A wire ``meterValue`` of the selected readings at ``at`` (None when none is selected)."""
+) -> v16.MeterValue | None:
+    """A ``meterValue`` of the selected readings at ``at`` (None when none is selected)."""
     samples = [r.sampled(context) for r in select(readings, items)]
-    if not samples:
-        return None
-    return {"timestamp": at.isoformat().replace("+00:00", "Z"), "sampledValue": samples}
+    return v16.MeterValue(timestamp=at, sampled_value=samples) if samples else None
 
 
 def energy_wh(readings: Iterable[Reading]) -> float | None:

@@ -29,7 +29,7 @@ from typing import Any
 
 import msgspec
 
-from ocppkit.chargepoint.runtime import Clock, Handle, Link, Scheduler
+from ocppkit.chargepoint.runtime import Clock, Handle, Scheduler
 from ocppkit.chargepoint.state import StateChanges, StateStore
 from ocppkit.messages import v16
 from ocppkit.messages._base import OcppRequest
@@ -93,8 +93,8 @@ class Outbox:
     """Stores, orders and delivers transaction messages (see the module docstring).
 
     ``ready()`` says whether messages may go out now (online, boot accepted); call ``kick()``
-    whenever that may have become true. ``on_send()`` runs before each transmission (the stack
-    notes the time: a Heartbeat is skipped after traffic). ``attempts()`` /
+    whenever that may have become true. ``call(request)`` sends a CALL (the stack's
+    ``StackContext.call``, which also notes the time for the heartbeat). ``attempts()`` /
     ``retry_interval()`` read ``TransactionMessageAttempts`` / ``TransactionMessageRetryInterval``.
     """
 
@@ -102,26 +102,22 @@ class Outbox:
         self,
         store: StateStore,
         *,
-        link: Link,
+        call: Callable[[OcppRequest[Any]], Awaitable[Any]],
         clock: Clock,
         scheduler: Scheduler,
         ready: Callable[[], bool],
         attempts: Callable[[], int],
         retry_interval: Callable[[], int],
         on_result: ResultHook,
-        call_timeout: float | None = None,
-        on_send: Callable[[], None] | None = None,
     ) -> None:
         self.store = store
-        self._link = link
+        self._call = call
         self._clock = clock
         self._scheduler = scheduler
         self._ready = ready
         self._attempts = attempts
         self._retry_interval = retry_interval
         self._on_result = on_result
-        self._call_timeout = call_timeout
-        self._on_send = on_send
         self._entries: list[OutboxEntry] = []
         self._tx_ids: dict[str, int] = {}
         self._running = False
@@ -155,21 +151,14 @@ class Outbox:
         else:
             callback()
 
-    def has_tx(self, tx: str, action: str | None = None) -> bool:
-        """True if a message of local transaction ``tx`` (of ``action``) is queued."""
-        return any(e.tx == tx and (action is None or e.action == action) for e in self._entries)
+    def has_tx(self, tx: str) -> bool:
+        """True if a message of local transaction ``tx`` is queued."""
+        return any(e.tx == tx for e in self._entries)
 
     def transaction_id(self, tx: str) -> int | None:
         """The CSMS's id of local transaction ``tx``, once its StartTransaction was answered
         (``UNKNOWN_TRANSACTION_ID`` when it was discarded)."""
         return self._tx_ids.get(tx)
-
-    def local_id(self, transaction_id: int) -> str | None:
-        """The local id of the transaction the CSMS knows as ``transaction_id``."""
-        for tx, known in self._tx_ids.items():
-            if known == transaction_id:
-                return tx
-        return None
 
     # -- queueing --------------------------------------------------------------------------------
     async def put(
@@ -178,7 +167,6 @@ class Outbox:
         *,
         tx: str | None,
         state: StateChanges | None = None,
-        deliver: bool = True,
     ) -> None:
         """Store ``request`` (with ``state`` changes, atomically), then deliver in turn."""
         action = type(request).__name__.removesuffix("Request")
@@ -188,8 +176,7 @@ class Outbox:
         entry = OutboxEntry(0, action, payload, tx)
         entry.item_id = await self.store.enqueue(entry.stored(), state=state)
         self._entries.append(entry)
-        if deliver:
-            self.kick()
+        self.kick()
 
     async def forget_tx(self, tx: str) -> None:
         """Drop the transaction-id mapping of a finished transaction with nothing queued."""
@@ -232,10 +219,8 @@ class Outbox:
     async def _send(self, entry: OutboxEntry) -> bool:
         """Send the oldest message; False to stop delivering for now."""
         request = entry.request(self._tx_ids.get(entry.tx) if entry.tx else None)
-        if self._on_send is not None:
-            self._on_send()
         try:
-            response = await self._link.call(request, timeout=self._call_timeout)
+            response = await self._call(request)
         except ConnectionClosedError:  # offline, or the connection dropped during the call
             return False
         except (CallError, CallTimeoutError, PayloadValidationError) as exc:

@@ -40,7 +40,7 @@ from ocppkit.chargepoint.v16.callbacks import ChargerCallbacks
 from ocppkit.chargepoint.v16.context import StackContext
 from ocppkit.chargepoint.v16.meter import meter_value
 from ocppkit.chargepoint.v16.reservations import Reservations
-from ocppkit.chargepoint.v16.transactions import Transactions, _mv
+from ocppkit.chargepoint.v16.transactions import Transactions
 from ocppkit.messages import v16
 from ocppkit.runtime.router import Router
 
@@ -62,7 +62,7 @@ class Remote:
         boot: Boot,
         transactions: Transactions,
         router: Router,
-        reservations: Reservations | None = None,
+        reservations: Reservations,
     ) -> None:
         self.ctx = ctx
         self.boot = boot
@@ -131,23 +131,17 @@ class Remote:
         r.add(v16.GetDiagnosticsRequest, self.get_diagnostics)
         r.add(v16.UpdateFirmwareRequest, self.update_firmware)
         r.after(v16.UpdateFirmwareRequest)(self._update_firmware_after)
-        if self.reservations is not None:
-            r.add(v16.ReserveNowRequest, self.reserve_now)
-            r.add(v16.CancelReservationRequest, self.cancel_reservation)
+        r.add(v16.ReserveNowRequest, self.reserve_now)
+        r.add(v16.CancelReservationRequest, self.cancel_reservation)
 
     # -- transactions ----------------------------------------------------------------------------
     def _startable(self, connector_id: int, id_tag: str) -> bool:
-        facts = self.ctx.connectors.facts
-        reservations = self.reservations
         return (
             connector_id not in self.tx.open
-            and facts[connector_id].operative
-            and facts[0].operative
+            and self.ctx.connectors.facts[connector_id].operative
+            and self.ctx.connectors.facts[0].operative
             and self.ctx.connectors.status(connector_id) not in ("Faulted", "Unavailable")
-            and (
-                reservations is None
-                or reservations.admits(connector_id, id_tag, None, parent_known=False)
-            )
+            and self.reservations.admits(connector_id, id_tag, None, parent_known=False)
         )
 
     def _remote_connector(self, wanted: int | None, id_tag: str) -> int | None:
@@ -156,7 +150,7 @@ class Remote:
             return wanted if wanted in ids and self._startable(wanted, id_tag) else None
         free = [n for n in ids if self._startable(n, id_tag)]
         plugged = [n for n in free if self.ctx.connectors.facts[n].plugged]
-        own = self.reservations.for_token(id_tag, None) if self.reservations else None
+        own = self.reservations.for_token(id_tag, None)
         reserved = [own.connector_id] if own is not None and own.connector_id in free else []
         chosen = reserved or plugged or free
         return chosen[0] if chosen else None
@@ -178,7 +172,7 @@ class Remote:
             return
         info = None
         reservations = self.reservations
-        group = reservations is not None and not reservations.admits(connector, req.id_tag, None)
+        group = not reservations.admits(connector, req.id_tag, None)
         if self.ctx.config.get_bool("AuthorizeRemoteTxRequests") or group:
             decision = await self.ctx.authorize(req.id_tag)
             if not decision.accepted:
@@ -186,7 +180,7 @@ class Remote:
                 return
             info = decision.info
         parent = info.parent_id_tag if info else None
-        if reservations is not None and not reservations.admits(connector, req.id_tag, parent):
+        if not reservations.admits(connector, req.id_tag, parent):
             log.info("remote start: connector %d is reserved for another idTag", connector)
             return
         if self.ctx.connectors.facts[connector].plugged:
@@ -226,14 +220,12 @@ class Remote:
     # -- reservations ------------------------------------------------------------------------------
     async def reserve_now(self, req: v16.ReserveNowRequest, conn: Any) -> v16.ReserveNowResponse:
         """Reserve a connector (0: the charge point) for an idTag until expiryDate."""
-        assert self.reservations is not None
         return v16.ReserveNowResponse(status=await self.reservations.reserve(req))
 
     async def cancel_reservation(
         self, req: v16.CancelReservationRequest, conn: Any
     ) -> v16.CancelReservationResponse:
         """Accepted when the reservation exists (it ends now), else Rejected."""
-        assert self.reservations is not None
         ok = await self.reservations.cancel(req.reservation_id)
         return v16.CancelReservationResponse(status="Accepted" if ok else "Rejected")
 
@@ -330,9 +322,7 @@ class Remote:
             record = self.tx.open.get(n)
             known = self.ctx.outbox.transaction_id(record["local"]) if record else None
             self.ctx.send(
-                v16.MeterValuesRequest(
-                    connector_id=n, transaction_id=known, meter_value=[_mv(value)]
-                ),
+                v16.MeterValuesRequest(connector_id=n, transaction_id=known, meter_value=[value]),
                 triggered=True,
             )
 

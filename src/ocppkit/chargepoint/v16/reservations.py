@@ -43,11 +43,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import datetime
 from typing import Any
 
 from ocppkit.chargepoint.runtime import Handle
-from ocppkit.chargepoint.state import StateChanges
+from ocppkit.chargepoint.state import StateChanges, dump_time, load_time
 from ocppkit.chargepoint.v16.authorization import tag_key
 from ocppkit.chargepoint.v16.callbacks import ReservationEndReason, ReservationInfo
 from ocppkit.chargepoint.v16.connectors import Reported, status_of
@@ -59,14 +58,6 @@ __all__ = ["Reservations", "matches"]
 log = logging.getLogger("ocppkit.chargepoint")
 
 _NS = "reservations"
-
-
-def _iso(when: datetime) -> str:
-    return when.isoformat().replace("+00:00", "Z")
-
-
-def _from_iso(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 def matches(
@@ -89,7 +80,7 @@ def _record(r: ReservationInfo) -> dict[str, Any]:
         "connector": r.connector_id,
         "idTag": r.id_tag,
         "parent": r.parent_id_tag,
-        "expiry": _iso(r.expiry),
+        "expiry": dump_time(r.expiry),
     }
 
 
@@ -114,7 +105,7 @@ class Reservations:
                     reservation_id=int(key),
                     connector_id=int(value["connector"]),
                     id_tag=str(value["idTag"]),
-                    expiry=_from_iso(value["expiry"]),
+                    expiry=load_time(value["expiry"]),
                     parent_id_tag=value.get("parent"),
                 )
             except (KeyError, TypeError, ValueError):

@@ -165,14 +165,13 @@ class ChargePoint16:
         )
         outbox = Outbox(
             self.store,
-            link=link,
+            call=lambda request: ctx.call(request),
             clock=self.clock,
             scheduler=self.scheduler,
             ready=lambda: ctx.can_send(),
             attempts=lambda: config.get_int("TransactionMessageAttempts") or 1,
             retry_interval=lambda: config.get_int("TransactionMessageRetryInterval") or 0,
             on_result=lambda entry, response: self.transactions.answered(entry, response),
-            on_send=lambda: setattr(ctx, "last_sent", self.clock.monotonic()),
         )
         await outbox.open()
         ctx = StackContext(

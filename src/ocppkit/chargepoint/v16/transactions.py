@@ -39,6 +39,8 @@ from typing import Any
 import msgspec
 
 from ocppkit.chargepoint.runtime import Handle
+from ocppkit.chargepoint.state import dump_time, load_time
+from ocppkit.chargepoint.v16.authorization import tag_key
 from ocppkit.chargepoint.v16.callbacks import TransactionInfo
 from ocppkit.chargepoint.v16.context import StackContext
 from ocppkit.chargepoint.v16.meter import Reading, energy_wh, meter_value
@@ -53,18 +55,10 @@ log = logging.getLogger("ocppkit.chargepoint")
 _NS = "transactions"
 
 
-def _iso(when: datetime) -> str:
-    return when.isoformat().replace("+00:00", "Z")
-
-
-def _from_iso(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
-
-
 class Transactions:
     """The transactions of every connector."""
 
-    def __init__(self, ctx: StackContext, reservations: Reservations | None = None) -> None:
+    def __init__(self, ctx: StackContext, reservations: Reservations) -> None:
         self.ctx = ctx
         self.reservations = reservations
         self.open: dict[int, dict[str, Any]] = {}
@@ -80,12 +74,9 @@ class Transactions:
     async def recover(self) -> None:
         """Close what a power loss left open (reason PowerLoss, last persisted reading)."""
         for key, record in (await self.ctx.store.load(_NS)).items():
-            connector = int(key)
-            if self.ctx.outbox.has_tx(record["local"], "StopTransaction"):
-                await self.ctx.store.delete(_NS, key)  # stopped, its Stop queued: only tidy up
-                continue
+            connector = int(key)  # its StopTransaction would have removed it in the same write
             self.open[connector] = record
-            when = _from_iso(record["lastAt"])
+            when = load_time(record["lastAt"])
             await self._stop(connector, "PowerLoss", None, meter=record["lastWh"], at=when)
 
     def schedule_aligned(self) -> None:
@@ -147,14 +138,14 @@ class Transactions:
         if connector_id is not None and not self.startable(connector_id):
             return False  # Unavailable or Faulted: no new transaction there
         reservations = self.reservations
-        if reservations is not None and reservations.refuses_unauthorized(id_tag, connector_id):
+        if reservations.refuses_unauthorized(id_tag, connector_id):
             return False  # reserved for another idTag (no group to look up: no Authorize)
         decision = await self.ctx.authorize(id_tag)
         if not decision.accepted:
             return False
-        parent = decision.info.parent_id_tag if decision.info else None
+        parent = decision.parent_id_tag
         target = connector_id if connector_id is not None else self._pick(id_tag, parent)
-        if reservations is not None and not reservations.admits_token(target, id_tag, parent):
+        if not reservations.admits_token(target, id_tag, parent):
             return False
         if target is not None and self.ctx.connectors.facts[target].plugged:
             if target in self.open or not self.startable(target):
@@ -188,8 +179,8 @@ class Transactions:
         targets = self._targets(connector_id)
         for n in targets:
             self.ctx.connectors.facts[n].authorized = True
-        if self.reservations is not None:  # the holder's token: Reserved -> Preparing
-            self.reservations.presented(connector_id, id_tag, info.parent_id_tag if info else None)
+        # the holder's token: Reserved -> Preparing
+        self.reservations.presented(connector_id, id_tag, info.parent_id_tag if info else None)
         for n in targets:
             self.ctx.connectors.changed(n)
 
@@ -203,7 +194,7 @@ class Transactions:
         facts.plugged = True
         facts.finishing = False
         waiting = self._waiting.get(connector_id) or self._waiting.get(None)
-        if waiting is not None and self.reservations is not None:
+        if waiting is not None:
             parent = waiting[1].parent_id_tag if waiting[1] else None
             if not self.reservations.admits(connector_id, waiting[0], parent, lenient=True):
                 waiting = None  # the connector is reserved for another idTag
@@ -257,14 +248,12 @@ class Transactions:
         if not self.startable(connector_id):
             status = self.ctx.connectors.status(connector_id)
             raise ValueError(f"connector {connector_id} is {status}: no transaction can start")
-        reservation = None
-        if self.reservations is not None:
-            parent = info.parent_id_tag if info else None
-            if not self.reservations.admits(connector_id, id_tag, parent, lenient=True):
-                raise ValueError(f"connector {connector_id} is reserved for another idTag")
-            reservation = self.reservations.claim(connector_id, id_tag, parent)
-            if reservation is not None:
-                reservation_id = reservation.reservation_id
+        parent = info.parent_id_tag if info else None
+        if not self.reservations.admits(connector_id, id_tag, parent, lenient=True):
+            raise ValueError(f"connector {connector_id} is reserved for another idTag")
+        reservation = self.reservations.claim(connector_id, id_tag, parent)
+        if reservation is not None:
+            reservation_id = reservation.reservation_id
         now = self.ctx.clock.now()
         meter_start = round(self.energy(connector_id))
         record: dict[str, Any] = {
@@ -273,11 +262,11 @@ class Transactions:
             "idTag": id_tag,
             "parent": info.parent_id_tag if info else None,
             "meterStart": meter_start,
-            "start": _iso(now),
+            "start": dump_time(now),
             "reservationId": reservation_id,
             "stopData": [],
             "lastWh": float(meter_start),
-            "lastAt": _iso(now),
+            "lastAt": dump_time(now),
         }
         self._collect(record, "StopTxnSampledData", "Transaction.Begin", now)
         request = v16.StartTransactionRequest(
@@ -290,14 +279,14 @@ class Transactions:
         # the record and its StartTransaction in one atomic write: a power loss leaves both or
         # neither, so recovery never stops a transaction whose start was never queued
         state: dict[tuple[str, str], Any] = {(_NS, str(connector_id)): record}
-        if reservation is not None and self.reservations is not None:
+        if reservation is not None:
             state.update(self.reservations.ending(reservation))
         await self.ctx.outbox.put(request, tx=record["local"], state=state)
         self.open[connector_id] = record
         facts = self.ctx.connectors.facts[connector_id]
         facts.transaction, facts.authorized, facts.finishing = True, False, False
         self.ctx.connectors.changed(connector_id)
-        if reservation is not None and self.reservations is not None:
+        if reservation is not None:
             self.reservations.used(reservation)
         self._arm_sampler(connector_id)
         await self.ctx.callbacks.set_energy(connector_id, True)
@@ -345,9 +334,13 @@ class Transactions:
             self._collect(record, "StopTxnSampledData", "Transaction.End", now)
         # transactionId 0 is a placeholder: the outbox fills in the CSMS's id when it sends
         request = v16.StopTransactionRequest(
-            meter_stop=meter_stop, timestamp=now, transaction_id=0, reason=reason, id_tag=id_tag
+            meter_stop=meter_stop,
+            timestamp=now,
+            transaction_id=0,
+            reason=reason,
+            id_tag=id_tag,
+            transaction_data=msgspec.convert(record["stopData"], list[v16.TransactionData]) or None,
         )
-        request = _with_data(request, record["stopData"])
         await self.ctx.outbox.put(
             request, tx=record["local"], state={(_NS, str(connector_id)): None}
         )
@@ -371,7 +364,7 @@ class Transactions:
             connector_id=record["connector"],
             id_tag=record["idTag"],
             meter_start_wh=record["meterStart"],
-            started=_from_iso(record["start"]),
+            started=load_time(record["start"]),
             transaction_id=known,
         )
 
@@ -407,18 +400,17 @@ class Transactions:
 
     # -- internals ---------------------------------------------------------------------------------
     async def _may_stop(self, record: dict[str, Any], id_tag: str) -> bool:
-        if record["idTag"].casefold() == id_tag.casefold():  # idTags are CiString20
-            return True
+        if tag_key(record["idTag"]) == tag_key(id_tag):
+            return True  # the same idTag (CiString20: ignoring case), no look-up
         if not record.get("parent"):
             return False
         decision = await self.ctx.authorize(id_tag)
-        parent = decision.info.parent_id_tag if decision.info else None
-        return decision.accepted and parent == record["parent"]
+        return decision.accepted and decision.parent_id_tag == record["parent"]
 
     def _pick(self, id_tag: str, parent: str | None) -> int | None:
         """The connector of a token presented for the charge point: its reserved one, else the
         only plugged free one (None: wait for a plug)."""
-        own = self.reservations.for_token(id_tag, parent) if self.reservations else None
+        own = self.reservations.for_token(id_tag, parent)
         if own is not None and own.connector_id not in self.open:
             return own.connector_id
         return self._free_plugged(id_tag, parent)
@@ -426,8 +418,7 @@ class Transactions:
     def _free_plugged(self, id_tag: str, parent: str | None) -> int | None:
         facts = self.ctx.connectors.facts
         free = [n for n in self.ctx.connectors.ids() if facts[n].plugged and n not in self.open]
-        if self.reservations is not None:
-            free = [n for n in free if self.reservations.admits(n, id_tag, parent)]
+        free = [n for n in free if self.reservations.admits(n, id_tag, parent)]
         if len(free) == 1:
             return free[0]
         if self.ctx.connectors.count == 1 and 1 not in self.open:
@@ -448,8 +439,7 @@ class Transactions:
         targets = self._targets(connector_id)
         for n in targets:
             self.ctx.connectors.facts[n].authorized = False
-        if self.reservations is not None:
-            self.reservations.refresh()
+        self.reservations.refresh()
         for n in targets:
             self.ctx.connectors.changed(n)
 
@@ -459,8 +449,7 @@ class Transactions:
         targets = self._targets(connector_id)
         for n in targets:
             self.ctx.connectors.facts[n].authorized = False
-        if self.reservations is not None:  # a reserved connector is Reserved again
-            self.reservations.lapsed(connector_id)
+        self.reservations.lapsed(connector_id)  # a reserved connector is Reserved again
         for n in targets:
             self.ctx.connectors.changed(n)
 
@@ -470,8 +459,8 @@ class Transactions:
         items = self.ctx.config.get_list(key) or []
         readings = self.readings.get(record["connector"], {}).values()
         value = meter_value(readings, items, context, at)
-        if value is not None:
-            record["stopData"].append(value)
+        if value is not None:  # kept in wire form: the record is persisted as JSON
+            record["stopData"].append(msgspec.to_builtins(value))
 
     def _arm_sampler(self, connector_id: int) -> None:
         interval = self.ctx.config.get_int("MeterValueSampleInterval") or 0
@@ -514,32 +503,15 @@ class Transactions:
             self._collect(record, stop_key, context, now)
             energy = energy_wh(readings)
             if energy is not None:
-                record["lastWh"], record["lastAt"] = energy, _iso(now)
+                record["lastWh"], record["lastAt"] = energy, dump_time(now)
             if value is None:
                 await self.ctx.store.put(_NS, str(connector_id), record)
                 return
             request = v16.MeterValuesRequest(
-                connector_id=connector_id, transaction_id=0, meter_value=[_mv(value)]
+                connector_id=connector_id, transaction_id=0, meter_value=[value]
             )
             await self.ctx.outbox.put(
                 request, tx=record["local"], state={(_NS, str(connector_id)): record}
             )
         elif value is not None:
-            self.ctx.send(
-                v16.MeterValuesRequest(connector_id=connector_id, meter_value=[_mv(value)])
-            )
-
-
-def _mv(value: dict[str, Any]) -> v16.MeterValue:
-    """A wire ``meterValue`` as the typed object."""
-    return msgspec.convert(value, v16.MeterValue)
-
-
-def _with_data(
-    request: v16.StopTransactionRequest, data: list[dict[str, Any]]
-) -> v16.StopTransactionRequest:
-    if not data:
-        return request
-    payload = msgspec.to_builtins(request)
-    payload["transactionData"] = data
-    return msgspec.convert(payload, v16.StopTransactionRequest)
+            self.ctx.send(v16.MeterValuesRequest(connector_id=connector_id, meter_value=[value]))
