@@ -5,14 +5,23 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
 
+from ocppkit.chargepoint.asyncio_runtime import (
+    AsyncioRuntime,
+    ClientLink,
+    follow_ping_interval,
+)
+from ocppkit.chargepoint.sqlite_state import SqliteStateStore
+from ocppkit.chargepoint.v16.stack import ChargePoint16
 from ocppkit.cli import main
 from ocppkit.cli.cp import run_cp
 from ocppkit.csms.role import Csms
 from ocppkit.csms.station import Station16
+from ocppkit.runtime.client import OcppClient
 from ocppkit.store import IdTokenRecord
 from ocppkit.store.memory import MemoryStore
 
@@ -90,10 +99,24 @@ def test_a_scripted_session_reaches_the_csms(
     assert (tmp_path / "cp.db.frames.log").read_text().count("StartTransaction") == 1
 
 
-def test_queued_messages_stay_for_the_next_start_when_the_csms_is_away(
+def test_offline_unknown_tokens_are_refused_and_queued_messages_stay_for_the_next_start(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     db = str(tmp_path / "cp.db")
+
+    async def queue_one() -> None:  # a security event stored by an earlier life, undelivered
+        runtime = AsyncioRuntime()
+        cp = ChargePoint16(
+            store=SqliteStateStore(db),
+            link=ClientLink(OcppClient("ws://127.0.0.1:9/CP-OFF")),
+            clock=runtime,
+            scheduler=runtime,
+            vendor="v",
+            model="m",
+        )
+        await cp.start()
+        await cp.security_event("TamperDetectionActivated")
+        await cp.close()
 
     async def offline() -> None:  # nobody listens on port 9: connection refused at once
         await run_cp(
@@ -105,11 +128,22 @@ def test_queued_messages_stay_for_the_next_start_when_the_csms_is_away(
             lines=lines("plug 1", "swipe ANY", "unplug 1"),
         )
 
+    async def still_queued() -> list[Any]:
+        store = SqliteStateStore(db)
+        await store.open()
+        try:
+            return [value["action"] for _, value in await store.queued()]
+        finally:
+            await store.close()
+
+    asyncio.run(asyncio.wait_for(queue_one(), 30))
     asyncio.run(asyncio.wait_for(offline(), 30))
     out = capsys.readouterr().out
     assert "running offline" in out
     assert "token ANY: refused" in out  # unknown ids are refused offline by default
-    assert "stay queued" not in out  # nothing was queued
+    assert "delivering 1 queued message(s)" in out
+    assert "1 message(s) stay queued in" in out
+    assert asyncio.run(still_queued()) == ["SecurityEventNotification"]
 
 
 def test_the_command_is_listed_and_documents_its_options() -> None:
@@ -121,15 +155,6 @@ def test_the_command_is_listed_and_documents_its_options() -> None:
 
 
 def test_websocket_ping_interval_follows_the_configuration(tmp_path: Path) -> None:
-    from ocppkit.chargepoint.asyncio_runtime import (
-        AsyncioRuntime,
-        ClientLink,
-        follow_ping_interval,
-    )
-    from ocppkit.chargepoint.sqlite_state import SqliteStateStore
-    from ocppkit.chargepoint.v16.stack import ChargePoint16
-    from ocppkit.runtime.client import OcppClient
-
     async def main_() -> None:
         client = OcppClient("ws://127.0.0.1:9/CP")
         runtime = AsyncioRuntime()
@@ -152,3 +177,11 @@ def test_websocket_ping_interval_follows_the_configuration(tmp_path: Path) -> No
         await cp.close()
 
     asyncio.run(main_())
+
+
+def test_tls_files_need_a_wss_url(tmp_path: Path) -> None:
+    ca = tmp_path / "ca.pem"
+    ca.write_text("not used")
+    result = CliRunner().invoke(main, ["cp", "ws://127.0.0.1:9/CP", "--cacert", str(ca)])
+    assert result.exit_code == 2
+    assert "--cacert, --cert and --key need a wss:// URL" in result.output

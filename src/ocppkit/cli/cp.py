@@ -38,11 +38,11 @@ from ocppkit.chargepoint.v16.callbacks import ChargerCallbacks, TransactionInfo
 from ocppkit.chargepoint.v16.connectors import ConnectorError
 from ocppkit.chargepoint.v16.meter import Reading
 from ocppkit.chargepoint.v16.stack import ChargePoint16
+from ocppkit.cli._tls import client_tls
 from ocppkit.messages import v16
 from ocppkit.protocol.versions import OcppVersion
 from ocppkit.runtime.client import OcppClient, ReconnectPolicy
 from ocppkit.runtime.router import Handler, Router
-from ocppkit.runtime.security import client_ssl_context
 
 __all__ = ["cp", "run_cp"]
 
@@ -170,7 +170,7 @@ async def run_cp(
     connectors: int,
     db: str,
     password: str | None = None,
-    cafile: str | None = None,
+    cacert: str | None = None,
     certfile: str | None = None,
     keyfile: str | None = None,
     drain: float = 10.0,
@@ -184,11 +184,7 @@ async def run_cp(
         url,
         versions=[OcppVersion.V16],
         password=password,
-        ssl=(
-            client_ssl_context(cafile=cafile, certfile=certfile, keyfile=keyfile)
-            if url.startswith("wss://")
-            else None
-        ),
+        ssl=client_tls(url.startswith("wss://"), cacert, certfile, keyfile),
         reconnect=ReconnectPolicy(wait_minimum=2, random_range=2, repeat_times=4),
     )
     runtime = AsyncioRuntime()
@@ -269,7 +265,7 @@ def _printing(action: str, handler: Handler, is_async: bool) -> Handler:
     help="SQLite file of the charge point's state (frames go to FILE.frames.log).",
 )
 @click.option("--password", help="Basic-auth password (security profiles 1 and 2).")
-@click.option("--ca", "cafile", type=click.Path(exists=True), help="CA file for wss://.")
+@click.option("--cacert", type=click.Path(exists=True), help="CA file for wss://.")
 @click.option("--cert", "certfile", type=click.Path(exists=True), help="Client certificate.")
 @click.option("--key", "keyfile", type=click.Path(exists=True), help="Client key.")
 @click.option(
@@ -292,7 +288,7 @@ def cp(
     connectors: int,
     db: str,
     password: str | None,
-    cafile: str | None,
+    cacert: str | None,
     certfile: str | None,
     keyfile: str | None,
     boot_wait: float,
@@ -305,7 +301,7 @@ def cp(
             connectors=connectors,
             db=db,
             password=password,
-            cafile=cafile,
+            cacert=cacert,
             certfile=certfile,
             keyfile=keyfile,
             drain=drain,

@@ -635,3 +635,30 @@ def test_a_csms_answer_contradicting_the_local_list_is_reported() -> None:
             assert (conflict.connector_id, conflict.error_code) == (0, "LocalListConflict")
 
     run(main)
+
+
+def test_a_group_member_stops_whatever_the_case_of_the_parent_and_remote_start_needs_a_sound_cp() -> (
+    None
+):  # noqa: E501
+    async def main() -> None:
+        h = make()
+        async with running(h):
+            entries = [
+                v16.AuthorizationData(
+                    id_tag=tag, id_tag_info=v16.IdTagInfo(status="Accepted", parent_id_tag=parent)
+                )
+                for tag, parent in (("A", "FLEET"), ("B", "fleet"))
+            ]
+            listed = v16.SendLocalListRequest(
+                list_version=1, update_type="Full", local_authorization_list=entries
+            )
+            assert (await h.call(listed)).status == "Accepted"
+            await h.cp.config.change("LocalPreAuthorize", "true")  # decided from the list
+            await charging(h, "A")
+            assert await h.cp.present_token("B")  # parentIdTag is a CiString20: same group
+            assert (await h.csms.next("StopTransaction")).id_tag == "B"
+            h.cp.raise_error(0, ConnectorError("InternalError"))  # the whole charge point
+            start = await h.call(v16.RemoteStartTransactionRequest(id_tag="A", connector_id=2))
+            assert start.status == "Rejected"
+
+    run(main)

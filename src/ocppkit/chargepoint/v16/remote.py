@@ -138,9 +138,7 @@ class Remote:
     def _startable(self, connector_id: int, id_tag: str) -> bool:
         return (
             connector_id not in self.tx.open
-            and self.ctx.connectors.facts[connector_id].operative
-            and self.ctx.connectors.facts[0].operative
-            and self.ctx.connectors.status(connector_id) not in ("Faulted", "Unavailable")
+            and self.tx.startable(connector_id)
             and self.reservations.admits(connector_id, id_tag, None, parent_known=False)
         )
 

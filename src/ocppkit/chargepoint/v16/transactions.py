@@ -400,12 +400,15 @@ class Transactions:
 
     # -- internals ---------------------------------------------------------------------------------
     async def _may_stop(self, record: dict[str, Any], id_tag: str) -> bool:
+        """The same idTag, or (authorised) one of the transaction's group."""
         if tag_key(record["idTag"]) == tag_key(id_tag):
             return True  # the same idTag (CiString20: ignoring case), no look-up
         if not record.get("parent"):
             return False
         decision = await self.ctx.authorize(id_tag)
-        return decision.accepted and decision.parent_id_tag == record["parent"]
+        return decision.accepted and self.ctx.authorizer.same_group(
+            record["idTag"], id_tag, parent_a=record["parent"], parent_b=decision.parent_id_tag
+        )
 
     def _pick(self, id_tag: str, parent: str | None) -> int | None:
         """The connector of a token presented for the charge point: its reserved one, else the
