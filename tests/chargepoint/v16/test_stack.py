@@ -637,9 +637,7 @@ def test_a_csms_answer_contradicting_the_local_list_is_reported() -> None:
     run(main)
 
 
-def test_a_group_member_stops_whatever_the_case_of_the_parent_and_remote_start_needs_a_sound_cp() -> (
-    None
-):  # noqa: E501
+def test_group_stop_ignores_parent_case_and_a_faulted_cp_refuses_remote_start() -> None:
     async def main() -> None:
         h = make()
         async with running(h):
