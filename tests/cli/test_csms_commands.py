@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -20,6 +19,7 @@ from ocppkit.protocol import OcppVersion
 from ocppkit.runtime.client import HandshakeError, OcppClient
 from ocppkit.store import FrameRecord
 from ocppkit.store.sqlite import SqliteStore
+from tests.net import free_port
 
 
 def test_stations_add_list_remove(tmp_path: Path) -> None:
@@ -67,13 +67,6 @@ def test_logs_prints_a_stations_frames_readably(tmp_path: Path) -> None:
     ]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 @pytest.mark.parametrize(
     ("options", "logged"),
     [
@@ -94,7 +87,7 @@ def test_csms_command_serves_stores_and_stops_cleanly_on_sigterm(
         .exit_code
         == 0
     )
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [
             sys.executable,
@@ -103,7 +96,7 @@ def test_csms_command_serves_stores_and_stops_cleanly_on_sigterm(
             "csms",
             "--port",
             str(port),
-            *[str(_free_port()) if option == "API_PORT" else option for option in options],
+            *[str(free_port()) if option == "API_PORT" else option for option in options],
             "--db",
             db,
             "--security-profile",

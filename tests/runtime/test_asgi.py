@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 from datetime import UTC, datetime
 
 import pytest
@@ -18,15 +17,9 @@ from ocppkit.runtime.connection import OcppConnection
 from ocppkit.runtime.router import Router
 from ocppkit.runtime.server import Handshake, OcppServer
 from ocppkit.transport.asgi import OcppAsgiApp
+from tests.net import free_port
 
 NOW = datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def test_mounted_server_serves_authenticates_and_registers() -> None:

@@ -39,7 +39,15 @@ from ocppkit.protocol.events import CallReceived
 from ocppkit.protocol.frames import Call, FrameError, parse_frame
 from ocppkit.protocol.versions import OcppVersion
 
-__all__ = ["Issue", "Mode", "decode_call", "decode_payload", "encode_checked", "encode_payload"]
+__all__ = [
+    "Issue",
+    "Mode",
+    "decode_call",
+    "decode_payload",
+    "encode_checked",
+    "encode_payload",
+    "payload_type_info",
+]
 
 Mode: TypeAlias = Literal["strict", "lenient", "off"]
 """Validation mode for one direction of one action."""
@@ -185,7 +193,7 @@ def _relaxed(tp: type[T], raw: bytes | msgspec.Raw, *, report: bool) -> tuple[T,
             ErrorCode.FORMAT_VIOLATION, "", f"invalid JSON: {exc}"
         ) from None
     issues: list[Issue] = []
-    info = _type_info(tp)
+    info = payload_type_info(tp)
     if not isinstance(data, dict):
         raise _Fatal(ErrorCode.FORMAT_VIOLATION, "", f"Expected `object`, got `{_json_type(data)}`")
     with _relaxed_decimals():
@@ -194,7 +202,7 @@ def _relaxed(tp: type[T], raw: bytes | msgspec.Raw, *, report: bool) -> tuple[T,
 
 
 @cache
-def _type_info(tp: type[OcppStruct]) -> mi.Type:
+def payload_type_info(tp: type[OcppStruct]) -> mi.Type:
     """msgspec's type tree of a payload class (built once per class)."""
     return mi.type_info(tp)
 

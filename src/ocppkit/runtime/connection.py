@@ -193,7 +193,7 @@ class OcppConnection:
             elif type(event) is CallReceived or type(event) is SendReceived:
                 route = self.router.route(event.action)
                 if route is not None and route.is_async:
-                    self._spawn(self._handle(event))
+                    self._spawn(self._handle(event, route))
                 else:  # plain handler or none: answered inline, flushed by whoever dispatched
                     self._handle_inline(event, route)
             elif type(event) is ProtocolIssue:
@@ -233,9 +233,7 @@ class OcppConnection:
         if is_call and self._answer(event.unique_id, response, error) and route.after is not None:
             self._spawn(self._after(route.after, event.request, response))
 
-    async def _handle(self, event: CallReceived | SendReceived) -> None:
-        route = self.router.route(event.action)
-        assert route is not None
+    async def _handle(self, event: CallReceived | SendReceived, route: Route) -> None:
         error: CallError | None = None
         response: Any = None
         try:
@@ -323,9 +321,7 @@ class OcppConnection:
         self._session.tick(self._loop.time())
         self._dispatch(self._session.events_received())
         self._arm_timer()
-        task = self._loop.create_task(self._flush())  # a queued CALL may now go out
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._spawn(self._flush())  # a queued CALL may now go out
 
 
 def _text(data: bytes | str) -> str:

@@ -174,7 +174,6 @@ class OcppServer:
         """
         if self.security_profile >= 2 and ssl is None:
             raise ValueError(f"security profile {self.security_profile} needs an SSL context")
-        self._tls = ssl is not None
         if backend == "picows":
             from ocppkit.transport.picows import start_picows_server
 

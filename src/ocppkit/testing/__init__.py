@@ -27,13 +27,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import cache
 from typing import Any, TypeVar
 
 import msgspec.inspect as mi
 
 from ocppkit.messages import actions
 from ocppkit.messages._base import OcppRequest, OcppResponse, OcppStruct
+from ocppkit.protocol.codec import payload_type_info
 from ocppkit.protocol.session import ValidationPolicy
 from ocppkit.protocol.versions import OcppVersion
 from ocppkit.runtime.connection import OcppConnection
@@ -99,7 +99,7 @@ S = TypeVar("S", bound=OcppStruct)
 def default_instance(payload_type: type[S]) -> S:
     """A valid instance of any payload class (request, response or nested type): required fields
     only, ``Accepted`` where the enum allows it, now for timestamps, minimal lists."""
-    value = _default(_type_info(payload_type))
+    value = _default(payload_type_info(payload_type))
     assert isinstance(value, payload_type)
     return value
 
@@ -107,11 +107,6 @@ def default_instance(payload_type: type[S]) -> S:
 def default_response(response_type: type[OcppResponse]) -> OcppResponse:
     """A valid instance of ``response_type`` (see ``default_instance``)."""
     return default_instance(response_type)
-
-
-@cache
-def _type_info(tp: type[OcppStruct]) -> mi.Type:
-    return mi.type_info(tp)
 
 
 def _default(t: mi.Type) -> Any:
