@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from ocppkit.store import Store
 from ocppkit.store.memory import MemoryStore
 from tests.store.contract import StoreContract, StoreFactory
 
@@ -16,8 +15,3 @@ class TestMemoryStore(StoreContract):
     def store_factory(self) -> StoreFactory:
         """New ``MemoryStore`` objects."""
         return MemoryStore
-
-
-def test_is_a_store() -> None:
-    store: Store = MemoryStore()
-    assert isinstance(store, MemoryStore)

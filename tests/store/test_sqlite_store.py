@@ -644,8 +644,3 @@ def test_same_answers_as_memory_store(operations: list[tuple[Any, ...]]) -> None
 
     with tempfile.TemporaryDirectory() as directory:
         run(main(Path(directory) / "s.db"))
-
-
-def test_store_protocol() -> None:
-    store: Store = SqliteStore("unused.db")
-    assert store is not None

@@ -51,7 +51,9 @@ from ocppkit.protocol.errors import (
     PayloadValidationError,
     wire_code,
 )
+from ocppkit.protocol.versions import OcppVersion
 from ocppkit.store import IdTokenRecord, StationRecord, Store
+from ocppkit.store._rules import utc_or_none
 
 __all__ = ["Api", "http_error"]
 
@@ -64,6 +66,17 @@ def _json(content: Any, status: int = 200) -> Response:
 
 def _error(status: int, error: str, **fields: Any) -> Response:
     return _json({"error": error, **fields}, status)
+
+
+def _payload_error(
+    error: str, exc: PayloadValidationError, version: OcppVersion, status: int
+) -> Response:
+    return _json(
+        PayloadErrorBody(
+            error=error, code=wire_code(exc.code, version), path=exc.path, reason=exc.reason
+        ),
+        status,
+    )
 
 
 def _path(request: Request, name: str) -> str:
@@ -110,6 +123,13 @@ class Api:
         statuses = [status_view(s) for s in await self.store.current_statuses(identity)]
         return _json(StationDetail(**view, statuses=statuses))
 
+    async def _known(self, identity: str) -> bool:
+        """Connected now, or stored: a station the API answers for (else 404)."""
+        return (
+            self.csms.server.get(identity) is not None
+            or await self.store.get_station(identity) is not None
+        )
+
     async def call(self, request: Request) -> Response:
         """``POST /api/stations/{id}/calls/{action}``: send a CALL, answer its CALLRESULT."""
         identity = _path(request, "id")
@@ -146,15 +166,7 @@ class Api:
         try:
             payload, _ = decode_payload(spec.request, body if body.strip() else b"{}", "strict")
         except PayloadValidationError as exc:
-            return _json(
-                PayloadErrorBody(
-                    error="invalid payload",
-                    code=wire_code(exc.code, version),
-                    path=exc.path,
-                    reason=exc.reason,
-                ),
-                400,
-            )
+            return _payload_error("invalid payload", exc, version, 400)
         outcome = "cancelled"  # until known otherwise: the HTTP request may be cancelled
         started = time.perf_counter()
         try:
@@ -173,15 +185,7 @@ class Api:
             )
         except PayloadValidationError as exc:
             outcome = "invalid_response"
-            return _json(
-                PayloadErrorBody(
-                    error="invalid response",
-                    code=wire_code(exc.code, version),
-                    path=exc.path,
-                    reason=exc.reason,
-                ),
-                502,
-            )
+            return _payload_error("invalid response", exc, version, 502)
         except CallTimeoutError:
             outcome = "timeout"
             return _error(
@@ -214,11 +218,7 @@ class Api:
         if self.csms.message_log is not None:  # frames sent or received before this request
             await self.csms.message_log.flush()
         frames = await self.store.frames(identity, limit, after)
-        if (
-            not frames
-            and self.csms.server.get(identity) is None
-            and await self.store.get_station(identity) is None
-        ):
+        if not frames and not await self._known(identity):
             return _error(404, "unknown station", station=identity)
         return _json(
             [FrameView(direction=f.direction, timestamp=f.timestamp, frame=f.frame) for f in frames]
@@ -232,11 +232,7 @@ class Api:
             return _error(400, "invalid limit", reason=f"limit is an integer 1..{MAX_EVENTS}")
         kind = request.query_params.get("kind") or None
         found = await self.store.events(identity, kind, limit)
-        if (
-            not found
-            and self.csms.server.get(identity) is None
-            and await self.store.get_station(identity) is None
-        ):
+        if not found and not await self._known(identity):
             return _error(404, "unknown station", station=identity)
         return _json([EventView(kind=e.kind, timestamp=e.timestamp, data=e.data) for e in found])
 
@@ -296,7 +292,7 @@ class Api:
             token_type=data.token_type,
         )
         await self.store.put_token(record)
-        stored = await self.store.get_token(token) or record  # as the store keeps it (UTC)
+        stored = msgspec.structs.replace(record, expiry=utc_or_none(record.expiry))  # as kept
         return _json(token_view(stored), 200 if existed else 201)
 
     async def delete_token(self, request: Request) -> Response:

@@ -202,20 +202,13 @@ def station_view(
 
 
 def status_view(status: ConnectorStatus) -> StatusView:
-    """A stored connector status as the API shows it."""
-    return StatusView(
-        evse_id=status.evse_id,
-        connector_id=status.connector_id,
-        status=status.status,
-        error_code=status.error_code,
-        info=status.info,
-        timestamp=status.timestamp,
-    )
+    """A stored connector status as the API shows it (its fields but the station)."""
+    return msgspec.convert(status, StatusView, from_attributes=True)
 
 
 def meter_value_view(sample: MeterSample) -> MeterValueView:
     """A stored sample as the API shows it (the same fields)."""
-    return MeterValueView(**msgspec.structs.asdict(sample))
+    return msgspec.convert(sample, MeterValueView, from_attributes=True)
 
 
 def transaction_view(tx: TransactionRecord) -> TransactionView:
@@ -237,11 +230,5 @@ def transaction_view(tx: TransactionRecord) -> TransactionView:
 
 
 def token_view(token: IdTokenRecord) -> IdTokenView:
-    """A stored id token as the API shows it."""
-    return IdTokenView(
-        token=token.token,
-        status=token.status,
-        expiry=token.expiry,
-        parent=token.parent,
-        token_type=token.token_type,
-    )
+    """A stored id token as the API shows it (the same fields)."""
+    return msgspec.convert(token, IdTokenView, from_attributes=True)

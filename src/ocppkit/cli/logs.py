@@ -51,9 +51,7 @@ def logs(station: str, db: str, lines: int, follow: bool, interval: float) -> No
     """
 
     async def main() -> None:
-        store = SqliteStore(db)
-        await store.open()
-        try:
+        async with SqliteStore(db) as store:
             everything = await store.frames(station, limit=10**9)
             shown = everything[-lines:] if lines else []
             for frame in shown:
@@ -64,8 +62,6 @@ def logs(station: str, db: str, lines: int, follow: bool, interval: float) -> No
                 for frame in await store.frames(station, limit=10_000, after=last):
                     click.echo(_line(frame))
                     last = frame.timestamp
-        finally:
-            await store.close()
 
     with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C ends --follow quietly
         asyncio.run(main())

@@ -27,12 +27,8 @@ _DB = click.option(
 
 def _with_store(db: str, work: Callable[[SqliteStore], Awaitable[T]]) -> T:
     async def main() -> T:
-        store = SqliteStore(db)
-        await store.open()
-        try:
+        async with SqliteStore(db) as store:
             return await work(store)
-        finally:
-            await store.close()
 
     return asyncio.run(main())
 

@@ -125,17 +125,8 @@ class CsmsContext:
         known = await self.store.get_station(record.id)
         decision = await self.boot_policy(record.id, known)
         now = self.clock()
-        stored = StationRecord(
-            id=record.id,
-            ocpp_version=record.ocpp_version,
-            vendor=record.vendor,
-            model=record.model,
-            serial_number=record.serial_number,
-            firmware_version=record.firmware_version,
-            boot_status=decision,
-            last_boot=now,
-            last_seen=now,
-            connected=True,
+        stored = msgspec.structs.replace(
+            record, boot_status=decision, last_boot=now, last_seen=now, connected=True
         )
         await self.store.record_boot(stored)
         if decision == "Accepted":
@@ -173,13 +164,11 @@ class CsmsContext:
             )
         )
 
-    def interval(self, decision: BootDecision, identity: str | None = None) -> int:
+    def interval(self, decision: BootDecision, identity: str) -> int:
         """The station's heartbeat interval when accepted, the retry interval otherwise."""
         if decision != "Accepted":
             return self.pending_interval
-        if identity is not None:
-            return self.heartbeat_overrides.get(identity, self.heartbeat_interval)
-        return self.heartbeat_interval
+        return self.heartbeat_overrides.get(identity, self.heartbeat_interval)
 
 
 def stored_event_handler(
