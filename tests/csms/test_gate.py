@@ -19,6 +19,7 @@ from ocppkit.csms.station import Station16, Station21, Station201, station_for
 from ocppkit.messages import actions, v16, v21, v201
 from ocppkit.messages._base import OcppRequest
 from ocppkit.protocol import OcppVersion, SecurityError
+from ocppkit.runtime.client import OcppClient
 from ocppkit.runtime.connection import OcppConnection
 from ocppkit.store import StationRecord
 from ocppkit.store.memory import MemoryStore
@@ -396,3 +397,45 @@ def test_allow_after_for_a_direct_conn_call_and_allow_for_custom_triggers() -> N
             await pair.charge_point.call(request(OcppVersion.V21, "MeterValues"))
 
     run(main)
+
+
+def test_a_user_boot_handler_decides_acceptance_too() -> None:
+    """Replacing the default BootNotification handler (as the role's docs invite) keeps the gate
+    in step with what the station was answered."""
+
+    async def main() -> None:
+        csms = Csms(MemoryStore(), message_log=False)
+
+        @csms.router(OcppVersion.V16).on(v16.BootNotificationRequest)
+        def boot(req: v16.BootNotificationRequest, conn: Any) -> v16.BootNotificationResponse:
+            status: v16.RegistrationStatus = (
+                "Accepted" if req.charge_point_model == "OK" else "Rejected"
+            )
+            return v16.BootNotificationResponse(
+                status=status, interval=60, current_time=datetime.now(UTC)
+            )
+
+        await csms.start("127.0.0.1", 0)
+        try:
+            client = OcppClient(
+                f"ws://127.0.0.1:{csms.server.port}/CP-OWN", versions=[OcppVersion.V16]
+            )
+            conn = await client.connect()
+            runner = asyncio.create_task(conn.run())
+            refused = await conn.call(
+                v16.BootNotificationRequest(charge_point_vendor="V", charge_point_model="NO")
+            )
+            assert refused.status == "Rejected"
+            with pytest.raises(SecurityError):
+                await conn.call(v16.HeartbeatRequest())
+            await conn.call(
+                v16.BootNotificationRequest(charge_point_vendor="V", charge_point_model="OK")
+            )
+            assert csms.is_accepted("CP-OWN")
+            await conn.call(v16.HeartbeatRequest())  # answered, no SecurityError
+            await client.close()
+            await runner
+        finally:
+            await csms.close()
+
+    asyncio.run(asyncio.wait_for(main(), 30))

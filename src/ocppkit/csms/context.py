@@ -121,7 +121,7 @@ class CsmsContext:
         return record.status, record
 
     async def boot(self, record: StationRecord) -> BootDecision:
-        """Decide, store and announce a boot; track acceptance."""
+        """Decide, store and announce a boot (the gate tracks acceptance from the answer)."""
         known = await self.store.get_station(record.id)
         decision = await self.boot_policy(record.id, known)
         now = self.clock()
@@ -129,10 +129,6 @@ class CsmsContext:
             record, boot_status=decision, last_boot=now, last_seen=now, connected=True
         )
         await self.store.record_boot(stored)
-        if decision == "Accepted":
-            self.accepted.add(record.id)
-        else:
-            self.accepted.discard(record.id)
         log.info(
             "%s booted (OCPP %s, %s %s): %s",
             record.id,

@@ -120,9 +120,18 @@ class GatedRouter(Router):
     """A ``Router`` whose handlers (except BootNotification) run only for accepted stations, or
     for Pending stations sending what the CSMS asked them for (see the module docstring)."""
 
-    def __init__(self, version: OcppVersion, is_accepted: Callable[[OcppConnection], bool]) -> None:
+    def __init__(
+        self,
+        version: OcppVersion,
+        is_accepted: Callable[[OcppConnection], bool],
+        accepted: set[str] | None = None,
+    ) -> None:
+        """``accepted``: the identities whose last boot was answered Accepted, kept up to date
+        from every BootNotification answer — whichever handler (a default or the user's) gave
+        it; ``is_accepted`` reads it (or whatever else the owner decides)."""
         super().__init__(version)
         self.is_accepted = is_accepted
+        self._accepted = accepted
         self._station_actions = frozenset(
             name
             for name, spec in actions(version).items()
@@ -196,8 +205,14 @@ class GatedRouter(Router):
         self._pending.discard(conn.identity)
 
     def _booted(self, conn: OcppConnection, response: Any) -> None:
-        if getattr(response, "status", None) == "Pending":
+        status = getattr(response, "status", None)
+        if status == "Pending":
             self._pending.add(conn.identity)
+        if self._accepted is not None:
+            if status == "Accepted":
+                self._accepted.add(conn.identity)
+            else:
+                self._accepted.discard(conn.identity)
 
     def _boot_register(
         self, register: Callable[[TypedHandler[Resp]], TypedHandler[Resp]]

@@ -78,7 +78,7 @@ class Csms:
         )
         self._routers: dict[OcppVersion, GatedRouter] = {}
         for version in versions:
-            router = GatedRouter(version, self._is_accepted)
+            router = GatedRouter(version, self._is_accepted, self.context.accepted)
             (install_v16 if version is OcppVersion.V16 else install_v2x)(router, self.context)
             self._routers[version] = router
         self._on_connect: list[StationHook] = []
