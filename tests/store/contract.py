@@ -665,6 +665,28 @@ class StoreContract:
         assert await store.add_meter_values(tx.id, [sample(at(1))]) == 1
 
     @contract
+    async def test_meter_values_by_wire_id(self, store: Store) -> None:
+        tx = await store.start_transaction("CP1", 1, "TAG", 0, T0)
+        unknown = event("CP1", "MeterValues", at(5), transactionId=999)
+        add = store.add_transaction_meter_values
+        assert await add("CP1", tx.ocpp_id, [sample(at(1))], unknown) == tx.id
+        assert await add("CP1", tx.ocpp_id, [sample(at(1)), sample(at(2))]) == tx.id  # a retry
+        assert await store.meter_values(tx.id) == [sample(at(1)), sample(at(2))]
+        assert await store.events("CP1") == []  # known: nothing in the event log
+        # unknown wire id, or another station's: the event log instead, samples nowhere
+        assert await add("CP1", "999", [sample(at(3))], unknown) is None
+        assert await add("CP2", tx.ocpp_id, [sample(at(4))]) is None
+        assert await store.events("CP1") == [unknown]
+        assert await store.events("CP2") == []
+        assert await store.meter_values(tx.id) == [sample(at(1)), sample(at(2))]
+
+    @contract
+    async def test_meter_values_by_wire_id_of_a_2x_transaction(self, store: Store) -> None:
+        tx, _ = await store.transaction_event("CS", "t-1", 0, "Started", T0)
+        assert await store.add_transaction_meter_values("CS", "t-1", [sample(at(1))]) == tx.id
+        assert await store.meter_values(tx.id) == [sample(at(1))]
+
+    @contract
     async def test_meter_values_of_a_2x_transaction(self, store: Store) -> None:
         tx, _ = await store.transaction_event("CS", "t", 0, "Started", T0)
         assert await store.add_meter_values(tx.id, [sample(at(1))]) == 1

@@ -20,7 +20,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ocppkit.store import IdTokenRecord, StationRecord, Store
+from ocppkit.store import IdTokenRecord, MeterSample, StationRecord, Store
 from ocppkit.store import sqlite_migrations as migrations
 from ocppkit.store.memory import MemoryStore
 from ocppkit.store.sqlite import SchemaVersionError, SqliteStore
@@ -433,6 +433,30 @@ def test_group_commit_runs_queued_writes_in_one_transaction(tmp_path: Path) -> N
             assert results[:250] + results[253:] == [None] * 501
             assert await store.get_token("BAD") is None  # rolled back with its savepoint
             assert len(await store.list_tokens()) == 500
+
+    run(main())
+
+
+def test_meter_values_by_wire_id_fail_whole(tmp_path: Path) -> None:
+    """The operation runs without the writer's savepoint: when its second sample cannot be
+    stored, the first is not left behind either, and the batch's other writes commit."""
+
+    async def main() -> None:
+        async with SqliteStore(tmp_path / "s.db") as store:
+            tx = await store.start_transaction("CP1", 1, "TAG", 0, T0)
+            unbindable = MeterSample(timestamp=T0, value=object())  # type: ignore[arg-type]
+            results = await asyncio.gather(
+                store.add_transaction_meter_values("CP1", tx.ocpp_id, [sample(T0), unbindable]),
+                store.put_token(IdTokenRecord(token="AFTER")),
+                return_exceptions=True,
+            )
+            assert isinstance(results[0], sqlite3.ProgrammingError)
+            assert results[1] is None
+            assert await store.meter_values(tx.id) == []
+            assert await store.get_token("AFTER") is not None
+            assert (
+                await store.add_transaction_meter_values("CP1", tx.ocpp_id, [sample(T0)]) == tx.id
+            )
 
     run(main())
 

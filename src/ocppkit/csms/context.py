@@ -95,21 +95,14 @@ class CsmsContext:
 
     def remember_transaction(self, tx: TransactionRecord) -> None:
         """Note a transaction's store id, so its meter values need no look-up."""
+        self.remember(tx.station_id, tx.ocpp_id, tx.id)
+
+    def remember(self, identity: str, ocpp_id: str, tx_id: int) -> None:
+        """Note the store id of a station's transaction by its wire id (bounded, oldest out)."""
         known = self.known_transactions
         if len(known) >= self.known_transactions_max:
             del known[next(iter(known))]  # the oldest entry
-        known[(tx.station_id, tx.ocpp_id)] = tx.id
-
-    async def find_transaction(self, identity: str, ocpp_id: str) -> int | None:
-        """The store id of a station's transaction by its wire id, or None if unknown."""
-        tx_id = self.known_transactions.get((identity, ocpp_id))
-        if tx_id is None:
-            tx = await self.store.get_transaction(identity, ocpp_id)
-            if tx is None:
-                return None
-            self.remember_transaction(tx)
-            tx_id = tx.id
-        return tx_id
+        known[(identity, ocpp_id)] = tx_id
 
     async def token_verdict(self, token: str) -> tuple[str, IdTokenRecord | None]:
         """The authorization status of a token: its own, Expired past expiry, Invalid if unknown."""
@@ -150,14 +143,22 @@ class CsmsContext:
     ) -> None:
         """Store a station message in the event log: kind ``action``, the request payload in
         wire form (camelCase, as sent), at the message's own ``timestamp`` (now when None)."""
+        await self.store.record_event(self.event(identity, action, request, timestamp))
+
+    def event(
+        self,
+        identity: str,
+        action: str,
+        request: OcppRequest[Any],
+        timestamp: datetime | None = None,
+    ) -> EventRecord:
+        """The event-log record of a station message (see ``record_event``)."""
         data: dict[str, Any] = msgspec.to_builtins(request)  # wire names, absent fields left out
-        await self.store.record_event(
-            EventRecord(
-                station_id=identity,
-                kind=action,
-                timestamp=timestamp if timestamp is not None else self.clock(),
-                data=data,
-            )
+        return EventRecord(
+            station_id=identity,
+            kind=action,
+            timestamp=timestamp if timestamp is not None else self.clock(),
+            data=data,
         )
 
     def interval(self, decision: BootDecision, identity: str) -> int:

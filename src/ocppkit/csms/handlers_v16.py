@@ -143,13 +143,21 @@ def install_v16(router: Router, ctx: CsmsContext) -> None:
     async def meter_values(
         req: v16.MeterValuesRequest, conn: OcppConnection
     ) -> v16.MeterValuesResponse:
-        tx_id = None
-        if req.transaction_id is not None:
-            tx_id = await ctx.find_transaction(conn.identity, str(req.transaction_id))
-        if tx_id is not None:
-            await ctx.store.add_meter_values(tx_id, _samples(req.meter_value))
-        else:  # outside a (known) transaction: kept in the event log, as 2.x MeterValues are
+        samples = _samples(req.meter_value)
+        if req.transaction_id is None:  # outside a transaction: kept in the event log, as in 2.x
             await ctx.record_event(conn.identity, "MeterValues", req)
+            return v16.MeterValuesResponse()
+        wire_id = str(req.transaction_id)
+        tx_id = ctx.known_transactions.get((conn.identity, wire_id))
+        if tx_id is not None:
+            await ctx.store.add_meter_values(tx_id, samples)
+        else:  # one store write: added to the transaction, or to the event log if it is unknown
+            unknown = ctx.event(conn.identity, "MeterValues", req)
+            tx_id = await ctx.store.add_transaction_meter_values(
+                conn.identity, wire_id, samples, unknown
+            )
+            if tx_id is not None:
+                ctx.remember(conn.identity, wire_id, tx_id)
         return v16.MeterValuesResponse()
 
     # messages kept in the event log --------------------------------------------------------

@@ -8,8 +8,8 @@ are idempotent where a charge point may retry after a reconnect:
   transaction id, however often it is retried, with the same or a new message id;
 - 1.6 ``stop_transaction``: a second stop of a stopped transaction changes nothing;
 - 2.x ``transaction_event``: (station, transaction_id, seq_no) is recorded once;
-- ``add_meter_values``: identical samples (transaction, timestamp, measurand, phase, location,
-  context) are stored once.
+- ``add_meter_values`` / ``add_transaction_meter_values``: identical samples (transaction,
+  timestamp, measurand, phase, location, context) are stored once.
 
 Station messages with no table of their own (firmware / diagnostics / log status reports,
 security events, DataTransfer, 2.x NotifyReport / NotifyEvent / MeterValues outside
@@ -244,6 +244,19 @@ class Store(Protocol):
 
     async def add_meter_values(self, transaction_id: int, samples: list[MeterSample]) -> int:
         """Store samples of a transaction, skipping stored ones; returns how many were new."""
+        ...
+
+    async def add_transaction_meter_values(
+        self,
+        station_id: str,
+        ocpp_id: str,
+        samples: list[MeterSample],
+        unknown: EventRecord | None = None,
+    ) -> int | None:
+        """Store samples of the station's transaction with wire id ``ocpp_id`` (as
+        ``add_meter_values``) and return its store id; when the store knows no such transaction,
+        record ``unknown`` in the event log instead (if given) and return None. One write: the
+        look-up and the insert see the same state."""
         ...
 
     async def meter_values(self, transaction_id: int) -> list[MeterSample]:

@@ -328,6 +328,23 @@ class MemoryStore:
             new += 1
         return new
 
+    async def add_transaction_meter_values(
+        self,
+        station_id: str,
+        ocpp_id: str,
+        samples: list[MeterSample],
+        unknown: EventRecord | None = None,
+    ) -> int | None:
+        """Samples of a transaction named by its wire id; ``unknown`` to the event log when the
+        transaction is not known (returns None)."""
+        self._check_open()
+        tx_id = self._by_ocpp_id.get((station_id, ocpp_id))
+        if tx_id is not None:
+            await self.add_meter_values(tx_id, samples)
+        elif unknown is not None:
+            await self.record_event(unknown)
+        return tx_id
+
     async def meter_values(self, transaction_id: int) -> list[MeterSample]:
         """A transaction's samples in timestamp order (then arrival order)."""
         self._check_open()

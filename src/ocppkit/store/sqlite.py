@@ -46,6 +46,7 @@ from ocppkit.store.sqlite_migrations import SchemaVersionError, migrate
 from ocppkit.store.sqlite_ops import (
     _ONE_STATEMENT,
     _add_meter_values,
+    _add_transaction_meter_values,
     _current_statuses,
     _delete_token,
     _events,
@@ -317,6 +318,27 @@ class SqliteStore:
 
         Raises ``KeyError`` for an unknown transaction."""
         return await self._write(_add_meter_values, transaction_id, list(samples))
+
+    async def add_transaction_meter_values(
+        self,
+        station_id: str,
+        ocpp_id: str,
+        samples: list[MeterSample],
+        unknown: EventRecord | None = None,
+    ) -> int | None:
+        """Samples of a transaction named by its wire id; ``unknown`` to the event log when the
+        transaction is not known (returns None). One operation on the writer, no read first."""
+        event = None
+        if unknown is not None:  # encoded on the loop: a bad payload fails before it is queued
+            event = (
+                unknown.station_id,
+                unknown.kind,
+                _us(unknown.timestamp),
+                dump_json(unknown.data),
+            )
+        return await self._write(
+            _add_transaction_meter_values, station_id, ocpp_id, list(samples), event
+        )
 
     async def meter_values(self, transaction_id: int) -> list[MeterSample]:
         """A transaction's samples in timestamp order (then arrival order)."""

@@ -309,6 +309,39 @@ def _add_meter_values(
         is None
     ):
         raise KeyError(f"unknown transaction {transaction_id}")
+    return _insert_samples(conn, transaction_id, samples)
+
+
+def _add_transaction_meter_values(
+    conn: sqlite3.Connection,
+    station_id: str,
+    ocpp_id: str,
+    samples: Sequence[MeterSample],
+    unknown: tuple[str, str, int, str] | None,
+) -> int | None:
+    row = conn.execute(
+        "SELECT id FROM transactions WHERE station_id = ? AND ocpp_id = ?", (station_id, ocpp_id)
+    ).fetchone()
+    if row is None:
+        if unknown is not None:
+            _record_event(conn, *unknown)
+        return None
+    # several rows: a savepoint of its own, so a failure leaves none behind (this operation is
+    # in _ONE_STATEMENT for the unknown case, which writes one row or nothing)
+    conn.execute("SAVEPOINT samples")
+    try:
+        _insert_samples(conn, row[0], samples)
+    except BaseException:
+        conn.execute("ROLLBACK TO samples")
+        raise
+    finally:
+        conn.execute("RELEASE samples")
+    return int(row[0])
+
+
+def _insert_samples(
+    conn: sqlite3.Connection, transaction_id: int, samples: Sequence[MeterSample]
+) -> int:
     before = conn.total_changes
     conn.executemany(
         f"INSERT INTO meter_samples (transaction_id, {_SAMPLE_COLUMNS})"
@@ -450,8 +483,16 @@ def _remove_station(conn: sqlite3.Connection, station_id: str) -> bool:
 
 
 _ONE_STATEMENT: frozenset[Callable[..., Any]] = frozenset(
-    {_record_boot, _set_connected, _touch_many, _put_token, _record_event}
+    {
+        _record_boot,
+        _set_connected,
+        _touch_many,
+        _put_token,
+        _record_event,
+        _add_transaction_meter_values,
+    }
 )
-"""Write operations of a single statement: SQLite undoes a failed statement by itself, so they
-need no savepoint of their own (saves two statements per operation on the hot path); given to
+"""Write operations that leave nothing behind when they fail: single statements (SQLite undoes a
+failed statement by itself) or ones that take a savepoint of their own where they write more, so
+the writer wraps them in none (saves two statements per operation on the hot path); given to
 ``SqliteWorkers`` as ``one_statement``."""
