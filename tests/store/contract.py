@@ -229,12 +229,12 @@ class StoreContract:
     @contract
     async def test_touch_updates_last_seen_of_known_station_only(self, store: Store) -> None:
         await store.record_boot(boot("CP1"))
-        await store.touch("CP1", at(3))
+        store.touch("CP1", at(3))
         station = await store.get_station("CP1")
         assert station is not None
         assert station.last_seen == at(3)
         assert station.connected is False
-        await store.touch("CP2", at(3))
+        store.touch("CP2", at(3))
         assert await store.get_station("CP2") is None
 
     @contract
@@ -828,7 +828,7 @@ class StoreContract:
         # boots and connection changes keep the password; the password keeps the boot fields
         await store.record_boot(boot("CP1"))
         await store.set_connected("CP1", True, at(1))
-        await store.touch("CP1", at(2))
+        store.touch("CP1", at(2))
         assert await store.get_password("CP1") == "hash2"
         await store.set_password("CP1", "hash3")
         assert await store.get_station("CP1") == boot("CP1", connected=True, last_seen=at(2))
@@ -927,7 +927,7 @@ class StoreContract:
             await store.stop_transaction(station_id, tx.ocpp_id, 5, at(4), None)
             await store.log_frames([frame(station_id, at(4), "x")])
             await store.record_event(event(station_id, "DataTransfer", at(4), n=n))
-            await store.touch(station_id, at(5))
+            store.touch(station_id, at(5))
 
         await asyncio.gather(*(station(n) for n in range(40)))
         assert len(await store.list_stations()) == 40

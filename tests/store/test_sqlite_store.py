@@ -473,8 +473,8 @@ def test_touches_are_written_behind_in_one_operation_and_shown_at_once(tmp_path:
             held, release = await hold_writer(store)  # touches cannot reach the disk for now
             writes = store.writes
             for i in range(100):
-                await store.touch(f"CP{i}", at(i))  # returns although the writer is held
-            await store.touch("unknown", at(1))
+                store.touch(f"CP{i}", at(i))  # returns although the writer is held
+            store.touch("unknown", at(1))
             reads = [await store.get_station(f"CP{i}") for i in (1, 99)]
             assert [s.last_seen for s in reads if s is not None] == [at(1), at(99)]
             later = asyncio.create_task(store.set_connected("CP0", False, at(500)))
@@ -614,7 +614,7 @@ async def apply(store: Store, op: tuple[Any, ...]) -> Any:
         if kind == "connected":
             return await store.set_connected(*args)
         if kind == "touch":
-            return await store.touch(*args)
+            return store.touch(*args)
         if kind == "status":
             station, evse, connector, state, when = args
             return await store.record_status(status(station, connector, state, when, evse))

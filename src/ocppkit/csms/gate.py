@@ -260,22 +260,16 @@ class GatedRouter(Router):
             )
 
         def gated_register(handler: TypedHandler[Resp]) -> TypedHandler[Resp]:
-            if inspect.iscoroutinefunction(handler):
+            # one plain wrapper for both kinds: for a coroutine function it returns the
+            # handler's coroutine itself (no extra coroutine frame per CALL), so the route is
+            # marked async by hand
+            def gated(request: Any, conn: OcppConnection) -> Any:
+                if not is_accepted(conn) and not allows(conn, action):
+                    raise refuse(conn)
+                return handler(request, conn)
 
-                async def gated_async(request: Any, conn: OcppConnection) -> Any:
-                    if not is_accepted(conn) and not allows(conn, action):
-                        raise refuse(conn)
-                    return await handler(request, conn)
-
-                register(gated_async)
-            else:
-
-                def gated(request: Any, conn: OcppConnection) -> Any:
-                    if not is_accepted(conn) and not allows(conn, action):
-                        raise refuse(conn)
-                    return handler(request, conn)
-
-                register(gated)
+            register(gated)
+            self._routes[action].is_async = inspect.iscoroutinefunction(handler)
             return handler
 
         return gated_register

@@ -71,9 +71,9 @@ def install_v16(router: Router, ctx: CsmsContext) -> None:
         )
 
     @router.on(v16.HeartbeatRequest)
-    async def heartbeat(req: v16.HeartbeatRequest, conn: OcppConnection) -> v16.HeartbeatResponse:
+    def heartbeat(req: v16.HeartbeatRequest, conn: OcppConnection) -> v16.HeartbeatResponse:
         now = ctx.clock()
-        await ctx.store.touch(conn.identity, now)
+        ctx.store.touch(conn.identity, now)  # written behind: answered inline, no task
         return v16.HeartbeatResponse(current_time=now)
 
     @router.on(v16.StatusNotificationRequest)

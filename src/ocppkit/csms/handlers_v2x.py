@@ -95,9 +95,9 @@ def install_v2x(router: Router, ctx: CsmsContext) -> None:
             status=decision,
         )
 
-    async def heartbeat(req: Any, conn: OcppConnection) -> Any:
+    def heartbeat(req: Any, conn: OcppConnection) -> Any:
         now = ctx.clock()
-        await ctx.store.touch(conn.identity, now)
+        ctx.store.touch(conn.identity, now)  # written behind: answered inline, no task
         return pkg.HeartbeatResponse(current_time=now)
 
     async def status(req: Any, conn: OcppConnection) -> Any:

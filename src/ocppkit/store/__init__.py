@@ -156,8 +156,10 @@ class Store(Protocol):
         """Mark a station connected or not (creating it if new); updates ``last_seen``."""
         ...
 
-    async def touch(self, station_id: str, when: datetime) -> None:
-        """Update ``last_seen`` (cheap; may be batched)."""
+    def touch(self, station_id: str, when: datetime) -> None:
+        """Update ``last_seen`` of a known station (an unknown one is ignored). Not awaited:
+        reads see it at once, the store may write it behind and batched (``last_seen`` is
+        bookkeeping, not acknowledged data, so a crash may lose the latest touches)."""
         ...
 
     async def get_station(self, station_id: str) -> StationRecord | None:

@@ -130,7 +130,7 @@ class MemoryStore:
         known = self._stations.setdefault(station_id, _Station(StationRecord(id=station_id)))
         known.record = _replace(known.record, connected=connected, last_seen=utc(when))
 
-    async def touch(self, station_id: str, when: datetime) -> None:
+    def touch(self, station_id: str, when: datetime) -> None:
         """Update ``last_seen`` of a known station (an unknown one is ignored)."""
         self._check_open()
         known = self._stations.get(station_id)

@@ -178,7 +178,7 @@ class SqliteStore:
         await self._write(_set_connected, station_id, connected, _us(when))
         self._station_ids.add(station_id)
 
-    async def touch(self, station_id: str, when: datetime) -> None:
+    def touch(self, station_id: str, when: datetime) -> None:
         """Update ``last_seen`` of a known station (an unknown one is ignored).
 
         Write-behind, as the interface allows: returns at once; the touches of one event-loop
