@@ -290,7 +290,7 @@ def test_file_at_version_2_is_upgraded(tmp_path: Path) -> None:
             assert await store.events("CP1") == [record]
 
     run(main())
-    assert pragma(path, "user_version") == migrations.LATEST_VERSION == 3
+    assert pragma(path, "user_version") == migrations.LATEST_VERSION
     conn = sqlite3.connect(path)
     try:
         indexes = conn.execute("PRAGMA index_list(events)").fetchall()
@@ -301,6 +301,42 @@ def test_file_at_version_2_is_upgraded(tmp_path: Path) -> None:
         assert (kind, text) == ("text", '{"status":"Installed"}')
     finally:
         conn.close()
+
+
+def test_file_at_version_3_is_upgraded(tmp_path: Path) -> None:
+    """Statuses written before the trigger stay current until a newer report comes; an older
+    one goes to the history only."""
+    path = tmp_path / "v3.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    assert migrations.migrate(conn, target=3) == 0
+    t1 = int(at(1).timestamp() * 1_000_000)
+    conn.execute(
+        "INSERT INTO statuses (station_id, evse_id, connector_id, status, error_code, info, ts)"
+        " VALUES ('CP1', 0, 1, 'Charging', NULL, NULL, ?)",
+        (t1,),
+    )
+    conn.execute(
+        "INSERT INTO current_statuses (station_id, evse_id, connector_id, status_id, ts)"
+        " VALUES ('CP1', 0, 1, last_insert_rowid(), ?)",
+        (t1,),
+    )
+    conn.close()
+
+    async def main() -> None:
+        async with SqliteStore(path) as store:
+            charging = status("CP1", 1, "Charging", at(1))
+            assert await store.current_statuses("CP1") == [charging]
+            await store.record_status(status("CP1", 1, "Available", at(0)))  # older
+            assert await store.current_statuses("CP1") == [charging]
+            finishing = status("CP1", 1, "Finishing", at(2))
+            await store.record_status(finishing)
+            await store.record_status(status("CP1", 2, "Available", at(2)))  # a new connector
+            current = await store.current_statuses("CP1")
+            assert current == [finishing, status("CP1", 2, "Available", at(2))]
+            assert len(await store.status_history("CP1")) == 4
+
+    run(main())
+    assert pragma(path, "user_version") == migrations.LATEST_VERSION
 
 
 def test_file_of_a_newer_version_is_refused(tmp_path: Path) -> None:

@@ -165,7 +165,26 @@ def _v3_events(conn: sqlite3.Connection) -> None:
     )
 
 
-MIGRATIONS: tuple[Migration, ...] = (_v1_core, _v2_message_log, _v3_events)
+def _v4_current_status_trigger(conn: sqlite3.Connection) -> None:
+    """A status report becomes current (unless a newer one is) in the statement that stores it:
+    one statement per report, atomic by itself."""
+    conn.execute(
+        """CREATE TRIGGER statuses_current AFTER INSERT ON statuses BEGIN
+            INSERT INTO current_statuses (station_id, evse_id, connector_id, status_id, ts)
+            VALUES (NEW.station_id, NEW.evse_id, NEW.connector_id, NEW.id, NEW.ts)
+            ON CONFLICT (station_id, evse_id, connector_id)
+            DO UPDATE SET status_id = excluded.status_id, ts = excluded.ts
+            WHERE excluded.ts >= current_statuses.ts;
+        END"""
+    )
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    _v1_core,
+    _v2_message_log,
+    _v3_events,
+    _v4_current_status_trigger,
+)
 """The migrations, in order: ``MIGRATIONS[i]`` upgrades version ``i`` to ``i + 1``."""
 
 LATEST_VERSION = len(MIGRATIONS)

@@ -93,8 +93,8 @@ def _list_stations(conn: sqlite3.Connection) -> list[StationRecord]:
 
 
 def _record_status(conn: sqlite3.Connection, status: ConnectorStatus) -> None:
-    ts = _us(status.timestamp)
-    cursor = conn.execute(
+    # one statement: the trigger statuses_current makes it current unless a newer one is
+    conn.execute(
         f"INSERT INTO statuses ({_STATUS_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
         (
             status.station_id,
@@ -103,15 +103,8 @@ def _record_status(conn: sqlite3.Connection, status: ConnectorStatus) -> None:
             status.status,
             status.error_code,
             status.info,
-            ts,
+            _us(status.timestamp),
         ),
-    )
-    conn.execute(
-        "INSERT INTO current_statuses (station_id, evse_id, connector_id, status_id, ts)"
-        " VALUES (?, ?, ?, ?, ?) ON CONFLICT (station_id, evse_id, connector_id)"
-        " DO UPDATE SET status_id = excluded.status_id, ts = excluded.ts"
-        " WHERE excluded.ts >= current_statuses.ts",
-        (status.station_id, status.evse_id, status.connector_id, cursor.lastrowid, ts),
     )
 
 
@@ -485,6 +478,7 @@ def _remove_station(conn: sqlite3.Connection, station_id: str) -> bool:
 _ONE_STATEMENT: frozenset[Callable[..., Any]] = frozenset(
     {
         _record_boot,
+        _record_status,
         _set_connected,
         _touch_many,
         _put_token,
