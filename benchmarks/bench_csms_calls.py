@@ -1,0 +1,174 @@
+"""CPU per call of the CSMS role in process (no sockets): what the CSMS adds to the runtime.
+
+Feeds the shared load's 1.6 mix (Heartbeat, StatusNotification, 2 x MeterValues naming a
+transaction the CSMS never started, 7 sampled values) to one ``OcppConnection`` over a transport
+that drops what is written, 50 CALLs at a time (as 50 charge points would have in flight), then
+waits for the answers. Variants:
+
+- ``runtime``: the four handlers as plain functions (answered inline), as ``server.py``;
+- ``runtime-async``: the same as coroutines (a task per CALL);
+- ``csms-memory``: the CSMS role's default handlers on ``MemoryStore``;
+- ``csms-sqlite``: the same on ``SqliteStore`` (writer/reader threads, a commit per batch).
+
+Prints process CPU time (every thread) per call, the median of ``--repeats`` runs. Socket and
+websocket costs are left out on purpose; the shared harness measures those (RESULTS.md).
+
+    python benchmarks/bench_csms_calls.py [--calls 20000] [--repeats 5] [variant ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import statistics
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from ocppkit.csms.role import Csms
+from ocppkit.messages import v16
+from ocppkit.protocol.versions import OcppVersion
+from ocppkit.runtime.connection import OcppConnection
+from ocppkit.runtime.router import Router
+from ocppkit.store import Store
+from ocppkit.store.memory import MemoryStore
+from ocppkit.store.sqlite import SqliteStore
+
+VARIANTS = ("runtime", "runtime-async", "csms-memory", "csms-sqlite")
+TS = "2026-01-01T00:00:00.000Z"
+SAMPLED = [
+    {"value": v, "measurand": m, "unit": u, **extra}
+    for v, m, u, extra in [
+        ("12345.6", "Energy.Active.Import.Register", "Wh", {"context": "Sample.Periodic"}),
+        ("7360", "Power.Active.Import", "W", {}),
+        ("10.6", "Current.Import", "A", {"phase": "L1"}),
+        ("10.7", "Current.Import", "A", {"phase": "L2"}),
+        ("10.5", "Current.Import", "A", {"phase": "L3"}),
+        ("231.2", "Voltage", "V", {"phase": "L1-N"}),
+        ("57", "SoC", "Percent", {"location": "EV"}),
+    ]
+]
+PAYLOADS: dict[str, dict[str, Any]] = {
+    "BootNotification": {"chargePointVendor": "Bench", "chargePointModel": "Bench-22kW"},
+    "Heartbeat": {},
+    "StatusNotification": {
+        "connectorId": 1,
+        "errorCode": "NoError",
+        "status": "Charging",
+        "timestamp": TS,
+    },
+    "MeterValues": {
+        "connectorId": 1,
+        "transactionId": 1007,
+        "meterValue": [{"timestamp": TS, "sampledValue": SAMPLED}],
+    },
+}
+MIX = ("Heartbeat", "StatusNotification", "MeterValues", "MeterValues")
+IN_FLIGHT = 50
+
+
+class DropTransport:
+    """A push transport that drops what is written."""
+
+    subprotocol = "ocpp1.6"
+
+    def send_nowait(self, data: bytes) -> None:
+        pass
+
+    async def send(self, data: bytes) -> None:
+        pass
+
+    async def recv(self) -> bytes:
+        raise NotImplementedError
+
+    async def close(self, code: int = 1000, reason: str = "") -> None:
+        pass
+
+
+def frame(n: int, action: str) -> bytes:
+    """CALL number ``n`` of ``action``."""
+    return msgspec.json.encode([2, f"c{n}", action, PAYLOADS[action]])
+
+
+def runtime_router(*, async_handlers: bool) -> Router:
+    """The runtime benchmark's four handlers (no I/O)."""
+    router = Router(OcppVersion.V16)
+    status_ok, meter_ok = v16.StatusNotificationResponse(), v16.MeterValuesResponse()
+    answers: dict[type[Any], Any] = {
+        v16.BootNotificationRequest: lambda: v16.BootNotificationResponse(
+            status="Accepted", current_time=datetime.now(UTC), interval=300
+        ),
+        v16.HeartbeatRequest: lambda: v16.HeartbeatResponse(current_time=datetime.now(UTC)),
+        v16.StatusNotificationRequest: lambda: status_ok,
+        v16.MeterValuesRequest: lambda: meter_ok,
+    }
+    for request_type, answer in answers.items():
+        if async_handlers:
+
+            async def handler(request: Any, conn: OcppConnection, answer: Any = answer) -> Any:
+                return answer()
+
+            router.add(request_type, handler)
+        else:
+
+            def plain(request: Any, conn: OcppConnection, answer: Any = answer) -> Any:
+                return answer()
+
+            router.add(request_type, plain)
+    return router
+
+
+async def measure(variant: str, calls: int, directory: Path) -> float:
+    """CPU µs per call of one run of ``variant``."""
+    store: Store | None = None
+    if variant.startswith("csms"):
+        store = MemoryStore() if variant == "csms-memory" else SqliteStore(directory / "b.db")
+        await store.open()
+        router: Router = Csms(store, versions=(OcppVersion.V16,), message_log=False).router(
+            OcppVersion.V16
+        )
+    else:
+        router = runtime_router(async_handlers=variant == "runtime-async")
+    conn = OcppConnection(DropTransport(), OcppVersion.V16, router, identity="CP7")
+    conn.receive(frame(0, "BootNotification"))
+    await conn.drain()
+    frames = [frame(n, MIX[n % len(MIX)]) for n in range(1, calls + 1)]
+    gc.collect()
+    start = time.process_time()
+    for k in range(0, len(frames), IN_FLIGHT):
+        for data in frames[k : k + IN_FLIGHT]:
+            conn.receive(data)
+        await conn.drain()
+    cpu = time.process_time() - start
+    if store is not None:
+        await store.close()
+    return cpu / calls * 1e6
+
+
+async def main() -> None:
+    """Print one Markdown row per variant."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("variants", nargs="*", help=f"some of {', '.join(VARIANTS)} (all)")
+    parser.add_argument("--calls", type=int, default=20_000)
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args()
+    unknown = set(args.variants) - set(VARIANTS)
+    if unknown:
+        parser.error(f"unknown variants: {', '.join(sorted(unknown))}")
+    print(f"1.6 load mix, {IN_FLIGHT} CALLs in flight, {datetime.now(UTC):%Y-%m-%d}")
+    print("| variant | CPU µs per call (median; min–max) |\n|---|---:|")
+    for variant in args.variants or VARIANTS:
+        runs = []
+        for _ in range(args.repeats):
+            with tempfile.TemporaryDirectory() as directory:
+                runs.append(await measure(variant, args.calls, Path(directory)))
+        print(f"| {variant} | {statistics.median(runs):.1f} ({min(runs):.1f}–{max(runs):.1f}) |")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
