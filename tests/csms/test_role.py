@@ -108,6 +108,45 @@ def test_a_full_1_6_session_is_stored_and_idempotent_under_retries() -> None:
     run(main)
 
 
+def test_v16_meter_values_go_to_their_transaction_or_the_event_log() -> None:
+    """A transaction the store knows but the CSMS did not start in this process (e.g. before a
+    restart) gets its samples; an unknown transaction id, or none, puts the message in the event
+    log and attaches nothing."""
+
+    async def main() -> None:
+        store = MemoryStore()
+        csms = Csms(store)
+        await csms.start("127.0.0.1", 0)
+        earlier = await store.start_transaction("CP1", 1, "TAG", 0, T0)
+        client, conn, runner = await connect(csms, "CP1", OcppVersion.V16)
+        await conn.call(
+            v16.BootNotificationRequest(charge_point_vendor="A", charge_point_model="B")
+        )
+        sampled = [v16.SampledValue(value="5")]
+
+        def values(transaction_id: int | None, minute: int) -> v16.MeterValuesRequest:
+            when = T0 + timedelta(minutes=minute)
+            return v16.MeterValuesRequest(
+                connector_id=1,
+                transaction_id=transaction_id,
+                meter_value=[v16.MeterValue(timestamp=when, sampled_value=sampled)],
+            )
+
+        await conn.call(values(int(earlier.ocpp_id), 1))
+        await conn.call(values(int(earlier.ocpp_id), 2))  # now from the in-memory index
+        await conn.call(values(987654, 3))
+        await conn.call(values(None, 4))
+        stored = await store.meter_values(earlier.id)
+        assert [s.timestamp for s in stored] == [T0 + timedelta(minutes=m) for m in (1, 2)]
+        logged = await store.events("CP1", "MeterValues")
+        assert [e.data.get("transactionId") for e in logged] == [None, 987654]  # newest first
+        await client.close()
+        await runner
+        await csms.close()
+
+    run(main)
+
+
 def test_calls_before_an_accepted_boot_get_security_error() -> None:
     async def main() -> None:
         store = MemoryStore()

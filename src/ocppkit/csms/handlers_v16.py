@@ -143,10 +143,10 @@ def install_v16(router: Router, ctx: CsmsContext) -> None:
     async def meter_values(
         req: v16.MeterValuesRequest, conn: OcppConnection
     ) -> v16.MeterValuesResponse:
-        samples = _samples(req.meter_value)
         if req.transaction_id is None:  # outside a transaction: kept in the event log, as in 2.x
             await ctx.record_event(conn.identity, "MeterValues", req)
             return v16.MeterValuesResponse()
+        samples = _samples(req.meter_value)
         wire_id = str(req.transaction_id)
         tx_id = ctx.known_transactions.get((conn.identity, wire_id))
         if tx_id is not None:
