@@ -1,8 +1,9 @@
 """CPU per call of the CSMS role in process (no sockets): what the CSMS adds to the runtime.
 
 Feeds the shared load's 1.6 mix (Heartbeat, StatusNotification, 2 x MeterValues naming a
-transaction the CSMS never started, 7 sampled values) to one ``OcppConnection`` over a transport
-that drops what is written, 50 CALLs at a time (as 50 charge points would have in flight), then
+transaction the CSMS never started, 7 sampled values) to one ``OcppConnection`` over
+``bench_layers.SinkTransport`` (drops what is written), 50 CALLs at a time (as 50 charge points
+would have in flight), then
 waits for the answers. Variants:
 
 - ``runtime``: the four handlers as plain functions (answered inline), as ``server.py``;
@@ -29,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
+from bench_layers import SinkTransport  # this folder is on sys.path when run as a script
 
 from ocppkit.csms.role import Csms
 from ocppkit.messages import v16
@@ -70,24 +72,6 @@ PAYLOADS: dict[str, dict[str, Any]] = {
 }
 MIX = ("Heartbeat", "StatusNotification", "MeterValues", "MeterValues")
 IN_FLIGHT = 50
-
-
-class DropTransport:
-    """A push transport that drops what is written."""
-
-    subprotocol = "ocpp1.6"
-
-    def send_nowait(self, data: bytes) -> None:
-        pass
-
-    async def send(self, data: bytes) -> None:
-        pass
-
-    async def recv(self) -> bytes:
-        raise NotImplementedError
-
-    async def close(self, code: int = 1000, reason: str = "") -> None:
-        pass
 
 
 def frame(n: int, action: str) -> bytes:
@@ -134,7 +118,7 @@ async def measure(variant: str, calls: int, directory: Path) -> float:
         )
     else:
         router = runtime_router(async_handlers=variant == "runtime-async")
-    conn = OcppConnection(DropTransport(), OcppVersion.V16, router, identity="CP7")
+    conn = OcppConnection(SinkTransport(), OcppVersion.V16, router, identity="CP7")
     conn.receive(frame(0, "BootNotification"))
     await conn.drain()
     frames = [frame(n, MIX[n % len(MIX)]) for n in range(1, calls + 1)]

@@ -106,20 +106,19 @@ class ClientLink:
 
 async def wait_accepted(cp: ChargePoint16, timeout: float | None = None) -> bool:
     """Wait until the CSMS accepted the boot; False when ``timeout`` seconds passed first."""
-    done = asyncio.Event()
-    cp.boot.when_accepted(done.set)
-    try:
-        await asyncio.wait_for(done.wait(), timeout)
-    except TimeoutError:
-        return False
-    return True
+    return await _wait(cp.boot.when_accepted, timeout)
 
 
 async def wait_delivered(cp: ChargePoint16, timeout: float | None = None) -> bool:
     """Wait until the outbox is empty (every transaction message delivered or discarded);
     False when ``timeout`` seconds passed first."""
+    return await _wait(cp.outbox.when_empty, timeout)
+
+
+async def _wait(when: Callable[[Callable[[], None]], object], timeout: float | None) -> bool:
+    """Register an event's setter with ``when``; wait for it, False after ``timeout``."""
     done = asyncio.Event()
-    cp.outbox.when_empty(done.set)
+    when(done.set)
     try:
         await asyncio.wait_for(done.wait(), timeout)
     except TimeoutError:

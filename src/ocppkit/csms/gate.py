@@ -248,9 +248,8 @@ class GatedRouter(Router):
     ) -> Callable[[TypedHandler[Resp]], TypedHandler[Resp]]:
         """As ``Router.on``; the registered handler is wrapped with the acceptance check."""
         action = self._action(request_type)
-        register = super().on(request_type)
         if action in _UNGATED:
-            return self._boot_register(register)
+            return self._boot_register(super().on(request_type))
         is_accepted = self.is_accepted
         allows = self.allows
 
@@ -261,15 +260,13 @@ class GatedRouter(Router):
 
         def gated_register(handler: TypedHandler[Resp]) -> TypedHandler[Resp]:
             # one plain wrapper for both kinds: for a coroutine function it returns the
-            # handler's coroutine itself (no extra coroutine frame per CALL), so the route is
-            # marked async by hand
+            # handler's coroutine itself (no extra coroutine frame per CALL), routed as async
             def gated(request: Any, conn: OcppConnection) -> Any:
                 if not is_accepted(conn) and not allows(conn, action):
                     raise refuse(conn)
                 return handler(request, conn)
 
-            register(gated)
-            self._routes[action].is_async = inspect.iscoroutinefunction(handler)
+            self._set_handler(action, gated, inspect.iscoroutinefunction(handler))
             return handler
 
         return gated_register

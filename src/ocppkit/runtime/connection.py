@@ -275,14 +275,18 @@ class OcppConnection:
         self._session.send_error(uid, error)
         return False
 
+    def _outgoing(self, data: bytes) -> None:
+        """A frame is about to be written: the frame hook and the wire log see it."""
+        if self.on_frame is not None:
+            self.on_frame("out", data)
+        if wire_log.isEnabledFor(logging.DEBUG):
+            wire_log.debug("%s -> %s", self.identity, _text(data))
+
     def _flush_now(self) -> None:
         """Write pending frames synchronously (transports with ``send_nowait``)."""
         assert self._send_now is not None
         for data in self._session.data_to_send():
-            if self.on_frame is not None:
-                self.on_frame("out", data)
-            if wire_log.isEnabledFor(logging.DEBUG):
-                wire_log.debug("%s -> %s", self.identity, _text(data))
+            self._outgoing(data)
             try:
                 self._send_now(data)
             except TransportClosed:
@@ -297,10 +301,7 @@ class OcppConnection:
             return
         async with self._send_lock:
             for data in self._session.data_to_send():
-                if self.on_frame is not None:
-                    self.on_frame("out", data)
-                if wire_log.isEnabledFor(logging.DEBUG):
-                    wire_log.debug("%s -> %s", self.identity, _text(data))
+                self._outgoing(data)
                 try:
                     await self.transport.send(data)
                 except TransportClosed:

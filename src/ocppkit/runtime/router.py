@@ -85,12 +85,16 @@ class Router:
         action = self._action(request_type)
 
         def register(handler: TypedHandler[Resp]) -> TypedHandler[Resp]:
-            previous = self._routes.get(action)
-            is_async = inspect.iscoroutinefunction(handler)
-            self._routes[action] = Route(handler, previous.after if previous else None, is_async)
+            self._set_handler(action, handler, inspect.iscoroutinefunction(handler))
             return handler
 
         return register
+
+    def _set_handler(self, action: str, handler: Handler, is_async: bool) -> None:
+        """Route ``action`` to ``handler`` (keeping its after-hook); ``is_async``: the handler
+        returns an awaitable to run in a task of its own."""
+        previous = self._routes.get(action)
+        self._routes[action] = Route(handler, previous.after if previous else None, is_async)
 
     def add(self, request_type: type[OcppRequest[Resp]], handler: TypedHandler[Resp]) -> None:
         """Register ``handler`` for ``request_type``'s action (the non-decorator form of ``on``)."""

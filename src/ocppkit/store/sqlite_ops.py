@@ -312,10 +312,8 @@ def _add_transaction_meter_values(
     samples: Sequence[MeterSample],
     unknown: tuple[str, str, int, str] | None,
 ) -> int | None:
-    row = conn.execute(
-        "SELECT id FROM transactions WHERE station_id = ? AND ocpp_id = ?", (station_id, ocpp_id)
-    ).fetchone()
-    if row is None:
+    tx = _find_transaction(conn, station_id, ocpp_id)
+    if tx is None:
         if unknown is not None:
             _record_event(conn, *unknown)
         return None
@@ -323,13 +321,13 @@ def _add_transaction_meter_values(
     # in _ONE_STATEMENT for the unknown case, which writes one row or nothing)
     conn.execute("SAVEPOINT samples")
     try:
-        _insert_samples(conn, row[0], samples)
+        _insert_samples(conn, tx.id, samples)
     except BaseException:
         conn.execute("ROLLBACK TO samples")
         raise
     finally:
         conn.execute("RELEASE samples")
-    return int(row[0])
+    return tx.id
 
 
 def _insert_samples(
