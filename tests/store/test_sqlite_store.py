@@ -497,13 +497,108 @@ def test_meter_values_by_wire_id_fail_whole(tmp_path: Path) -> None:
     run(main())
 
 
+GROUPED_OPERATIONS: st.SearchStrategy[tuple[Any, ...]] = st.one_of(
+    st.tuples(
+        st.just("status"),
+        STATIONS_AB := st.sampled_from(["A", "B"]),
+        st.integers(0, 2),
+        st.sampled_from(["Available", "Charging"]),
+        st.integers(0, 3).map(at),
+    ),
+    st.tuples(st.just("record_event"), STATIONS_AB, st.integers(0, 3).map(at)),
+    st.tuples(
+        st.just("meter"),
+        STATIONS_AB,
+        st.sampled_from(["1", "2", "9"]),
+        st.integers(0, 3).map(at),
+        st.sampled_from("123"),
+        st.booleans(),
+    ),
+)
+
+
+async def apply_grouped(store: Store, op: tuple[Any, ...]) -> Any:
+    """One operation of the kinds the SQLite writer groups."""
+    kind, station, *args = op
+    if kind == "status":
+        connector, state, when = args
+        return await store.record_status(status(station, connector, state, when))
+    if kind == "record_event":
+        return await store.record_event(event(station, "DataTransfer", args[0]))
+    ocpp_id, when, value, log_unknown = args
+    unknown = event(station, "MeterValues", at(100), id=ocpp_id) if log_unknown else None
+    return await store.add_transaction_meter_values(
+        station, ocpp_id, [sample(when, value)], unknown
+    )
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(GROUPED_OPERATIONS, min_size=2, max_size=30))
+def test_grouped_writes_match_one_by_one(operations: list[tuple[Any, ...]]) -> None:
+    """Operations queued together (one batch, the writer's many-forms) leave the state and
+    answers that the same operations one at a time leave in ``MemoryStore``."""
+
+    async def main(path: Path) -> None:
+        memory = MemoryStore()
+        async with SqliteStore(path) as sqlite:
+            await memory.open()
+            for store in (sqlite, memory):  # transactions "1" of A and B, "2" of A
+                for station, ocpp_id in (("A", "1"), ("B", "1"), ("A", "2")):
+                    await store.transaction_event(station, ocpp_id, 0, "Started", at(0))
+            expected = [await apply_grouped(memory, op) for op in operations]
+            held, release = await hold_writer(sqlite)
+            commits = sqlite.commits
+            calls = [asyncio.ensure_future(apply_grouped(sqlite, op)) for op in operations]
+            await asyncio.sleep(0)  # every call is queued behind the held writer
+            release.set()
+            await held
+            assert await asyncio.gather(*calls) == expected
+            assert sqlite.commits - commits == 2  # the gate's batch, then all of the calls
+            assert await dump(sqlite) == await dump(memory)
+
+    with tempfile.TemporaryDirectory() as directory:
+        run(main(Path(directory) / "s.db"))
+
+
+def test_a_bad_grouped_call_fails_alone(tmp_path: Path) -> None:
+    """Meter values queued in one batch, one with a sample SQLite cannot bind: that caller gets
+    the error, the others' samples and statuses are stored, in one commit."""
+
+    async def main() -> None:
+        async with SqliteStore(tmp_path / "s.db") as store:
+            tx = await store.start_transaction("CP1", 1, "TAG", 0, T0)
+            unbindable = MeterSample(timestamp=at(2), value=object())  # type: ignore[arg-type]
+            held, release = await hold_writer(store)
+            commits = store.commits
+            calls = [
+                asyncio.ensure_future(store.add_transaction_meter_values("CP1", tx.ocpp_id, s))
+                for s in ([sample(at(1), "1")], [unbindable], [sample(at(3), "3")])
+            ]
+            calls += [
+                asyncio.ensure_future(store.record_status(status("CP1", c, "Charging", at(4))))
+                for c in (1, 2)
+            ]
+            await asyncio.sleep(0)
+            release.set()
+            await held
+            results = await asyncio.gather(*calls, return_exceptions=True)
+            assert results[0] == tx.id
+            assert isinstance(results[1], sqlite3.ProgrammingError)
+            assert results[2:] == [tx.id, None, None]
+            assert store.commits - commits == 2  # the gate's batch, then the five calls
+            assert [s.value for s in await store.meter_values(tx.id)] == ["1", "3"]
+            assert len(await store.current_statuses("CP1")) == 2
+
+    run(main())
+
+
 def test_touches_are_written_behind_in_one_operation_and_shown_at_once(tmp_path: Path) -> None:
     """100 touches: no writer round trip each, one write operation, visible to reads at once,
     on disk after close; a later ``set_connected`` wins over a touch not yet written."""
     path = tmp_path / "s.db"
 
     async def main() -> None:
-        async with SqliteStore(path) as store:
+        async with SqliteStore(path, touch_interval=0) as store:
             for i in range(100):
                 await store.set_connected(f"CP{i}", True, T0)
             held, release = await hold_writer(store)  # touches cannot reach the disk for now
@@ -527,6 +622,31 @@ def test_touches_are_written_behind_in_one_operation_and_shown_at_once(tmp_path:
             assert "unknown" not in stations
 
     run(main())
+
+
+def test_touches_wait_for_the_touch_interval_and_close_writes_them(tmp_path: Path) -> None:
+    """With the default interval, touches are not written with the next write of the loop but
+    later (here: never before close), still shown at once, and on disk after close."""
+    path = tmp_path / "s.db"
+
+    async def main() -> None:
+        async with SqliteStore(path, touch_interval=3600) as store:
+            await store.set_connected("CP1", True, T0)
+            writes = store.writes
+            store.touch("CP1", at(7))
+            await store.record_status(status("CP1", 1, "Available", at(8)))
+            assert store.writes - writes == 1  # the status only
+            station = await store.get_station("CP1")
+            assert station is not None
+            assert station.last_seen == at(7)
+        async with SqliteStore(path) as reopened:
+            station = await reopened.get_station("CP1")
+            assert station is not None
+            assert station.last_seen == at(7)
+
+    run(main())
+    with pytest.raises(ValueError, match="touch_interval"):
+        SqliteStore(path, touch_interval=-1)
 
 
 def test_batch_window_collects_writes(tmp_path: Path) -> None:

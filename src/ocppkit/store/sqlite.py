@@ -44,6 +44,7 @@ from ocppkit.store import (
 from ocppkit.store._rules import EventType, check_count, dump_json
 from ocppkit.store.sqlite_migrations import SchemaVersionError, migrate
 from ocppkit.store.sqlite_ops import (
+    _GROUPED,
     _ONE_STATEMENT,
     _add_meter_values,
     _add_transaction_meter_values,
@@ -97,15 +98,27 @@ class SqliteStore:
     join the same commit (0: commit what is queued at once; under load batches form anyway,
     while the previous commit is syncing).
 
+    ``touch_interval``: seconds between the writes of pending ``touch`` calls (0: at the end of
+    each event-loop iteration); reads show touches at once either way.
+
     For tests and monitoring: ``commits`` (transactions committed), ``writes`` (write
     operations run), ``writer_thread_id`` / ``reader_thread_id`` (``threading.get_ident()`` of
     the threads holding the connections).
     """
 
-    def __init__(self, path: str | Path, *, batch_window: float = 0.0) -> None:
+    def __init__(
+        self, path: str | Path, *, batch_window: float = 0.0, touch_interval: float = 1.0
+    ) -> None:
+        if touch_interval < 0:
+            raise ValueError(f"touch_interval must be >= 0, got {touch_interval}")
         self.path = Path(path)
+        self.touch_interval = touch_interval
         self._db = SqliteWorkers(
-            self.path, migrate=migrate, one_statement=_ONE_STATEMENT, batch_window=batch_window
+            self.path,
+            migrate=migrate,
+            one_statement=_ONE_STATEMENT,
+            grouped=_GROUPED,
+            batch_window=batch_window,
         )
         # the workers' calls themselves, not wrappers: no extra frame on the hot path
         self._write = self._db.write
@@ -181,10 +194,10 @@ class SqliteStore:
     def touch(self, station_id: str, when: datetime) -> None:
         """Update ``last_seen`` of a known station (an unknown one is ignored).
 
-        Write-behind, as the interface allows: returns at once; the touches of one event-loop
-        iteration go to the writer as one operation, and reads see them at once. A crash may
-        lose the touches of the last commit (``last_seen`` is bookkeeping, not acknowledged
-        data)."""
+        Write-behind, as the interface allows: returns at once; the touches of
+        ``touch_interval`` seconds go to the writer as one operation, and reads see them at
+        once. A crash may lose the touches of that last interval (``last_seen`` is
+        bookkeeping, not acknowledged data); ``close()`` writes them."""
         if not self._db.is_open:
             raise RuntimeError("the store is not open")
         if station_id not in self._station_ids:
@@ -192,7 +205,11 @@ class SqliteStore:
         self._seen[station_id] = self._touched[station_id] = _us(when)
         if not self._seen_scheduled:
             self._seen_scheduled = True
-            asyncio.get_running_loop().call_soon(self._queue_seen)
+            loop = asyncio.get_running_loop()
+            if self.touch_interval:
+                loop.call_later(self.touch_interval, self._queue_seen)
+            else:
+                loop.call_soon(self._queue_seen)
 
     async def get_station(self, station_id: str) -> StationRecord | None:
         """One station, or None."""

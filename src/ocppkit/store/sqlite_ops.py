@@ -5,6 +5,7 @@ caller can do it on the event loop (timestamps as microseconds, event data as JS
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -43,6 +44,36 @@ from ocppkit.store.sqlite_rows import (
 )
 
 _replace = msgspec.structs.replace
+
+_ROWS_PER_STATEMENT = 32
+"""Rows per multi-row ``INSERT``: few statements per batch, few distinct statements to cache."""
+
+
+@functools.cache
+def _rows_sql(head: str, width: int, count: int, tail: str) -> str:
+    row = "(" + ", ".join("?" * width) + ")"
+    return f"{head} VALUES {', '.join([row] * count)}{tail}"
+
+
+def _insert_rows(
+    conn: sqlite3.Connection,
+    head: str,
+    rows: Sequence[tuple[Any, ...]],
+    tail: str = "",
+    *,
+    per_statement: int = _ROWS_PER_STATEMENT,
+) -> None:
+    """``head VALUES (…), (…), … tail`` for ``rows`` (all of one width), a statement per
+    ``per_statement`` rows: each statement is one GIL release of the writer thread, where
+    ``executemany`` releases it for every row (under load: a thread switch per row)."""
+    if not rows:
+        return
+    width = len(rows[0])
+    for start in range(0, len(rows), per_statement):
+        chunk = rows[start : start + per_statement]
+        conn.execute(
+            _rows_sql(head, width, len(chunk), tail), [value for row in chunk for value in row]
+        )
 
 
 def _record_boot(conn: sqlite3.Connection, station: StationRecord) -> None:
@@ -92,20 +123,34 @@ def _list_stations(conn: sqlite3.Connection) -> list[StationRecord]:
     return [_station(row) for row in rows]
 
 
+def _status_row(status: ConnectorStatus) -> tuple[Any, ...]:
+    return (
+        status.station_id,
+        status.evse_id,
+        status.connector_id,
+        status.status,
+        status.error_code,
+        status.info,
+        _us(status.timestamp),
+    )
+
+
 def _record_status(conn: sqlite3.Connection, status: ConnectorStatus) -> None:
     # one statement: the trigger statuses_current makes it current unless a newer one is
     conn.execute(
         f"INSERT INTO statuses ({_STATUS_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
-        (
-            status.station_id,
-            status.evse_id,
-            status.connector_id,
-            status.status,
-            status.error_code,
-            status.info,
-            _us(status.timestamp),
-        ),
+        _status_row(status),
     )
+
+
+def _record_statuses(
+    conn: sqlite3.Connection, calls: Sequence[tuple[ConnectorStatus]]
+) -> list[None]:
+    """The many-form of ``_record_status`` (the trigger runs per row, in order)."""
+    _insert_rows(
+        conn, f"INSERT INTO statuses ({_STATUS_COLUMNS})", [_status_row(s) for (s,) in calls]
+    )
+    return [None] * len(calls)
 
 
 def _current_statuses(conn: sqlite3.Connection, station_id: str) -> list[ConnectorStatus]:
@@ -330,26 +375,69 @@ def _add_transaction_meter_values(
     return tx.id
 
 
+def _add_transaction_meter_values_many(
+    conn: sqlite3.Connection,
+    calls: Sequence[tuple[str, str, Sequence[MeterSample], tuple[str, str, int, str] | None]],
+) -> list[int | None]:
+    """The many-form of ``_add_transaction_meter_values``: one look-up for every transaction
+    named, one insert for all samples, one for all unknown messages."""
+    found = _transaction_ids(conn, list(dict.fromkeys((call[0], call[1]) for call in calls)))
+    samples: list[tuple[Any, ...]] = []
+    events: list[tuple[str, str, int, str]] = []
+    results: list[int | None] = []
+    for station_id, ocpp_id, call_samples, unknown in calls:
+        tx_id = found.get((station_id, ocpp_id))
+        if tx_id is not None:
+            samples.extend(_sample_row(tx_id, sample) for sample in call_samples)
+        elif unknown is not None:
+            events.append(unknown)
+        results.append(tx_id)
+    _insert_rows(conn, _INSERT_SAMPLES, samples, " ON CONFLICT DO NOTHING")
+    _insert_rows(conn, _INSERT_EVENTS, events)
+    return results
+
+
+def _transaction_ids(
+    conn: sqlite3.Connection, keys: Sequence[tuple[str, str]]
+) -> dict[tuple[str, str], int]:
+    """Store ids of the transactions among ``keys`` (station, wire id) that exist."""
+    found: dict[tuple[str, str], int] = {}
+    for start in range(0, len(keys), _ROWS_PER_STATEMENT):
+        chunk = keys[start : start + _ROWS_PER_STATEMENT]
+        rows = conn.execute(
+            _rows_sql("SELECT t.id, v.column1, v.column2 FROM (", 2, len(chunk), _JOIN_TX),
+            [value for key in chunk for value in key],
+        ).fetchall()
+        found.update(((station_id, ocpp_id), tx_id) for tx_id, station_id, ocpp_id in rows)
+    return found
+
+
+_JOIN_TX = ") AS v JOIN transactions AS t ON t.station_id = v.column1 AND t.ocpp_id = v.column2"
+_INSERT_SAMPLES = f"INSERT INTO meter_samples (transaction_id, {_SAMPLE_COLUMNS})"
+
+
+def _sample_row(transaction_id: int, s: MeterSample) -> tuple[Any, ...]:
+    return (
+        transaction_id,
+        _us(s.timestamp),
+        s.value,
+        s.measurand,
+        s.phase,
+        s.unit,
+        s.context,
+        s.location,
+    )
+
+
 def _insert_samples(
     conn: sqlite3.Connection, transaction_id: int, samples: Sequence[MeterSample]
 ) -> int:
     before = conn.total_changes
-    conn.executemany(
-        f"INSERT INTO meter_samples (transaction_id, {_SAMPLE_COLUMNS})"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-        [
-            (
-                transaction_id,
-                _us(s.timestamp),
-                s.value,
-                s.measurand,
-                s.phase,
-                s.unit,
-                s.context,
-                s.location,
-            )
-            for s in samples
-        ],
+    _insert_rows(
+        conn,
+        _INSERT_SAMPLES,
+        [_sample_row(transaction_id, sample) for sample in samples],
+        " ON CONFLICT DO NOTHING",
     )
     return conn.total_changes - before
 
@@ -376,30 +464,17 @@ def _list_transactions(conn: sqlite3.Connection, station_id: str | None) -> list
     return [_transaction(row) for row in rows]
 
 
-_ROWS_PER_INSERT = 200
-"""Frames per INSERT statement. ``executemany`` would step once per row, and the sqlite3 module
-releases and retakes the GIL around every step: under load that is a thread switch per frame."""
-
-
-def _insert_rows(table_columns: str, width: int, rows: int) -> str:
-    values = ", ".join(["(" + ", ".join("?" * width) + ")"] * rows)
-    return f"INSERT INTO {table_columns} VALUES {values}"
-
-
-_INSERT_FRAMES = _insert_rows(f"frames ({_FRAME_COLUMNS})", 4, _ROWS_PER_INSERT)
+_FRAMES_PER_STATEMENT = 200
+"""Frames per INSERT statement (a loop turn under load logs hundreds)."""
 
 
 def _log_frames(conn: sqlite3.Connection, frames: Sequence[FrameRecord]) -> None:
-    params: list[Any] = []
-    for f in frames:
-        params += (f.station_id, f.direction, _us(f.timestamp), f.frame)
-    whole = len(frames) - len(frames) % _ROWS_PER_INSERT
-    step = 4 * _ROWS_PER_INSERT
-    for start in range(0, 4 * whole, step):
-        conn.execute(_INSERT_FRAMES, params[start : start + step])
-    if whole < len(frames):
-        rest = _insert_rows(f"frames ({_FRAME_COLUMNS})", 4, len(frames) - whole)
-        conn.execute(rest, params[4 * whole :])
+    _insert_rows(
+        conn,
+        f"INSERT INTO frames ({_FRAME_COLUMNS})",
+        [(f.station_id, f.direction, _us(f.timestamp), f.frame) for f in frames],
+        per_statement=_FRAMES_PER_STATEMENT,
+    )
 
 
 def _frames(
@@ -433,9 +508,18 @@ def _prune_frames(conn: sqlite3.Connection, keep: int, station_ids: Sequence[str
 
 
 def _record_event(conn: sqlite3.Connection, station_id: str, kind: str, ts: int, data: str) -> None:
-    conn.execute(
-        f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES (?, ?, ?, ?)", (station_id, kind, ts, data)
-    )
+    conn.execute(f"{_INSERT_EVENTS} VALUES (?, ?, ?, ?)", (station_id, kind, ts, data))
+
+
+def _record_events(
+    conn: sqlite3.Connection, calls: Sequence[tuple[str, str, int, str]]
+) -> list[None]:
+    """The many-form of ``_record_event``."""
+    _insert_rows(conn, _INSERT_EVENTS, calls)
+    return [None] * len(calls)
+
+
+_INSERT_EVENTS = f"INSERT INTO events ({_EVENT_COLUMNS})"
 
 
 def _events(
@@ -488,3 +572,11 @@ _ONE_STATEMENT: frozenset[Callable[..., Any]] = frozenset(
 failed statement by itself) or ones that take a savepoint of their own where they write more, so
 the writer wraps them in none (saves two statements per operation on the hot path); given to
 ``SqliteWorkers`` as ``one_statement``."""
+
+_GROUPED: dict[Callable[..., Any], Callable[..., list[Any]]] = {
+    _record_status: _record_statuses,
+    _record_event: _record_events,
+    _add_transaction_meter_values: _add_transaction_meter_values_many,
+}
+"""Write operations run once per batch for all their queued calls (``SqliteWorkers.grouped``):
+the frequent ones of a CSMS under load."""

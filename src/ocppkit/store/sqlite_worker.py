@@ -19,6 +19,13 @@ Threads
       fails rolls back its savepoint and fails only its caller; if the commit itself fails
       (I/O error, disk full), every caller of the batch gets the error and nothing of it is
       stored.
+    - **grouped operations**: an operation with a *many-form* (``grouped``) runs once per batch
+      for all its queued calls — e.g. one multi-row ``INSERT`` instead of one statement per
+      call. That matters more than the SQL: the ``sqlite3`` module releases the GIL around every
+      statement, and under load each release is a hand-off to the busy event-loop thread and
+      back (futex system calls, context switches), so statements per batch, not rows, set the
+      writer's cost. Grouped calls run after the batch's other calls (never before a call queued
+      ahead of them), in queue order among themselves.
     - one **reader thread** owns a read-only connection and runs read calls the same way (no
       transaction; WAL lets it read while the writer commits). A write is committed before its
       call returns, so a read issued after it sees it.
@@ -34,7 +41,7 @@ import queue
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
@@ -113,6 +120,11 @@ class SqliteWorkers:
     statement by itself, so they run without a savepoint of their own (two statements fewer per
     operation); any other write gets one.
 
+    ``grouped``: write operations with a many-form, ``{fn: many}``: ``many(conn, calls)`` gets
+    the argument tuples of every queued call of ``fn`` (positional arguments only) and returns
+    their results in the same order. It runs in a savepoint; if it raises, the calls run one by
+    one through ``fn``, so a bad call fails only its own caller. A lone call runs through ``fn``.
+
     ``batch_window``: seconds the writer waits, after the first queued write, for more writes to
     join the same commit (0: commit what is queued at once; under load batches form anyway,
     while the previous commit is syncing).
@@ -138,6 +150,7 @@ class SqliteWorkers:
         *,
         migrate: Callable[[sqlite3.Connection], object],
         one_statement: frozenset[Callable[..., Any]] = frozenset(),
+        grouped: Mapping[Callable[..., Any], Callable[..., list[Any]]] | None = None,
         batch_window: float = 0.0,
         thread_name: str = "ocppkit-sqlite",
     ) -> None:
@@ -146,6 +159,7 @@ class SqliteWorkers:
         self.path = Path(path)
         self.migrate = migrate
         self.one_statement = one_statement
+        self.grouped = dict(grouped or {})
         self.batch_window = batch_window
         self.thread_name = thread_name
         self.commits = 0
@@ -230,6 +244,8 @@ class SqliteWorkers:
                 conn.execute("PRAGMA synchronous = FULL")
                 conn.execute("PRAGMA fullfsync = ON")  # macOS: flush the drive's cache too
                 conn.execute("PRAGMA foreign_keys = ON")
+                # statement journals and materialised subqueries: memory, not temporary files
+                conn.execute("PRAGMA temp_store = MEMORY")
                 try:
                     self.migrate(conn)
                 except SchemaVersionError as exc:
@@ -298,28 +314,23 @@ class SqliteWorkers:
         return ops, None
 
     def _run_writes(self, conn: sqlite3.Connection, ops: list[_Op]) -> list[tuple[bool, Any]]:
-        """One transaction, a savepoint per operation, one commit."""
-        results: list[tuple[bool, Any]] = []
-        one_statement = self.one_statement
+        """One transaction, a savepoint per operation (or per group), one commit."""
+        results: list[tuple[bool, Any]] = [(False, None)] * len(ops)
+        grouped = self.grouped
+        groups: dict[Callable[..., Any], list[int]] = {}
         try:
             conn.execute("BEGIN IMMEDIATE")
-            for op in ops:
-                savepoint = op.fn not in one_statement
-                if savepoint:
-                    conn.execute("SAVEPOINT op")
-                try:
-                    value = op.fn(conn, *op.args, **op.kwargs)
-                except Exception as exc:
-                    if not conn.in_transaction:  # SQLite aborted the transaction (I/O error …)
-                        raise
-                    if savepoint:
-                        conn.execute("ROLLBACK TO op")
-                        conn.execute("RELEASE op")
-                    results.append((False, exc))
+            for index, op in enumerate(ops):
+                if op.fn in grouped and not op.kwargs:
+                    groups.setdefault(op.fn, []).append(index)
                 else:
-                    if savepoint:
-                        conn.execute("RELEASE op")
-                    results.append((True, value))
+                    results[index] = self._run_one(conn, op)
+            for fn, indexes in groups.items():
+                members = [ops[index] for index in indexes]
+                for index, result in zip(
+                    indexes, self._run_group(conn, grouped[fn], members), strict=True
+                ):
+                    results[index] = result
             conn.execute("COMMIT")
         except Exception as exc:  # nothing of the batch is stored: every caller learns it
             if conn.in_transaction:
@@ -329,6 +340,45 @@ class SqliteWorkers:
         self.commits += 1
         self.writes += len(ops)
         return results
+
+    def _run_one(self, conn: sqlite3.Connection, op: _Op) -> tuple[bool, Any]:
+        """Run one call in the open transaction (in a savepoint unless it is one statement)."""
+        savepoint = op.fn not in self.one_statement
+        if savepoint:
+            conn.execute("SAVEPOINT op")
+        try:
+            value = op.fn(conn, *op.args, **op.kwargs)
+        except Exception as exc:
+            if not conn.in_transaction:  # SQLite aborted the transaction (I/O error …)
+                raise
+            if savepoint:
+                conn.execute("ROLLBACK TO op")
+                conn.execute("RELEASE op")
+            return False, exc
+        if savepoint:
+            conn.execute("RELEASE op")
+        return True, value
+
+    def _run_group(
+        self, conn: sqlite3.Connection, many: Callable[..., list[Any]], ops: list[_Op]
+    ) -> list[tuple[bool, Any]]:
+        """Run the calls of one grouped operation through its many-form, or one by one if that
+        fails."""
+        if len(ops) == 1:
+            return [self._run_one(conn, ops[0])]
+        conn.execute("SAVEPOINT grp")
+        try:
+            values = many(conn, [op.args for op in ops])
+        except Exception:
+            if not conn.in_transaction:
+                raise
+            conn.execute("ROLLBACK TO grp")
+            conn.execute("RELEASE grp")
+            return [self._run_one(conn, op) for op in ops]
+        conn.execute("RELEASE grp")
+        if len(values) != len(ops):
+            raise RuntimeError(f"{many.__name__} returned {len(values)} results for {len(ops)}")
+        return [(True, value) for value in values]
 
     @staticmethod
     def _run_reads(conn: sqlite3.Connection, ops: list[_Op]) -> list[tuple[bool, Any]]:
