@@ -137,3 +137,28 @@ def test_a_many_form_with_the_wrong_number_of_results_fails_the_batch(tmp_path: 
     run_workers(tmp_path, short, body)
     with pytest.raises(ValueError, match="batch_window"):
         SqliteWorkers(tmp_path / "w.db", migrate=migrate, batch_window=-1)
+
+
+def test_write_calls_of_one_loop_turn_reach_the_writer_together(tmp_path: Path) -> None:
+    """Calls made in one event-loop iteration are handed over as one item: one commit for all
+    of them, without holding the writer; calls still pending at close run before it ends."""
+    many = PutMany()
+
+    async def body(workers: SqliteWorkers) -> None:
+        commits = workers.commits
+        assert await asyncio.gather(*(workers.write(put, v) for v in range(10))) == list(range(10))
+        assert workers.commits - commits == 1
+        assert many.runs == [10]
+
+    run_workers(tmp_path, many, body)
+
+    async def close_early() -> None:
+        workers = SqliteWorkers(tmp_path / "w.db", migrate=migrate)
+        await workers.open()
+        pending = [workers.write(put, v) for v in (20, 21)]
+        await workers.close()  # the calls were not on the writer's queue yet
+        assert [await future for future in pending] == [20, 21]
+        with pytest.raises(RuntimeError, match="not open"):
+            workers.write(put, 22)
+
+    asyncio.run(asyncio.wait_for(close_early(), 30))

@@ -11,8 +11,11 @@ Durability
     The database is one file (with SQLite's ``-wal`` and ``-shm`` companions while it is open).
 
 Threads
-    - one **writer thread** owns the only write connection. Write calls put an operation on its
-      queue and await a future. The writer takes *every* operation queued so far (after
+    - one **writer thread** owns the only write connection. Write calls collect their
+      operations on the event loop and hand them to the writer's queue once per event-loop
+      iteration (one wake-up of the writer per iteration, not per call: under load a wake-up per
+      call is a GIL hand-off per call); the callers await futures. The writer takes *every*
+      operation queued so far (after
       ``batch_window`` seconds more, when > 0), runs them in **one** transaction with a
       ``SAVEPOINT`` each, commits once (one fsync for the whole batch: *group commit*), then
       resolves the callers' futures through ``loop.call_soon_threadsafe``. An operation that
@@ -83,6 +86,11 @@ class _Stop:
     def __init__(self, loop: asyncio.AbstractEventLoop, future: asyncio.Future[None]) -> None:
         self.loop = loop
         self.future = future
+
+
+_Item = (
+    _Op | list[_Op] | _Stop
+)  # a queue's items: a call, the write calls of one loop turn, the end
 
 
 def _settle(outcomes: list[Outcome]) -> None:
@@ -166,9 +174,12 @@ class SqliteWorkers:
         self.writes = 0
         self.writer_thread_id: int | None = None
         self.reader_thread_id: int | None = None
-        self._write_queue: queue.SimpleQueue[_Op | _Stop] | None = None
-        self._read_queue: queue.SimpleQueue[_Op | _Stop] | None = None
+        self._write_queue: queue.SimpleQueue[_Item] | None = None
+        self._read_queue: queue.SimpleQueue[_Item] | None = None
         self._threads: list[threading.Thread] = []
+        # write calls of this event-loop iteration, not yet on the writer's queue, and their loop
+        self._pending: list[_Op] = []
+        self._pending_loop: asyncio.AbstractEventLoop | None = None
 
     @property
     def is_open(self) -> bool:
@@ -180,8 +191,8 @@ class SqliteWorkers:
         """Open the connections (migrating the schema on the writer's); start the threads."""
         if self._threads:
             raise RuntimeError("the store is already open")
-        write_queue: queue.SimpleQueue[_Op | _Stop] = queue.SimpleQueue()
-        read_queue: queue.SimpleQueue[_Op | _Stop] = queue.SimpleQueue()
+        write_queue: queue.SimpleQueue[_Item] = queue.SimpleQueue()
+        read_queue: queue.SimpleQueue[_Item] = queue.SimpleQueue()
         await self._start_thread("writer", write_queue, write=True)
         try:
             await self._start_thread("reader", read_queue, write=False)
@@ -192,12 +203,13 @@ class SqliteWorkers:
 
     async def close(self) -> None:
         """Run every queued call, commit, stop the threads and close the connections."""
+        self._hand_off()
         queues = [q for q in (self._read_queue, self._write_queue) if q is not None]
         self._write_queue = self._read_queue = None  # no new calls from now on
         await self._stop_threads(queues)
 
     async def _start_thread(
-        self, name: str, jobs: queue.SimpleQueue[_Op | _Stop], *, write: bool
+        self, name: str, jobs: queue.SimpleQueue[_Item], *, write: bool
     ) -> None:
         loop = asyncio.get_running_loop()
         started: asyncio.Future[None] = loop.create_future()
@@ -218,7 +230,7 @@ class SqliteWorkers:
             raise
         self._threads.append(thread)
 
-    async def _stop_threads(self, queues: list[queue.SimpleQueue[_Op | _Stop]]) -> None:
+    async def _stop_threads(self, queues: list[queue.SimpleQueue[_Item]]) -> None:
         loop = asyncio.get_running_loop()
         stopped: list[asyncio.Future[None]] = []
         for jobs in queues:
@@ -259,7 +271,7 @@ class SqliteWorkers:
 
     def _serve(
         self,
-        jobs: queue.SimpleQueue[_Op | _Stop],
+        jobs: queue.SimpleQueue[_Item],
         write: bool,
         loop: asyncio.AbstractEventLoop,
         started: asyncio.Future[None],
@@ -290,13 +302,13 @@ class SqliteWorkers:
         _notify(stop.loop, [(stop.future, True, None)])
 
     def _next_batch(
-        self, jobs: queue.SimpleQueue[_Op | _Stop], write: bool
+        self, jobs: queue.SimpleQueue[_Item], write: bool
     ) -> tuple[list[_Op], _Stop | None]:
         """Block for one job, then take every job queued so far (after ``batch_window``)."""
         item = jobs.get()
         if isinstance(item, _Stop):
             return [], item
-        ops = [item]
+        ops = item if isinstance(item, list) else [item]
         deadline = time.monotonic() + self.batch_window if write and self.batch_window else None
         while len(ops) < self.max_batch:
             try:
@@ -310,7 +322,10 @@ class SqliteWorkers:
                 continue
             if isinstance(item, _Stop):
                 return ops, item
-            ops.append(item)
+            if isinstance(item, list):
+                ops += item
+            else:
+                ops.append(item)
         return ops, None
 
     def _run_writes(self, conn: sqlite3.Connection, ops: list[_Op]) -> list[tuple[bool, Any]]:
@@ -393,7 +408,7 @@ class SqliteWorkers:
     # calls ----------------------------------------------------------------------------------------
     @staticmethod
     def _submit(
-        jobs: queue.SimpleQueue[_Op | _Stop] | None,
+        jobs: queue.SimpleQueue[_Item] | None,
         fn: Callable[Concatenate[sqlite3.Connection, P], T],
         *args: P.args,
         **kwargs: P.kwargs,
@@ -413,8 +428,25 @@ class SqliteWorkers:
         **kwargs: P.kwargs,
     ) -> asyncio.Future[T]:
         """Queue ``fn(conn, *args, **kwargs)`` for the writer's next group commit; await the
-        returned future for its result."""
-        return self._submit(self._write_queue, fn, *args, **kwargs)
+        returned future for its result. Calls reach the writer at the end of the event-loop
+        iteration, in call order."""
+        if self._write_queue is None:
+            raise RuntimeError("the store is not open")
+        loop = asyncio.get_running_loop()
+        if loop is not self._pending_loop:  # another loop's calls go first (not the usual case)
+            self._hand_off()
+            self._pending_loop = loop
+        future: asyncio.Future[T] = loop.create_future()
+        self._pending.append(_Op(fn, args, kwargs, loop, future))
+        if len(self._pending) == 1:
+            loop.call_soon(self._hand_off)
+        return future
+
+    def _hand_off(self) -> None:
+        """Put the write calls collected so far on the writer's queue, as one item."""
+        if self._pending and self._write_queue is not None:
+            pending, self._pending = self._pending, []
+            self._write_queue.put(pending)
 
     def read(
         self,
