@@ -14,6 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from ocppkit.cli import main
+from ocppkit.cli.logs import _Cursor, _new_frames
 from ocppkit.messages import v16
 from ocppkit.protocol import OcppVersion
 from ocppkit.runtime.client import HandshakeError, OcppClient
@@ -65,6 +66,30 @@ def test_logs_prints_a_stations_frames_readably(tmp_path: Path) -> None:
         '2025-03-04T05:06:07.000+00:00 <- [2,"1","Heartbeat",{}]',
         '2025-03-04T05:06:07.000+00:00 -> [3,"1",{}]',
     ]
+
+
+def test_logs_follow_shows_frames_logged_later_with_the_same_timestamp(tmp_path: Path) -> None:
+    """``--follow`` looks again from where it was: frames logged between two looks with the
+    timestamp of the last frame shown are shown too, once each, in order."""
+    t0 = datetime(2025, 3, 4, 5, 6, 7, tzinfo=UTC)
+    t1 = datetime(2025, 3, 4, 5, 6, 8, tzinfo=UTC)
+
+    def frame(text: str, when: datetime) -> FrameRecord:
+        return FrameRecord(station_id="CP-1", direction="in", timestamp=when, frame=text)
+
+    async def main() -> None:
+        async with SqliteStore(tmp_path / "csms.db") as store:
+            cursor = _Cursor()
+            await store.log_frames([frame("a", t0), frame("b", t0)])
+            assert [f.frame for f in await _new_frames(store, "CP-1", cursor)] == ["a", "b"]
+            assert await _new_frames(store, "CP-1", cursor) == []
+            await store.log_frames([frame("c", t0), frame("d", t1)])
+            assert [f.frame for f in await _new_frames(store, "CP-1", cursor)] == ["c", "d"]
+            await store.log_frames([frame("e", t1), frame("f", t1)])
+            assert [f.frame for f in await _new_frames(store, "CP-1", cursor)] == ["e", "f"]
+            assert await _new_frames(store, "CP-1", cursor) == []
+
+    asyncio.run(asyncio.wait_for(main(), 30))
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import click
 
@@ -14,6 +14,41 @@ from ocppkit.store.sqlite import SqliteStore
 __all__ = ["logs"]
 
 _ARROW = {"in": "<-", "out": "->"}
+
+
+class _Cursor:
+    """Where ``--follow`` is in a station's log: the newest timestamp shown, and how many frames
+    with that timestamp were shown (more may be logged later with the same timestamp)."""
+
+    def __init__(self) -> None:
+        self.timestamp: datetime | None = None
+        self.at_timestamp = 0
+
+    def shown(self, frame: FrameRecord) -> None:
+        if frame.timestamp == self.timestamp:
+            self.at_timestamp += 1
+        else:
+            self.timestamp, self.at_timestamp = frame.timestamp, 1
+
+
+async def _new_frames(store: SqliteStore, station: str, cursor: _Cursor) -> list[FrameRecord]:
+    """The frames logged after those ``cursor`` has seen (up to 10,000), marked as seen. The log
+    is ordered by (timestamp, arrival): frames at the cursor's timestamp are asked for again and
+    the ones already shown skipped."""
+    after = None if cursor.timestamp is None else cursor.timestamp - _ONE_US
+    skip = cursor.at_timestamp
+    new: list[FrameRecord] = []
+    for frame in await store.frames(station, limit=10_000, after=after):
+        if skip and frame.timestamp == cursor.timestamp:
+            skip -= 1
+            continue
+        new.append(frame)
+    for frame in new:
+        cursor.shown(frame)
+    return new
+
+
+_ONE_US = timedelta(microseconds=1)  # the store keeps timestamps to the microsecond
 
 
 def _line(frame: FrameRecord) -> str:
@@ -53,15 +88,15 @@ def logs(station: str, db: str, lines: int, follow: bool, interval: float) -> No
     async def main() -> None:
         async with SqliteStore(db) as store:
             everything = await store.frames(station, limit=10**9)
-            shown = everything[-lines:] if lines else []
-            for frame in shown:
+            for frame in everything[-lines:] if lines else []:
                 click.echo(_line(frame))
-            last: datetime | None = everything[-1].timestamp if everything else None
+            cursor = _Cursor()
+            for frame in everything:
+                cursor.shown(frame)
             while follow:
                 await asyncio.sleep(interval)  # the log lives in another process: look again
-                for frame in await store.frames(station, limit=10_000, after=last):
+                for frame in await _new_frames(store, station, cursor):
                     click.echo(_line(frame))
-                    last = frame.timestamp
 
     with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C ends --follow quietly
         asyncio.run(main())
