@@ -15,13 +15,12 @@ Threads
       operations on the event loop and hand them to the writer's queue once per event-loop
       iteration (one wake-up of the writer per iteration, not per call: under load a wake-up per
       call is a GIL hand-off per call); the callers await futures. The writer takes *every*
-      operation queued so far (after
-      ``batch_window`` seconds more, when > 0), runs them in **one** transaction with a
-      ``SAVEPOINT`` each, commits once (one fsync for the whole batch: *group commit*), then
-      resolves the callers' futures through ``loop.call_soon_threadsafe``. An operation that
-      fails rolls back its savepoint and fails only its caller; if the commit itself fails
-      (I/O error, disk full), every caller of the batch gets the error and nothing of it is
-      stored.
+      operation queued so far (after ``batch_window`` seconds more, when > 0), runs them in
+      **one** transaction with a ``SAVEPOINT`` each, commits once (one fsync for the whole
+      batch: *group commit*), then resolves the callers' futures through
+      ``loop.call_soon_threadsafe``. An operation that fails rolls back its savepoint and fails
+      only its caller; if the commit itself fails (I/O error, disk full), every caller of the
+      batch gets the error and nothing of it is stored.
     - **grouped operations**: an operation with a *many-form* (``grouped``) runs once per batch
       for all its queued calls — e.g. one multi-row ``INSERT`` instead of one statement per
       call. That matters more than the SQL: the ``sqlite3`` module releases the GIL around every
@@ -88,9 +87,8 @@ class _Stop:
         self.future = future
 
 
-_Item = (
-    _Op | list[_Op] | _Stop
-)  # a queue's items: a call, the write calls of one loop turn, the end
+# what a worker's queue holds: a call, the write calls of one event-loop iteration, the end
+_Item = _Op | list[_Op] | _Stop
 
 
 def _settle(outcomes: list[Outcome]) -> None:
@@ -150,7 +148,8 @@ class SqliteWorkers:
     """
 
     max_batch = 10_000
-    """At most this many operations per transaction."""
+    """The writer stops taking queued items for a transaction once it holds this many operations
+    (an event-loop iteration's calls are taken whole, so a batch may hold a few more)."""
 
     def __init__(
         self,
