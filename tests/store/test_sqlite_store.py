@@ -497,10 +497,11 @@ def test_meter_values_by_wire_id_fail_whole(tmp_path: Path) -> None:
     run(main())
 
 
+STATIONS_AB = st.sampled_from(["A", "B"])
 GROUPED_OPERATIONS: st.SearchStrategy[tuple[Any, ...]] = st.one_of(
     st.tuples(
         st.just("status"),
-        STATIONS_AB := st.sampled_from(["A", "B"]),
+        STATIONS_AB,
         st.integers(0, 2),
         st.sampled_from(["Available", "Charging"]),
         st.integers(0, 3).map(at),
@@ -625,8 +626,8 @@ def test_touches_are_written_behind_in_one_operation_and_shown_at_once(tmp_path:
 
 
 def test_touches_wait_for_the_touch_interval_and_close_writes_them(tmp_path: Path) -> None:
-    """With the default interval, touches are not written with the next write of the loop but
-    later (here: never before close), still shown at once, and on disk after close."""
+    """With a touch interval, touches are not written with the loop's next write but later
+    (here: never before close), still shown at once, and on disk after close."""
     path = tmp_path / "s.db"
 
     async def main() -> None:
