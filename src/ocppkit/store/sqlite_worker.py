@@ -405,20 +405,6 @@ class SqliteWorkers:
         return results
 
     # calls ----------------------------------------------------------------------------------------
-    @staticmethod
-    def _submit(
-        jobs: queue.SimpleQueue[_Item] | None,
-        fn: Callable[Concatenate[sqlite3.Connection, P], T],
-        *args: P.args,
-        **kwargs: P.kwargs,
-    ) -> asyncio.Future[T]:
-        if jobs is None:
-            raise RuntimeError("the store is not open")
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[T] = loop.create_future()
-        jobs.put(_Op(fn, args, kwargs, loop, future))
-        return future
-
     # plain functions returning the future, not coroutines: no extra frames on the hot path
     def write(
         self,
@@ -454,4 +440,9 @@ class SqliteWorkers:
         **kwargs: P.kwargs,
     ) -> asyncio.Future[T]:
         """Queue ``fn(conn, *args, **kwargs)`` for the reader; await the returned future."""
-        return self._submit(self._read_queue, fn, *args, **kwargs)
+        if self._read_queue is None:
+            raise RuntimeError("the store is not open")
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        self._read_queue.put(_Op(fn, args, kwargs, loop, future))
+        return future
