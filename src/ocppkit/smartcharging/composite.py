@@ -1,0 +1,333 @@
+"""The composite schedule: which limit applies to a connector, second by second, and why.
+
+Per connector *e* and instant *t* (``../shared/ocpp-reference/smart-charging.md`` §5):
+
+1. each profile is placed in time — Absolute from its ``startSchedule``, Recurring from the
+   latest daily / weekly repetition of it that began at or before *t* (nothing before the first
+   one: a start in the future takes effect from that moment), Relative from the start of the
+   transaction on *e* (without one, from the start of the computation: "as if a transaction
+   started now", 2.0.1 K08.FR.06); it *covers* *t* when it is valid then (``validFrom <= t <
+   validTo``), *t* is not before its start nor at or after ``start + duration``;
+2. within a purpose the covering profile with the highest stack level wins (equal levels: the
+   lower limit);
+3. a Tx winner (only for the transaction running on *e*, and only when its ``transactionId`` is
+   that transaction's or unset) overrides the TxDefault winner; TxDefault profiles installed on
+   *e* and valid at *t* hide those on connector 0 (1.6 §3.13.2);
+4. the limit is the minimum of the Tx/TxDefault winner, the ExternalConstraints winner and the
+   StationMax winner, converted to the requested unit (``Electrical``); without any, the
+   hardware maximum (``Electrical.max_current``) with no source; a gap in the Tx/TxDefault
+   limit is the hardware maximum, still capped by StationMax.
+
+Connector 0 is the whole station: the sum of every connector's own limit (1–4 without the
+station's cap), capped by the StationMax / ExternalConstraints winners on 0.
+
+The schedule is computed by cutting the horizon at every instant where some candidate changes
+(validity bounds, each repetition's start and end, each period's start) and evaluating each piece
+once; times are whole seconds on the wire, so the start is truncated to the second and change
+points are rounded up to the next whole second.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from ocppkit.smartcharging.model import (
+    DAY,
+    WEEK,
+    CompositePeriod,
+    CompositeSchedule,
+    Electrical,
+    Period,
+    Profile,
+    RateUnit,
+    Running,
+    Source,
+)
+
+__all__ = ["composite_schedule", "limit_at", "next_change"]
+
+
+@dataclass(frozen=True, slots=True)
+class _Limit:
+    value: float
+    phases: int
+    source: Source | None
+
+
+def _origin(profile: Profile, when: datetime, anchor: datetime) -> datetime | None:
+    """Where the profile's schedule starts for the occurrence covering ``when`` (None: none)."""
+    schedule = profile.schedule
+    if profile.kind == "Relative":
+        return anchor
+    if schedule.start is None:
+        return None
+    if profile.kind == "Absolute":
+        return schedule.start
+    every = WEEK if profile.recurrency == "Weekly" else DAY
+    if when < schedule.start:
+        return schedule.start
+    elapsed = (when - schedule.start).total_seconds()
+    return schedule.start + timedelta(seconds=every * math.floor(elapsed / every))
+
+
+def _period(profile: Profile, when: datetime, anchor: datetime) -> Period | None:
+    """The profile's period in force at ``when`` (None: the profile does not cover it)."""
+    if not profile.is_valid_at(when):
+        return None
+    origin = _origin(profile, when, anchor)
+    if origin is None or when < origin:
+        return None
+    offset = (when - origin).total_seconds()
+    duration = profile.schedule.duration
+    if duration is not None and offset >= duration:
+        return None
+    current = None
+    for period in profile.schedule.periods:
+        if period.start > offset:
+            break
+        current = period
+    return current
+
+
+class _Evaluator:
+    """Evaluates limits for one set of profiles, transactions and settings."""
+
+    def __init__(
+        self,
+        profiles: Iterable[Profile],
+        *,
+        unit: RateUnit,
+        electrical: Electrical,
+        running: Mapping[int, Running],
+        connectors: Sequence[int],
+        origin: datetime,
+    ) -> None:
+        self.profiles = list(profiles)
+        self.unit = unit
+        self.electrical = electrical
+        self.running = running
+        self.connectors = connectors
+        self.origin = origin  # Relative profiles without a transaction start here
+
+    def _anchor(self, connector: int) -> datetime:
+        running = self.running.get(connector)
+        return running.start if running is not None else self.origin
+
+    def _applies(self, profile: Profile, connector: int) -> bool:
+        """Is the profile a candidate for ``connector`` at all (step 3's Tx rule)?"""
+        if profile.purpose == "Tx":
+            running = self.running.get(connector)
+            return (
+                profile.connector == connector
+                and running is not None
+                and running.may_own(profile.transaction_id)
+            )
+        if profile.purpose == "TxDefault":
+            return profile.connector in (0, connector)
+        return profile.connector == connector  # StationMax / ExternalConstraints
+
+    def candidates(self, connector: int) -> list[Profile]:
+        """The profiles that may set ``connector``'s own limit (and, on 0, the station cap)."""
+        own = [p for p in self.profiles if self._applies(p, connector)]
+        if connector != 0:
+            own += [p for p in self.profiles if p.connector == 0 and p.purpose == "StationMax"]
+        return own
+
+    def _winner(self, profiles: list[Profile], when: datetime, anchor: datetime) -> _Limit | None:
+        best: tuple[int, float] | None = None
+        chosen: _Limit | None = None
+        for profile in profiles:
+            period = _period(profile, when, anchor)
+            if period is None:
+                continue
+            value = self.electrical.convert(
+                period.limit, profile.schedule.unit, self.unit, period.phases
+            )
+            key = (-profile.stack_level, value)
+            if best is None or key < best:
+                best = key
+                source = Source(profile.id, profile.purpose, profile.stack_level, profile.connector)
+                chosen = _Limit(value, period.phases or self.electrical.phases, source)
+        return chosen
+
+    def _own(self, connector: int, when: datetime) -> _Limit | None:
+        """The connector's limit before the station's cap (steps 2–4 without StationMax)."""
+        anchor = self._anchor(connector)
+        mine = [p for p in self.profiles if self._applies(p, connector)]
+        tx = self._winner([p for p in mine if p.purpose == "Tx"], when, anchor)
+        if tx is None:
+            defaults = [p for p in mine if p.purpose == "TxDefault"]
+            if any(p.connector == connector and p.is_valid_at(when) for p in defaults):
+                defaults = [p for p in defaults if p.connector == connector]
+            tx = self._winner(defaults, when, anchor)
+        external = self._winner(
+            [p for p in mine if p.purpose == "ExternalConstraints"], when, anchor
+        )
+        return _lowest(tx, external)
+
+    def _cap(self, when: datetime) -> _Limit | None:
+        station = [p for p in self.profiles if p.connector == 0]
+        return _lowest(
+            self._winner([p for p in station if p.purpose == "StationMax"], when, self.origin),
+            self._winner(
+                [p for p in station if p.purpose == "ExternalConstraints"], when, self.origin
+            ),
+        )
+
+    def _hardware(self) -> _Limit:
+        e = self.electrical
+        return _Limit(e.convert(e.max_current, "A", self.unit, None), e.phases, None)
+
+    def limit(self, connector: int, when: datetime) -> _Limit:
+        """The limit of ``connector`` (0: the station's total) at ``when``."""
+        cap = self._cap(when)
+        if connector != 0:
+            own = self._own(connector, when) or self._hardware()
+            return _lowest(own, cap) or own
+        parts = [self._own(n, when) or self._hardware() for n in self.connectors]
+        if not parts:
+            return cap or self._hardware()
+        total = _Limit(
+            sum(p.value for p in parts),
+            max(p.phases for p in parts),
+            parts[0].source if len(parts) == 1 else None,
+        )
+        return _lowest(total, cap) or total
+
+    def change_points(self, connector: int, start: datetime, end: datetime) -> list[datetime]:
+        """Every instant in (``start``, ``end``) where a candidate may change."""
+        ids = list(self.connectors) if connector == 0 else [connector]
+        profiles = {id(p): p for n in [*ids, 0] for p in self.candidates(n)}
+        points: set[datetime] = set()
+        for profile in profiles.values():
+            anchors = {self._anchor(n) for n in ids} | {self.origin}
+            points.update(_profile_points(profile, start, end, anchors))
+        return sorted(t for t in points if start < t < end)
+
+
+def _profile_points(
+    profile: Profile, start: datetime, end: datetime, anchors: set[datetime]
+) -> Iterable[datetime]:
+    """The instants where ``profile`` starts or stops covering, or changes period."""
+    for bound in (profile.valid_from, profile.valid_to):
+        if bound is not None:
+            yield bound
+    schedule = profile.schedule
+    origins: list[datetime] = []
+    if profile.kind == "Relative":
+        origins = sorted(anchors)
+    elif schedule.start is not None and profile.kind == "Absolute":
+        origins = [schedule.start]
+    elif schedule.start is not None:
+        every = timedelta(seconds=WEEK if profile.recurrency == "Weekly" else DAY)
+        origin = _origin(profile, start, start) or schedule.start
+        while origin < end:
+            origins.append(origin)
+            origin += every
+    for origin in origins:
+        yield origin
+        for period in schedule.periods:
+            yield origin + timedelta(seconds=period.start)
+        if schedule.duration is not None:
+            yield origin + timedelta(seconds=schedule.duration)
+
+
+def _lowest(*limits: _Limit | None) -> _Limit | None:
+    present = [limit for limit in limits if limit is not None]
+    return min(present, key=lambda limit: limit.value) if present else None
+
+
+def _whole_second(when: datetime) -> datetime:
+    """``when`` rounded up to a whole second."""
+    if when.microsecond == 0:
+        return when
+    return when.replace(microsecond=0) + timedelta(seconds=1)
+
+
+def composite_schedule(
+    profiles: Iterable[Profile],
+    connector: int,
+    start: datetime,
+    duration: int,
+    *,
+    unit: RateUnit = "A",
+    electrical: Electrical | None = None,
+    running: Mapping[int, Running] | None = None,
+    connectors: Sequence[int] = (),
+) -> CompositeSchedule:
+    """The limits of ``connector`` (0: the station; ``connectors`` lists the ids to sum) from
+    ``start`` (truncated to the second) for ``duration`` seconds, in ``unit``, given the
+    installed ``profiles`` and the transactions ``running`` per connector."""
+    start = start.replace(microsecond=0)
+    end = start + timedelta(seconds=duration)
+    ev = _Evaluator(
+        profiles,
+        unit=unit,
+        electrical=electrical or Electrical(),
+        running=running or {},
+        connectors=connectors,
+        origin=start,
+    )
+    cuts = sorted({start, *(_whole_second(t) for t in ev.change_points(connector, start, end))})
+    periods: list[CompositePeriod] = []
+    for cut in cuts:
+        if cut >= end:
+            break
+        limit = ev.limit(connector, cut)
+        if periods and (periods[-1].limit, periods[-1].phases, periods[-1].source) == (
+            limit.value,
+            limit.phases,
+            limit.source,
+        ):
+            continue
+        offset = int((cut - start).total_seconds())
+        periods.append(CompositePeriod(offset, limit.value, limit.phases, limit.source))
+    return CompositeSchedule(connector, start, duration, unit, tuple(periods))
+
+
+def limit_at(
+    profiles: Iterable[Profile],
+    connector: int,
+    when: datetime,
+    *,
+    unit: RateUnit = "A",
+    electrical: Electrical | None = None,
+    running: Mapping[int, Running] | None = None,
+    connectors: Sequence[int] = (),
+) -> CompositePeriod:
+    """The limit of ``connector`` at the instant ``when`` (its ``start`` is 0)."""
+    ev = _Evaluator(
+        profiles,
+        unit=unit,
+        electrical=electrical or Electrical(),
+        running=running or {},
+        connectors=connectors,
+        origin=when,
+    )
+    limit = ev.limit(connector, when)
+    return CompositePeriod(0, limit.value, limit.phases, limit.source)
+
+
+def next_change(
+    profiles: Iterable[Profile],
+    connectors: Sequence[int],
+    after: datetime,
+    horizon: timedelta,
+    *,
+    running: Mapping[int, Running] | None = None,
+) -> datetime | None:
+    """The first instant after ``after`` (within ``horizon``) where any connector's limit may
+    change; None when nothing changes within the horizon."""
+    ev = _Evaluator(
+        profiles,
+        unit="A",
+        electrical=Electrical(),
+        running=running or {},
+        connectors=connectors,
+        origin=after,
+    )
+    points = ev.change_points(0, after, after + horizon)
+    return points[0] if points else None
