@@ -18,9 +18,11 @@ from ocppkit.smartcharging import (
     Running,
     check_profile,
 )
+from ocppkit.smartcharging.model import RateUnit
 from tests.smartcharging.test_composite import T0, at, profile
 
-RULES = Rules(connectors=2, max_stack_level=5, max_periods=3, max_installed=3, units=("A",))
+A_ONLY: tuple[RateUnit, ...] = ("A",)
+RULES = Rules(connectors=2, max_stack_level=5, max_periods=3, max_installed=3, units=A_ONLY)
 RUNNING = {1: Running(T0, 42)}
 OK = profile(1, "TxDefault", [(0, 16.0)])
 
