@@ -6,6 +6,7 @@ import inspect
 
 import ocppkit
 import ocppkit.protocol
+import ocppkit.smartcharging
 
 
 def test_top_level_exports_are_pinned() -> None:
@@ -27,8 +28,30 @@ def test_top_level_exports_are_pinned() -> None:
     ]
 
 
+def test_smart_charging_exports_are_pinned() -> None:
+    assert sorted(ocppkit.smartcharging.__all__) == [
+        "ChargingLimit",
+        "ClearFilter",
+        "CompositePeriod",
+        "CompositeSchedule",
+        "Electrical",
+        "Period",
+        "Profile",
+        "ProfileRejected",
+        "ProfileSet",
+        "Rules",
+        "Running",
+        "Schedule",
+        "Source",
+        "check_profile",
+        "composite_schedule",
+        "limit_at",
+        "next_change",
+    ]
+
+
 def test_every_export_exists_and_public_callables_have_docstrings() -> None:
-    for module in (ocppkit, ocppkit.protocol):
+    for module in (ocppkit, ocppkit.protocol, ocppkit.smartcharging):
         for name in module.__all__:
             obj = getattr(module, name)
             if inspect.isfunction(obj) or inspect.isclass(obj):

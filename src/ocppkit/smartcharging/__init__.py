@@ -10,6 +10,7 @@ CSMS. ``model`` holds the version-neutral types, ``validation`` the acceptance r
 from ocppkit.smartcharging.composite import composite_schedule, limit_at, next_change
 from ocppkit.smartcharging.installed import ClearFilter, ProfileSet
 from ocppkit.smartcharging.model import (
+    ChargingLimit,
     CompositePeriod,
     CompositeSchedule,
     Electrical,
@@ -22,6 +23,7 @@ from ocppkit.smartcharging.model import (
 from ocppkit.smartcharging.validation import ProfileRejected, Rules, check_profile
 
 __all__ = [
+    "ChargingLimit",
     "ClearFilter",
     "CompositePeriod",
     "CompositeSchedule",

@@ -16,6 +16,7 @@ from typing import Literal, TypeAlias
 __all__ = [
     "DAY",
     "WEEK",
+    "ChargingLimit",
     "CompositePeriod",
     "CompositeSchedule",
     "Electrical",
@@ -172,3 +173,21 @@ class CompositeSchedule:
                 break
             current = period
         return current
+
+
+@dataclass(frozen=True, slots=True)
+class ChargingLimit:
+    """The limit a connector must keep to now: ``amps`` per phase on ``phases`` phases, the same
+    as ``watts`` in total, set by ``source`` (None: no profile, the hardware maximum)."""
+
+    amps: float
+    watts: float
+    phases: int
+    source: Source | None = None
+
+    @classmethod
+    def from_amps(
+        cls, amps: float, phases: int, electrical: Electrical, source: Source | None = None
+    ) -> ChargingLimit:
+        """The limit of ``amps`` per phase on ``phases`` phases."""
+        return cls(amps, electrical.watts(amps, phases), phases, source)

@@ -21,6 +21,7 @@ from datetime import datetime
 from typing import Literal, TypeAlias
 
 from ocppkit.messages import v16
+from ocppkit.smartcharging import ChargingLimit
 
 __all__ = ["ChargerCallbacks", "ReservationEndReason", "ReservationInfo", "TransactionInfo"]
 
@@ -66,6 +67,12 @@ class ChargerCallbacks:
     # -- commands to the hardware ------------------------------------------------------------
     async def set_energy(self, connector_id: int, allowed: bool) -> None:
         """Offer energy on the connector (transaction running and authorised) or stop it."""
+
+    def apply_limit(self, connector_id: int, limit: ChargingLimit) -> None:
+        """Keep the connector within ``limit`` from now on (smart charging: called at start-up,
+        when profiles or transactions change and when a schedule changes period, only for
+        connectors whose limit changed; connector 0: the station's cap). Without any profile
+        the limit is the configured hardware maximum."""
 
     async def set_enabled(self, connector_id: int, enabled: bool) -> None:
         """The connector became operative / inoperative (ChangeAvailability)."""

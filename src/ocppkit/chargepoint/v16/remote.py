@@ -74,6 +74,9 @@ class Remote:
         self._firmware: Handle | None = None
         self._firmware_request: v16.UpdateFirmwareRequest | None = None
         self.router = router
+        self.profile_error: Callable[[v16.ChargingProfile], str | None] | None = None
+        """Smart charging's check of a remote start's charging profile (None: the
+        SmartCharging profile is not supported, the profile is ignored)."""
         self._install()
 
     async def load(self) -> None:
@@ -156,8 +159,14 @@ class Remote:
     def remote_start(
         self, req: v16.RemoteStartTransactionRequest, conn: Any
     ) -> v16.RemoteStartTransactionResponse:
-        """Accepted when a connector can take the transaction."""
+        """Accepted when a connector can take the transaction (and its charging profile, if
+        any, is a TxProfile without transactionId)."""
         ok = self.ctx.accepted and self._remote_connector(req.connector_id, req.id_tag) is not None
+        if ok and req.charging_profile is not None and self.profile_error is not None:
+            error = self.profile_error(req.charging_profile)
+            if error is not None:
+                log.info("remote start rejected: %s", error)
+                ok = False
         return v16.RemoteStartTransactionResponse(status="Accepted" if ok else "Rejected")
 
     async def _remote_start_after(
@@ -181,10 +190,11 @@ class Remote:
         if not reservations.admits(connector, req.id_tag, parent):
             log.info("remote start: connector %d is reserved for another idTag", connector)
             return
+        profile = req.charging_profile if self.profile_error is not None else None
         if self.ctx.connectors.facts[connector].plugged:
-            await self.tx.start(connector, req.id_tag, info)
+            await self.tx.start(connector, req.id_tag, info, profile=profile)
         else:
-            self.tx.wait_for_plug(connector, req.id_tag, info)
+            self.tx.wait_for_plug(connector, req.id_tag, info, profile)
 
     def remote_stop(
         self, req: v16.RemoteStopTransactionRequest, conn: Any

@@ -13,9 +13,9 @@
     await cp.plug_out(1)               # -> StopTransaction (EVDisconnected)
 
 The blocks (``boot``, ``connectors``, ``transactions``, ``outbox``, ``remote``, ``config``,
-``authorization``, ``reservations``) share one ``StackContext``. This class only wires them and
-offers the integrator's API; ``ocppkit.chargepoint.asyncio_runtime.run_charge_point`` runs it over
-a real websocket. Smart charging and the Security Whitepaper plug in as further blocks.
+``authorization``, ``reservations``, ``smart_charging``) share one ``StackContext``. This class
+only wires them and offers the integrator's API; ``ocppkit.chargepoint.asyncio_runtime
+.run_charge_point`` runs it over a real websocket.
 """
 
 from __future__ import annotations
@@ -41,10 +41,12 @@ from ocppkit.chargepoint.v16.meter import Reading
 from ocppkit.chargepoint.v16.outbox import Outbox
 from ocppkit.chargepoint.v16.remote import Remote
 from ocppkit.chargepoint.v16.reservations import Reservations
+from ocppkit.chargepoint.v16.smart_charging import SmartCharging
 from ocppkit.chargepoint.v16.transactions import Transactions
 from ocppkit.messages import v16
 from ocppkit.protocol.versions import OcppVersion
 from ocppkit.runtime.router import Router
+from ocppkit.smartcharging import Electrical
 
 __all__ = ["ChargePoint16"]
 
@@ -101,6 +103,7 @@ class ChargePoint16:
         profiles: tuple[str, ...] = PROFILES,
         config_defaults: Mapping[str, str | None] | None = None,
         boot_retry: int = 60,
+        electrical: Electrical | None = None,
     ) -> None:
         if connectors < 1:
             raise ValueError("a charge point has at least one connector")
@@ -119,12 +122,16 @@ class ChargePoint16:
             firmware_version=firmware_version,
         )
         self.boot_retry = boot_retry
+        self.electrical = electrical or Electrical()
+        """Nominal voltage, default phases and hardware maximum current per connector (smart
+        charging converts A/W with them and fills gaps with the maximum)."""
         self.router = Router(OcppVersion.V16)
         self._ctx: StackContext | None = None
         self._boot: Boot | None = None
         self._tx: Transactions | None = None
         self._remote: Remote | None = None
         self._reservations: Reservations | None = None
+        self._smart: SmartCharging | None = None
 
     # -- life cycle ----------------------------------------------------------------------------
     async def start(self) -> None:
@@ -190,7 +197,12 @@ class ChargePoint16:
         self._reservations = Reservations(ctx)
         self._tx = Transactions(ctx, self._reservations)
         self._remote = Remote(ctx, self._boot, self._tx, self.router, self._reservations)
-        self._tx.on_stopped = self._remote.transaction_ended
+        if "SmartCharging" in self.profiles:
+            smart = self._smart = SmartCharging(ctx, self._tx, self.router, self.electrical)
+            self._remote.profile_error = smart.remote_start_profile_error
+            self._tx.on_started = smart.transaction_started
+            ctx.on_time_set.append(smart.apply)
+        self._tx.on_stopped = self._transaction_ended
         await self._remote.load()
         await self._tx.recover()
         await self._remote.apply_scheduled()
@@ -200,8 +212,15 @@ class ChargePoint16:
             self.reservations.rearm,
         ]
         await self._reservations.load()
+        if self._smart is not None:
+            await self._smart.load()
         self._tx.schedule_aligned()
         config.on_change("ClockAlignedDataInterval", lambda _: self.transactions.schedule_aligned())
+
+    async def _transaction_ended(self, connector_id: int) -> None:
+        if self._smart is not None:
+            await self._smart.transaction_ended(connector_id)
+        await self.remote.transaction_ended(connector_id)
 
     def _status_changed(self, connector_id: int, now: Reported) -> None:
         self.callbacks.status_changed(connector_id, now.status, now.error_code)
@@ -218,6 +237,8 @@ class ChargePoint16:
             self.transactions.cancel_timers()
             self.reservations.cancel_timers()
             self.remote.cancel_timers()
+            if self._smart is not None:
+                self._smart.cancel_timers()
             await self.scheduler.drain()
         await self.store.close()
 
@@ -274,6 +295,16 @@ class ChargePoint16:
         if self._reservations is None:
             raise RuntimeError("call start() first")
         return self._reservations
+
+    @property
+    def smart_charging(self) -> SmartCharging:
+        """Charging profiles, composite schedules and the limits applied (``RuntimeError``
+        when the SmartCharging profile is not among ``profiles``)."""
+        if self._smart is None:
+            raise RuntimeError(
+                "SmartCharging is not supported by this charge point (or not started)"
+            )
+        return self._smart
 
     @property
     def remote(self) -> Remote:

@@ -53,6 +53,8 @@ __all__ = ["Transactions"]
 log = logging.getLogger("ocppkit.chargepoint")
 
 _NS = "transactions"
+_Waiting = tuple[str, v16.IdTagInfo | None, Handle | None, v16.ChargingProfile | None]
+"""A token waiting for a plug: idTag, its info, the timeout, a remote start's profile."""
 
 
 class Transactions:
@@ -64,11 +66,14 @@ class Transactions:
         self.open: dict[int, dict[str, Any]] = {}
         self.readings: dict[int, dict[tuple[str, str | None, str | None], Reading]] = {}
         self._lock = ctx.scheduler.lock()  # one change of transactions at a time
-        self._waiting: dict[int | None, tuple[str, v16.IdTagInfo | None, Handle | None]] = {}
+        self._waiting: dict[int | None, _Waiting] = {}
         self._samplers: dict[int, Handle] = {}
         self._aligned: Handle | None = None
         self.on_stopped: Callable[[int], Awaitable[None]] | None = None
         """Called after a transaction stopped (availability scheduled behind it …)."""
+        self.on_started: Callable[[int, v16.ChargingProfile | None], Awaitable[None]] | None = None
+        """Called when a transaction started, before energy is offered, with the remote start's
+        charging profile (smart charging installs it and applies the limits)."""
 
     # -- start-up ----------------------------------------------------------------------------------
     async def recover(self) -> None:
@@ -100,7 +105,7 @@ class Transactions:
                 handle.cancel()
         self._samplers.clear()
         self._aligned = None
-        for _, _, handle in self._waiting.values():
+        for _, _, handle, _ in self._waiting.values():
             if handle is not None:
                 handle.cancel()
 
@@ -165,9 +170,14 @@ class Transactions:
         )
 
     def wait_for_plug(
-        self, connector_id: int | None, id_tag: str, info: v16.IdTagInfo | None
+        self,
+        connector_id: int | None,
+        id_tag: str,
+        info: v16.IdTagInfo | None,
+        profile: v16.ChargingProfile | None = None,
     ) -> None:
-        """An accepted token waits for a plug (``ConnectionTimeOut`` seconds)."""
+        """An accepted token waits for a plug (``ConnectionTimeOut`` seconds); ``profile``: a
+        remote start's charging profile for the transaction."""
         self._cancel_wait(connector_id)
         timeout = self.ctx.config.get_int("ConnectionTimeOut") or 0
         handle = (
@@ -175,7 +185,7 @@ class Transactions:
             if timeout > 0
             else None
         )
-        self._waiting[connector_id] = (id_tag, info, handle)
+        self._waiting[connector_id] = (id_tag, info, handle, profile)
         targets = self._targets(connector_id)
         for n in targets:
             self.ctx.connectors.facts[n].authorized = True
@@ -201,7 +211,7 @@ class Transactions:
         if waiting is not None and connector_id not in self.open and self.startable(connector_id):
             key = connector_id if connector_id in self._waiting else None
             self._cancel_wait(key)
-            await self._start(connector_id, waiting[0], waiting[1])
+            await self._start(connector_id, waiting[0], waiting[1], profile=waiting[3])
             return
         self.ctx.connectors.changed(connector_id)
 
@@ -231,10 +241,12 @@ class Transactions:
         id_tag: str,
         info: v16.IdTagInfo | None = None,
         reservation_id: int | None = None,
+        profile: v16.ChargingProfile | None = None,
     ) -> TransactionInfo:
-        """Start a transaction now (the token is authorised): record, queue, offer energy."""
+        """Start a transaction now (the token is authorised): record, queue, offer energy
+        (``profile``: a remote start's charging profile for it)."""
         async with self._lock:
-            return await self._start(connector_id, id_tag, info, reservation_id)
+            return await self._start(connector_id, id_tag, info, reservation_id, profile)
 
     async def _start(
         self,
@@ -242,6 +254,7 @@ class Transactions:
         id_tag: str,
         info: v16.IdTagInfo | None = None,
         reservation_id: int | None = None,
+        profile: v16.ChargingProfile | None = None,
     ) -> TransactionInfo:
         if connector_id in self.open:
             raise ValueError(f"a transaction already runs on connector {connector_id}")
@@ -289,6 +302,8 @@ class Transactions:
         if reservation is not None:
             self.reservations.used(reservation)
         self._arm_sampler(connector_id)
+        if self.on_started is not None:
+            await self.on_started(connector_id, profile)
         await self.ctx.callbacks.set_energy(connector_id, True)
         tx = self.info(record)
         log.info("connector %d: transaction %s started by %s", connector_id, tx.local_id, id_tag)
