@@ -9,11 +9,11 @@ from datetime import datetime, timedelta
 from ocppkit.smartcharging import Electrical, Profile, Running
 from ocppkit.smartcharging.model import DAY, WEEK, RateUnit
 
+Hit = tuple[float, RateUnit, int | None]  # limit, unit, numberPhases
 
-def period_limit(
-    profile: Profile, t: datetime, anchor: datetime
-) -> tuple[float, int | None] | None:
-    """(limit, phases) of ``profile`` at ``t``, or None when it does not cover ``t``."""
+
+def period_at(profile: Profile, t: datetime, anchor: datetime) -> Hit | None:
+    """The period of ``profile`` in force at ``t``, or None when it does not cover ``t``."""
     if profile.valid_from is not None and t < profile.valid_from:
         return None
     if profile.valid_to is not None and t >= profile.valid_to:
@@ -36,7 +36,9 @@ def period_limit(
     if profile.schedule.duration is not None and offset >= profile.schedule.duration:
         return None
     chosen = [p for p in profile.schedule.periods if p.start <= offset]
-    return (chosen[-1].limit, chosen[-1].phases) if chosen else None
+    if not chosen:
+        return None
+    return chosen[-1].limit, profile.schedule.unit, chosen[-1].phases
 
 
 def reference_limit(
@@ -50,24 +52,30 @@ def reference_limit(
     running: Mapping[int, Running],
     connectors: Sequence[int],
 ) -> float:
-    """The limit of ``connector`` (0: the station) at ``t``."""
+    """The limit of ``connector`` (0: the station) at ``t``, in ``unit``."""
+    el = electrical
 
-    def best(candidates: list[Profile], anchor: datetime) -> float | None:
-        found: list[tuple[int, float]] = []
-        for profile in candidates:
-            hit = period_limit(profile, t, anchor)
-            if hit is not None:
-                value = electrical.convert(hit[0], profile.schedule.unit, unit, hit[1])
-                found.append((profile.stack_level, value))
+    def amps(hit: Hit, phases: int) -> float:
+        return hit[0] if hit[1] == "A" else hit[0] / (el.voltage * phases)
+
+    def best(candidates: list[Profile], anchor: datetime) -> Hit | None:
+        found = [(p.stack_level, h) for p in candidates if (h := period_at(p, t, anchor))]
         if not found:
             return None
         top = max(level for level, _ in found)
-        return min(value for level, value in found if level == top)
+        tied = [h for level, h in found if level == top]
+        return min(tied, key=lambda h: amps(h, h[2] or el.phases))
 
-    def own(n: int) -> float:
+    def in_unit(a: float, phases: int) -> float:
+        return a if unit == "A" else a * el.voltage * phases
+
+    station = [p for p in profiles if p.purpose == "StationMax"]
+    cap = best(station, origin)
+
+    def own(n: int, caps: list[Hit]) -> tuple[float, int]:
         tx = running.get(n)
         anchor = tx.start if tx else origin
-        limit = None
+        winner = None
         if tx is not None:
             mine = [
                 p
@@ -76,16 +84,24 @@ def reference_limit(
                 and p.connector == n
                 and (p.transaction_id is None or p.transaction_id == tx.transaction_id)
             ]
-            limit = best(mine, anchor)
-        if limit is None:
+            winner = best(mine, anchor)
+        if winner is None:
             on_n = [p for p in profiles if p.purpose == "TxDefault" and p.connector == n]
             if not any(p.is_valid_at(t) for p in on_n):
                 on_n = [p for p in profiles if p.purpose == "TxDefault" and p.connector == 0]
-            limit = best(on_n, anchor)
-        hardware = electrical.convert(electrical.max_current, "A", unit, None)
-        return hardware if limit is None else limit
+            winner = best(on_n, anchor)
+        hits = ([winner] if winner else []) + caps
+        phases = (hits[0][2] if hits else None) or el.phases
+        values = [amps(h, phases) for h in hits]
+        if winner is None:
+            values.append(el.max_current)
+        return min(values), phases
 
-    station = [p for p in profiles if p.purpose == "StationMax"]
-    cap = best(station, origin)
-    value = sum(own(n) for n in connectors) if connector == 0 else own(connector)
-    return value if cap is None else min(cap, value)
+    if connector != 0:
+        a, phases = own(connector, [cap] if cap else [])
+        return in_unit(a, phases)
+    total = sum(in_unit(*own(n, [])) for n in connectors)
+    if cap is None:
+        return total
+    cap_phases = cap[2] or el.phases
+    return min(total, in_unit(amps(cap, cap_phases), cap_phases))

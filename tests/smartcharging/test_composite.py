@@ -123,15 +123,25 @@ def test_a_connector_tx_default_hides_the_one_on_connector_zero() -> None:
     assert limits(other.periods) == [(0, 16.0)]
 
 
-def test_watts_convert_with_the_nominal_voltage_and_the_period_phases() -> None:
+def test_watts_convert_with_the_nominal_voltage_and_the_phases_in_use() -> None:
     watts = profile(1, "TxDefault", [(0, 11040.0), (600, 3680.0)], unit="W")
-    one_phase = profile(2, "StationMax", [(0, 7360.0)], unit="W", phases=1)
-    out = composite_schedule([watts, one_phase], 1, T0, 1200, electrical=EL)
-    # 11040 W / (230 V x 3) = 16 A; the 1-phase cap 7360 W / 230 V = 32 A; 3680 W -> 5.333 A
-    assert limits(out.periods) == [(0, 16.0), (600, 5.333)]
-    in_watts = composite_schedule([watts, one_phase], 1, T0, 1200, unit="W", electrical=EL)
+    cap = profile(2, "StationMax", [(0, 7360.0)], unit="W", phases=1)
+    out = composite_schedule([watts, cap], 1, T0, 1200, electrical=EL)
+    # in use: the TxDefault's 3 phases (numberPhases absent). 11040 W / (230 V x 3) = 16 A;
+    # the cap is a total: 7360 W on 3 phases = 10.667 A; then 3680 W -> 5.333 A
+    assert limits(out.periods) == [(0, 10.667), (600, 5.333)]
+    in_watts = composite_schedule([watts, cap], 1, T0, 1200, unit="W", electrical=EL)
     assert limits(in_watts.periods) == [(0, 7360.0), (600, 3680.0)]
-    assert in_watts.periods[0].phases == 1
+    assert in_watts.periods[0].phases == 3
+
+
+def test_an_ampere_cap_applies_per_phase_on_the_phases_of_the_transaction_profile() -> None:
+    one_phase = profile(1, "TxDefault", [(0, 7360.0)], unit="W", phases=1)
+    cap = profile(2, "StationMax", [(0, 10.0)])
+    out = composite_schedule([one_phase, cap], 1, T0, 60, unit="W", electrical=EL)
+    assert out.periods == (CompositePeriod(0, 2300.0, 1, Source(2, "StationMax", 0, 0)),)
+    alone = composite_schedule([one_phase], 1, T0, 60, electrical=EL)
+    assert limits(alone.periods) == [(0, 32.0)]
 
 
 def test_daily_recurrence_with_a_duration_shorter_than_a_day_leaves_gaps() -> None:

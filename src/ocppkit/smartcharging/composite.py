@@ -13,13 +13,16 @@ Per connector *e* and instant *t* (``../shared/ocpp-reference/smart-charging.md`
 3. a Tx winner (only for the transaction running on *e*, and only when its ``transactionId`` is
    that transaction's or unset) overrides the TxDefault winner; TxDefault profiles installed on
    *e* and valid at *t* hide those on connector 0 (1.6 §3.13.2);
-4. the limit is the minimum of the Tx/TxDefault winner, the ExternalConstraints winner and the
-   StationMax winner, converted to the requested unit (``Electrical``); without any, the
-   hardware maximum (``Electrical.max_current``) with no source; a gap in the Tx/TxDefault
-   limit is the hardware maximum, still capped by StationMax.
+4. the limit is the minimum of the Tx/TxDefault winner, the ExternalConstraints winners and the
+   StationMax winner. Amperes are per phase and watts are a total, so they are compared as
+   amperes per phase on the phases *in use*: the first winner's ``numberPhases`` (Tx/TxDefault,
+   then external, then the caps; absent means the default, 3 on AC). Without a Tx/TxDefault
+   winner the hardware maximum (``Electrical.max_current``, no source) fills the gap, still
+   capped by the others.
 
 Connector 0 is the whole station: the sum of every connector's own limit (1–4 without the
-station's cap), capped by the StationMax / ExternalConstraints winners on 0.
+station's caps; in A the per-phase currents add up, in W the powers), capped by the StationMax /
+ExternalConstraints winners on 0.
 
 The schedule is computed by cutting the horizon at every instant where some candidate changes
 (validity bounds, each repetition's start and end, each period's start) and evaluating each piece
@@ -48,6 +51,23 @@ from ocppkit.smartcharging.model import (
 )
 
 __all__ = ["composite_schedule", "limit_at", "next_change"]
+
+
+@dataclass(frozen=True, slots=True)
+class _Hit:
+    """A winning profile's period: its limit as written, and who set it."""
+
+    limit: float
+    unit: RateUnit
+    phases: int | None
+    source: Source
+
+
+@dataclass(frozen=True, slots=True)
+class _Amps:
+    amps: float
+    phases: int
+    source: Source | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,25 +156,31 @@ class _Evaluator:
             own += [p for p in self.profiles if p.connector == 0 and p.purpose == "StationMax"]
         return own
 
-    def _winner(self, profiles: list[Profile], when: datetime, anchor: datetime) -> _Limit | None:
+    def _winner(self, profiles: list[Profile], when: datetime, anchor: datetime) -> _Hit | None:
+        """The covering profile of the highest stack level (equal levels: the lower limit)."""
         best: tuple[int, float] | None = None
-        chosen: _Limit | None = None
+        chosen: _Hit | None = None
         for profile in profiles:
             period = _period(profile, when, anchor)
             if period is None:
                 continue
-            value = self.electrical.convert(
-                period.limit, profile.schedule.unit, self.unit, period.phases
+            hit = _Hit(
+                period.limit,
+                profile.schedule.unit,
+                period.phases,
+                Source(profile.id, profile.purpose, profile.stack_level, profile.connector),
             )
-            key = (-profile.stack_level, value)
+            key = (-profile.stack_level, self._amps(hit, period.phases))
             if best is None or key < best:
-                best = key
-                source = Source(profile.id, profile.purpose, profile.stack_level, profile.connector)
-                chosen = _Limit(value, period.phases or self.electrical.phases, source)
+                best, chosen = key, hit
         return chosen
 
-    def _own(self, connector: int, when: datetime) -> _Limit | None:
-        """The connector's limit before the station's cap (steps 2–4 without StationMax)."""
+    def _amps(self, hit: _Hit, phases: int | None) -> float:
+        """A limit as amperes per phase when ``phases`` are in use."""
+        return self.electrical.convert(hit.limit, hit.unit, "A", phases)
+
+    def _own(self, connector: int, when: datetime) -> tuple[_Hit | None, _Hit | None]:
+        """The connector's Tx/TxDefault winner and its ExternalConstraints winner."""
         anchor = self._anchor(connector)
         mine = [p for p in self.profiles if self._applies(p, connector)]
         tx = self._winner([p for p in mine if p.purpose == "Tx"], when, anchor)
@@ -166,36 +192,53 @@ class _Evaluator:
         external = self._winner(
             [p for p in mine if p.purpose == "ExternalConstraints"], when, anchor
         )
-        return _lowest(tx, external)
+        return tx, external
 
-    def _cap(self, when: datetime) -> _Limit | None:
+    def _caps(self, when: datetime) -> list[_Hit]:
+        """The StationMax and ExternalConstraints winners on connector 0."""
         station = [p for p in self.profiles if p.connector == 0]
-        return _lowest(
-            self._winner([p for p in station if p.purpose == "StationMax"], when, self.origin),
-            self._winner(
-                [p for p in station if p.purpose == "ExternalConstraints"], when, self.origin
-            ),
-        )
+        found = [
+            self._winner([p for p in station if p.purpose == purpose], when, self.origin)
+            for purpose in ("StationMax", "ExternalConstraints")
+        ]
+        return [hit for hit in found if hit is not None]
 
-    def _hardware(self) -> _Limit:
-        e = self.electrical
-        return _Limit(e.convert(e.max_current, "A", self.unit, None), e.phases, None)
+    def _connector(self, connector: int, when: datetime, caps: list[_Hit]) -> _Amps:
+        """One connector's limit under ``caps``: the phases in use are the first winner's
+        (Tx/TxDefault, then external, then the caps; a period without numberPhases means the
+        default); the hardware maximum fills a gap in the Tx/TxDefault layer."""
+        tx, external = self._own(connector, when)
+        hits = [hit for hit in (tx, external, *caps) if hit is not None]
+        phases = (hits[0].phases if hits else None) or self.electrical.phases
+        options = [(self._amps(hit, phases), hit.source) for hit in hits]
+        if tx is None:
+            options.append((self.electrical.max_current, None))
+        amps, source = min(options, key=lambda option: option[0])
+        return _Amps(amps, phases, source)
+
+    def _value(self, amps: float, phases: int) -> float:
+        return amps if self.unit == "A" else self.electrical.watts(amps, phases)
 
     def limit(self, connector: int, when: datetime) -> _Limit:
-        """The limit of ``connector`` (0: the station's total) at ``when``."""
-        cap = self._cap(when)
+        """The limit of ``connector`` (0: the station's total) at ``when``, in ``unit``."""
+        caps = self._caps(when)
         if connector != 0:
-            own = self._own(connector, when) or self._hardware()
-            return _lowest(own, cap) or own
-        parts = [self._own(n, when) or self._hardware() for n in self.connectors]
+            own = self._connector(connector, when, caps)
+            return _Limit(self._value(own.amps, own.phases), own.phases, own.source)
+        parts = [self._connector(n, when, []) for n in self.connectors]
         if not parts:
-            return cap or self._hardware()
+            parts = [_Amps(self.electrical.max_current, self.electrical.phases, None)]
         total = _Limit(
-            sum(p.value for p in parts),
+            sum(self._value(p.amps, p.phases) for p in parts),
             max(p.phases for p in parts),
             parts[0].source if len(parts) == 1 else None,
         )
-        return _lowest(total, cap) or total
+        if not caps:
+            return total
+        phases = caps[0].phases or self.electrical.phases
+        cap = min(caps, key=lambda hit: self._amps(hit, phases))
+        capped = _Limit(self._value(self._amps(cap, phases), phases), phases, cap.source)
+        return capped if capped.value < total.value else total
 
     def change_points(self, connector: int, start: datetime, end: datetime) -> list[datetime]:
         """Every instant in (``start``, ``end``) where a candidate may change."""
@@ -233,11 +276,6 @@ def _profile_points(
             yield origin + timedelta(seconds=period.start)
         if schedule.duration is not None:
             yield origin + timedelta(seconds=schedule.duration)
-
-
-def _lowest(*limits: _Limit | None) -> _Limit | None:
-    present = [limit for limit in limits if limit is not None]
-    return min(present, key=lambda limit: limit.value) if present else None
 
 
 def _whole_second(when: datetime) -> datetime:
