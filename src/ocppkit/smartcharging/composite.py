@@ -210,7 +210,9 @@ class _Evaluator:
         tx, external = self._own(connector, when)
         hits = [hit for hit in (tx, external, *caps) if hit is not None]
         phases = (hits[0].phases if hits else None) or self.electrical.phases
-        options = [(self._amps(hit, phases), hit.source) for hit in hits]
+        options: list[tuple[float, Source | None]] = [
+            (self._amps(hit, phases), hit.source) for hit in hits
+        ]
         if tx is None:
             options.append((self.electrical.max_current, None))
         amps, source = min(options, key=lambda option: option[0])
