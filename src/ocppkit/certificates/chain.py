@@ -1,0 +1,109 @@
+"""Certificate chains: parse PEM, check a chain up to a trusted root, match a chain to a key.
+
+``verify_chain`` builds the path from the leaf through the chain's own certificates to one of the
+trusted roots: every link is checked by signature (``verify_directly_issued_by``) and by validity
+period at ``now``; CA certificates must say so (basicConstraints CA). Revocation is not checked:
+the whitepaper recommends short-lived certificates instead of CRL/OCSP on the charge point.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+
+from ocppkit.certificates.keys import PrivateKey
+
+__all__ = ["ChainError", "is_self_signed", "load_certificates", "matches_key", "verify_chain"]
+
+
+class ChainError(ValueError):
+    """A certificate or chain is not acceptable; the message says why."""
+
+
+def load_certificates(pem: str) -> list[x509.Certificate]:
+    """Every certificate in ``pem``, in order (``ChainError`` when there is none or one is
+    malformed)."""
+    try:
+        certs = x509.load_pem_x509_certificates(pem.encode("ascii"))
+    except (ValueError, UnicodeEncodeError) as exc:
+        raise ChainError(f"not a PEM certificate: {exc}") from None
+    if not certs:
+        raise ChainError("no certificate in the PEM text")
+    return certs
+
+
+def is_self_signed(cert: x509.Certificate) -> bool:
+    """Issued by itself (a root)."""
+    if cert.issuer != cert.subject:
+        return False
+    try:
+        cert.verify_directly_issued_by(cert)
+    except (InvalidSignature, ValueError, TypeError):
+        return False
+    return True
+
+
+def _is_ca(cert: x509.Certificate) -> bool:
+    try:
+        return bool(cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
+    except x509.ExtensionNotFound:
+        return False
+
+
+def _check_time(cert: x509.Certificate, now: datetime, what: str) -> None:
+    if now < cert.not_valid_before_utc:
+        raise ChainError(f"{what} is not valid before {cert.not_valid_before_utc.isoformat()}")
+    if now >= cert.not_valid_after_utc:
+        raise ChainError(f"{what} expired at {cert.not_valid_after_utc.isoformat()}")
+
+
+def _issued_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
+    if cert.issuer != issuer.subject:
+        return False
+    try:
+        cert.verify_directly_issued_by(issuer)
+    except (InvalidSignature, ValueError, TypeError):
+        return False
+    return True
+
+
+def verify_chain(
+    chain: Sequence[x509.Certificate],
+    roots: Sequence[x509.Certificate],
+    now: datetime,
+) -> x509.Certificate:
+    """Check ``chain`` (leaf first, then its sub-CAs) up to one of ``roots``; returns the root
+    (``ChainError`` with the reason otherwise)."""
+    if not chain:
+        raise ChainError("the chain is empty")
+    if not roots:
+        raise ChainError("no trusted root certificate is installed")
+    for i, cert in enumerate(chain):
+        _check_time(cert, now, "the certificate" if i == 0 else f"chain certificate {i}")
+    current, rest = chain[0], list(chain[1:])
+    for _ in range(len(chain) + 1):
+        root = next((r for r in roots if _issued_by(current, r)), None)
+        if root is not None:
+            _check_time(root, now, "the root certificate")
+            if not _is_ca(root):
+                raise ChainError("the root certificate is not a CA")
+            return root
+        issuer = next((c for c in rest if _issued_by(current, c)), None)
+        if issuer is None:
+            break
+        if not _is_ca(issuer):
+            raise ChainError("a chain certificate that issues another is not a CA")
+        rest.remove(issuer)
+        current = issuer
+    raise ChainError("the chain does not lead to an installed root certificate")
+
+
+def matches_key(cert: x509.Certificate, key: PrivateKey) -> bool:
+    """Is ``cert`` the certificate of ``key``'s public key?"""
+    spki = serialization.PublicFormat.SubjectPublicKeyInfo
+    der = serialization.Encoding.DER
+    return cert.public_key().public_bytes(der, spki) == key.public_key().public_bytes(der, spki)
