@@ -141,9 +141,10 @@ def test_offline_unknown_tokens_are_refused_and_queued_messages_stay_for_the_nex
     out = capsys.readouterr().out
     assert "running offline" in out
     assert "token ANY: refused" in out  # unknown ids are refused offline by default
-    assert "delivering 1 queued message(s)" in out
-    assert "1 message(s) stay queued in" in out
-    assert asyncio.run(still_queued()) == ["SecurityEventNotification"]
+    # the tamper event and a StartupOfTheDevice (critical) from each start
+    assert "delivering 3 queued message(s)" in out
+    assert "3 message(s) stay queued in" in out
+    assert asyncio.run(still_queued()) == ["SecurityEventNotification"] * 3
 
 
 def test_the_command_is_listed_and_documents_its_options() -> None:

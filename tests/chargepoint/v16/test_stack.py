@@ -149,7 +149,9 @@ def test_offline_transaction_is_queued_and_delivered_in_order_with_the_real_id()
         assert await h.cp.present_token("UNKNOWN")  # offline: unknown ids allowed
         h.cp.meter(1, [Reading(42.0)])
         await h.cp.present_token("UNKNOWN")
-        assert [e.action for e in h.cp.outbox.entries()] == ["StartTransaction", "StopTransaction"]
+        queued = [e.action for e in h.cp.outbox.entries()]
+        # StartupOfTheDevice first: a critical security event, queued at start
+        assert queued == ["SecurityEventNotification", "StartTransaction", "StopTransaction"]
         async with h.online():
             await h.csms.next("BootNotification")
             start = await h.csms.next("StartTransaction")
@@ -251,7 +253,9 @@ def test_close_stops_every_timer_and_keeps_what_is_queued() -> None:
         assert not h.store.is_open
         again = make(store=h.store, csms=h.csms, clock=h.clock)
         await again.cp.start()
-        assert [e.action for e in again.cp.outbox.entries()] == ["StopTransaction"]
+        queued = [e.action for e in again.cp.outbox.entries()]
+        # each start queued a StartupOfTheDevice; the first went out while online
+        assert queued == ["StopTransaction", "SecurityEventNotification"]
 
     run(main)
 
@@ -263,6 +267,8 @@ def test_hardware_events_offered_power_disabled_connector_and_security_events() 
         await h.cp.security_event("TamperDetectionActivated", "lid opened")  # offline: queued
         async with h.online():
             await booted(h)
+            startup = await h.csms.next("SecurityEventNotification")
+            assert startup.type == "StartupOfTheDevice"
             event = await h.csms.next("SecurityEventNotification")
             assert (event.type, event.tech_info) == ("TamperDetectionActivated", "lid opened")
             h.cp.connector_enabled(2, False)

@@ -99,6 +99,19 @@ class ChargerCallbacks:
         ``ChargePoint16.diagnostics_status``."""
         return None
 
+    async def update_signed_firmware(self, request: v16.SignedUpdateFirmwareRequest) -> None:
+        """Download ``request.firmware.location`` now (the stack calls this at its
+        ``retrieveDateTime``; its signing certificate is already checked), then call
+        ``ChargePoint16.verify_firmware(data)`` and install only when it returns True; report
+        progress with ``ChargePoint16.signed_firmware_status``."""
+
+    async def upload_log(self, request: v16.GetLogRequest, security_log: str | None) -> str | None:
+        """Start uploading a log to ``request.log.remote_location``: ``security_log`` is the
+        stack's security log as text (None for a DiagnosticsLog: collect your own); return the
+        file name (None: nothing to upload, Rejected). Report progress with
+        ``ChargePoint16.log_status``."""
+        return None
+
     async def set_system_time(self, now: datetime) -> None:
         """The CSMS's time (from BootNotification / Heartbeat answers)."""
 

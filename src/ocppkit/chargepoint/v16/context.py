@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -21,6 +21,10 @@ from ocppkit.protocol.errors import NotConnectedError, OcppError
 __all__ = ["StackContext"]
 
 log = logging.getLogger("ocppkit.chargepoint")
+
+TIME_CHANGE_THRESHOLD = 60.0
+"""Seconds: a clock change from the CSMS larger than this is a SettingSystemTime security event
+(1.6 has no key for it; 2.x has ``ClockCtrlr.TimeAdjustmentReportingThreshold``)."""
 
 
 @dataclass
@@ -42,15 +46,38 @@ class StackContext:
     """Monotonic time of the last CALL sent (a Heartbeat is skipped after other traffic)."""
     closing: bool = False
     """``ChargePoint16.close`` began: nothing new is sent or started."""
+    security_event: Callable[[str, str | None], Coroutine[Any, Any, None]] | None = None
+    """Set when the Security profile is on: log a security event (and send a critical one)."""
+    reconnect: Callable[[], Awaitable[bool]] | None = None
+    """Set by the adapter: drop the websocket and connect again with the current settings
+    (security profile, AuthorizationKey, certificates); True once connected and answered."""
     on_time_set: list[Callable[[], None]] = field(default_factory=list)
     """Called after the wall clock was set from the CSMS (timers due at a wall-clock time
     re-arm: reservation expiry, a firmware update's retrieve date, clock-aligned samples)."""
 
     def set_time(self, now: datetime) -> None:
-        """Take the CSMS's time and re-arm what waits for a wall-clock time."""
+        """Take the CSMS's time and re-arm what waits for a wall-clock time; a jump larger than
+        ``TIME_CHANGE_THRESHOLD`` is a SettingSystemTime security event."""
+        jump = abs((now - self.clock.now()).total_seconds())
         self.clock.set_time(now)
         for rearm in self.on_time_set:
             rearm()
+        if jump > TIME_CHANGE_THRESHOLD and self.security_event is not None:
+            event = self.security_event("SettingSystemTime", f"moved by {jump:.0f} s")
+            self.scheduler.spawn(event, "ocppkit security event")
+
+    def reconnect_soon(self, why: str) -> None:
+        """Reconnect in the background, after the current answer went out (no adapter: no-op)."""
+        if self.reconnect is None or self.closing:
+            log.info("cannot reconnect (%s): no adapter hook", why)
+            return
+        reconnect = self.reconnect
+
+        async def run() -> None:
+            log.info("reconnecting: %s", why)
+            await reconnect()
+
+        self.scheduler.call_later(0, lambda: self.scheduler.spawn(run(), "ocppkit reconnect"))
 
     def can_send(self) -> bool:
         """Online with an accepted boot: other messages than BootNotification may go out."""

@@ -10,7 +10,9 @@ nothing, and the queue is delivered after the next boot.
   is sent again after ``TransactionMessageRetryInterval × (transmissions so far)`` seconds, up to
   ``TransactionMessageAttempts`` transmissions in all; then it is discarded and delivery goes on
   with the next one. Being offline is not a failure: delivery waits for the connection and
-  counts nothing. Attempts are persisted with the message.
+  counts nothing. Attempts are persisted with the message. A CALLERROR NotImplemented or
+  NotSupported discards the message at once: that CSMS will never take it (a 1.6 CSMS without
+  the Security Whitepaper and SecurityEventNotification).
 - **Transaction ids.** A queued message refers to its transaction by the stack's own local id;
   the CSMS's ``transactionId`` is filled in when the message is sent, from the StartTransaction
   answer (kept in state namespace ``"tx_ids"``). When the StartTransaction was discarded, the
@@ -37,6 +39,8 @@ from ocppkit.protocol.errors import (
     CallError,
     CallTimeoutError,
     ConnectionClosedError,
+    NotImplementedCallError,
+    NotSupportedError,
     PayloadValidationError,
 )
 
@@ -225,6 +229,10 @@ class Outbox:
             return False
         except (CallError, CallTimeoutError, PayloadValidationError) as exc:
             entry.attempts += 1
+            if isinstance(exc, NotImplementedCallError | NotSupportedError):
+                log.warning("%s discarded: the CSMS does not take it (%s)", entry.action, exc)
+                await self._drop(entry, discarded=True)
+                return True
             if entry.attempts >= max(self._attempts(), 1):
                 log.warning("%s discarded after %d attempts: %s", entry.action, entry.attempts, exc)
                 await self._drop(entry, discarded=True)

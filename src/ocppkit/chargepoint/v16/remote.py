@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, get_args
 
 import msgspec
 
@@ -48,6 +48,7 @@ __all__ = ["Remote"]
 
 log = logging.getLogger("ocppkit.chargepoint")
 
+_TRIGGERS = frozenset(get_args(v16.MessageTrigger))
 _AVAILABILITY = "availability"
 _FIRMWARE = "firmware"
 _SCHEDULED = "availability_scheduled"
@@ -74,6 +75,7 @@ class Remote:
         self._firmware: Handle | None = None
         self._firmware_request: v16.UpdateFirmwareRequest | None = None
         self.router = router
+        self._extended: dict[str, Callable[[], Awaitable[None] | None]] = {}
         self.profile_error: Callable[[v16.ChargingProfile], str | None] | None = None
         """Smart charging's check of a remote start's charging profile (None: the
         SmartCharging profile is not supported, the profile is ignored)."""
@@ -248,6 +250,8 @@ class Remote:
             return
         await self.tx.stop_all("SoftReset" if req.type == "Soft" else "HardReset")
         log.info("%s reset", req.type)
+        if self.ctx.security_event is not None:
+            await self.ctx.security_event("ResetOrReboot", f"{req.type} reset by the CSMS")
         await self.ctx.callbacks.reset(req.type)
 
     async def change_availability(
@@ -298,14 +302,17 @@ class Remote:
     async def _trigger_after(self, req: v16.TriggerMessageRequest, resp: Any, conn: Any) -> None:
         if resp.status != "Accepted":
             return
-        what = req.requested_message
+        await self._run_trigger(req.requested_message, req.connector_id)
+
+    async def _run_trigger(self, what: v16.MessageTrigger, connector_id: int | None) -> None:
+        """Send the triggered message (TriggerMessage and ExtendedTriggerMessage)."""
         actions: dict[str, Callable[[], Awaitable[None] | None]] = {
             "BootNotification": self.boot.boot_now,
             "Heartbeat": lambda: self.boot.heartbeat(),
             "StatusNotification": lambda: self.ctx.connectors.trigger(
-                req.connector_id, lambda r: self.ctx.send(r, triggered=True)
+                connector_id, lambda r: self.ctx.send(r, triggered=True)
             ),
-            "MeterValues": lambda: self._trigger_meter(req.connector_id),
+            "MeterValues": lambda: self._trigger_meter(connector_id),
             "DiagnosticsStatusNotification": lambda: self.ctx.send(
                 v16.DiagnosticsStatusNotificationRequest(status=self.diagnostics_status),
                 triggered=True,
@@ -316,6 +323,40 @@ class Remote:
             ),
         }
         outcome = actions[what]()
+        if outcome is not None:
+            await outcome
+
+    def install_extended_trigger(
+        self, extra: dict[str, Callable[[], Awaitable[None] | None]]
+    ) -> None:
+        """Answer ExtendedTriggerMessage (Security Whitepaper): the TriggerMessage messages plus
+        ``extra`` (LogStatusNotification, SignChargePointCertificate, the signed
+        FirmwareStatusNotification); NotImplemented for one without an action."""
+        self._extended = extra
+        self.router.add(v16.ExtendedTriggerMessageRequest, self.extended_trigger)
+        self.router.after(v16.ExtendedTriggerMessageRequest)(self._extended_after)
+
+    def extended_trigger(
+        self, req: v16.ExtendedTriggerMessageRequest, conn: Any
+    ) -> v16.ExtendedTriggerMessageResponse:
+        """Accepted, Rejected (no such connector) or NotImplemented."""
+        known = req.requested_message in self._extended or req.requested_message in _TRIGGERS
+        if not known:
+            return v16.ExtendedTriggerMessageResponse(status="NotImplemented")
+        if req.connector_id is not None and not 0 <= req.connector_id <= self.ctx.connectors.count:
+            return v16.ExtendedTriggerMessageResponse(status="Rejected")
+        return v16.ExtendedTriggerMessageResponse(status="Accepted")
+
+    async def _extended_after(
+        self, req: v16.ExtendedTriggerMessageRequest, resp: Any, conn: Any
+    ) -> None:
+        if resp.status != "Accepted":
+            return
+        action = self._extended.get(req.requested_message)
+        if action is None:
+            await self._run_trigger(req.requested_message, req.connector_id)  # type: ignore[arg-type]
+            return
+        outcome = action()
         if outcome is not None:
             await outcome
 

@@ -20,8 +20,10 @@ only wires them and offers the integrator's API; ``ocppkit.chargepoint.asyncio_r
 
 from __future__ import annotations
 
+import functools
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, Literal
 
 from ocppkit.chargepoint.runtime import Clock, Link, Scheduler
 from ocppkit.chargepoint.state import StateStore
@@ -41,12 +43,17 @@ from ocppkit.chargepoint.v16.meter import Reading
 from ocppkit.chargepoint.v16.outbox import Outbox
 from ocppkit.chargepoint.v16.remote import Remote
 from ocppkit.chargepoint.v16.reservations import Reservations
+from ocppkit.chargepoint.v16.security_log import SecurityLog
 from ocppkit.chargepoint.v16.smart_charging import SmartCharging
 from ocppkit.chargepoint.v16.transactions import Transactions
 from ocppkit.messages import v16
 from ocppkit.protocol.versions import OcppVersion
 from ocppkit.runtime.router import Router
 from ocppkit.smartcharging import Electrical
+
+if TYPE_CHECKING:  # these import cryptography (the security extra)
+    from ocppkit.chargepoint.v16.certificates import Certificates
+    from ocppkit.chargepoint.v16.signed_firmware import SignedFirmware
 
 __all__ = ["ChargePoint16"]
 
@@ -104,6 +111,9 @@ class ChargePoint16:
         config_defaults: Mapping[str, str | None] | None = None,
         boot_retry: int = 60,
         electrical: Electrical | None = None,
+        identity: str | None = None,
+        key_passphrase: bytes | None = None,
+        key_type: Literal["EC", "RSA"] = "EC",
     ) -> None:
         if connectors < 1:
             raise ValueError("a charge point has at least one connector")
@@ -125,6 +135,12 @@ class ChargePoint16:
         self.electrical = electrical or Electrical()
         """Nominal voltage, default phases and hardware maximum current per connector (smart
         charging converts A/W with them and fills gaps with the maximum)."""
+        self.identity = identity
+        """The charge point's identity (the CN of its certificate requests; the adapter fills it
+        in from the connection URL when None)."""
+        self.key_passphrase = key_passphrase
+        """Encrypts the private keys the stack keeps (None: stored unencrypted, with a warning)."""
+        self.key_type = key_type
         self.router = Router(OcppVersion.V16)
         self._ctx: StackContext | None = None
         self._boot: Boot | None = None
@@ -132,6 +148,9 @@ class ChargePoint16:
         self._remote: Remote | None = None
         self._reservations: Reservations | None = None
         self._smart: SmartCharging | None = None
+        self._security: SecurityLog | None = None
+        self._certificates: Certificates | None = None
+        self._signed_firmware: SignedFirmware | None = None
 
     # -- life cycle ----------------------------------------------------------------------------
     async def start(self) -> None:
@@ -214,8 +233,54 @@ class ChargePoint16:
         await self._reservations.load()
         if self._smart is not None:
             await self._smart.load()
+        if "Security" in self.profiles:
+            await self._start_security(ctx)
         self._tx.schedule_aligned()
         config.on_change("ClockAlignedDataInterval", lambda _: self.transactions.schedule_aligned())
+
+    async def _start_security(self, ctx: StackContext) -> None:
+        """The Security Whitepaper blocks: the security log always, certificates and signed
+        firmware when ``cryptography`` is installed (the ``security`` extra)."""
+        security = self._security = SecurityLog(ctx, self.router)
+        await security.load()
+        ctx.security_event = security.record
+        for key in ("SecurityProfile", "AuthorizationKey", "CpoName"):
+            ctx.config.on_change(key, functools.partial(self._reconfigured, key))
+        extra: dict[str, Callable[[], Awaitable[None] | None]] = {
+            "LogStatusNotification": lambda: ctx.send(security.status_request(), triggered=True)
+        }
+        try:
+            from ocppkit.chargepoint.v16.certificates import Certificates
+            from ocppkit.chargepoint.v16.signed_firmware import SignedFirmware
+        except ImportError:
+            log.warning("no certificate management: pip install ocppkit[security] for it")
+        else:
+            serial = self.boot_request.charge_point_serial_number
+            certs = self._certificates = Certificates(
+                ctx, self.router, common_name=lambda: self.identity or serial,
+                passphrase=self.key_passphrase, key_type=self.key_type, raise_event=security.record,
+            )  # fmt: skip
+            firmware = self._signed_firmware = SignedFirmware(
+                ctx, self.router,
+                manufacturer_roots=lambda: certs.roots("ManufacturerRootCertificate"),
+                raise_event=security.record,
+            )  # fmt: skip
+            await certs.load()
+            await firmware.load()
+            ctx.on_time_set.append(firmware.rearm)
+            extra["SignChargePointCertificate"] = certs.renew_in_background
+            extra["FirmwareStatusNotification"] = lambda: ctx.send(
+                firmware.status_request(), triggered=True
+            )
+        self.remote.install_extended_trigger(extra)
+        await security.record("StartupOfTheDevice")
+
+    def _reconfigured(self, key: str, value: str) -> None:
+        if self._ctx is not None and self._ctx.security_event is not None:
+            event = self._ctx.security_event(
+                "ReconfigurationOfSecurityParameters", f"{key} changed"
+            )
+            self.scheduler.spawn(event, "ocppkit security event")
 
     async def _transaction_ended(self, connector_id: int) -> None:
         if self._smart is not None:
@@ -239,6 +304,10 @@ class ChargePoint16:
             self.remote.cancel_timers()
             if self._smart is not None:
                 self._smart.cancel_timers()
+            if self._certificates is not None:
+                self._certificates.cancel_timers()
+            if self._signed_firmware is not None:
+                self._signed_firmware.cancel_timers()
             await self.scheduler.drain()
         await self.store.close()
 
@@ -307,6 +376,21 @@ class ChargePoint16:
         return self._smart
 
     @property
+    def security_log(self) -> SecurityLog:
+        """The security log and its events (``RuntimeError`` without the Security profile)."""
+        if self._security is None:
+            raise RuntimeError("the Security profile is not supported (or not started)")
+        return self._security
+
+    @property
+    def certificates(self) -> Certificates:
+        """Installed roots and the charge point's certificate (``RuntimeError`` without the
+        Security profile or without ``cryptography``)."""
+        if self._certificates is None:
+            raise RuntimeError("certificates need the Security profile and ocppkit[security]")
+        return self._certificates
+
+    @property
     def remote(self) -> Remote:
         """The CSMS-initiated operations."""
         if self._remote is None:
@@ -371,13 +455,39 @@ class ChargePoint16:
         disabled, whatever the CSMS set with ChangeAvailability."""
         self._fact(connector_id, "disabled", not enabled)
 
-    async def security_event(self, kind: str, tech_info: str | None = None) -> None:
-        """A security event (the whitepaper's list or the integrator's own): stored, then sent
-        as SecurityEventNotification through the durable queue."""
+    async def security_event(
+        self, kind: str, tech_info: str | None = None, *, critical: bool | None = None
+    ) -> None:
+        """A security event (the whitepaper's list or the integrator's own): kept in the
+        security log; a critical one (the whitepaper's, or ``critical=True``) is also sent as
+        SecurityEventNotification through the durable queue. Without the Security profile every
+        event is sent."""
+        if self._security is not None:
+            await self._security.record(kind, tech_info, critical=critical)
+            return
         request = v16.SecurityEventNotificationRequest(
             type=kind, timestamp=self.clock.now(), tech_info=tech_info
         )
         await self.outbox.put(request, tx=None)
+
+    def log_status(
+        self, status: v16.UploadLogStatusEnumType, request_id: int | None = None
+    ) -> None:
+        """Log upload progress (sent as LogStatusNotification)."""
+        self.security_log.status_changed(status, request_id)
+
+    async def verify_firmware(self, data: bytes) -> bool:
+        """Check downloaded firmware against the SignedUpdateFirmware's signature (reports
+        SignatureVerified / InvalidSignature); install only when True."""
+        if self._signed_firmware is None:
+            raise RuntimeError("signed firmware needs the Security profile and ocppkit[security]")
+        return await self._signed_firmware.verify(data, self.clock.now())
+
+    def signed_firmware_status(self, status: v16.FirmwareStatusEnumType) -> None:
+        """Signed firmware progress (sent as SignedFirmwareStatusNotification)."""
+        if self._signed_firmware is None:
+            raise RuntimeError("signed firmware needs the Security profile and ocppkit[security]")
+        self._signed_firmware.report(status)
 
     def raise_error(self, connector_id: int, error: ConnectorError) -> None:
         """An error became active (a fault makes the connector Faulted)."""
