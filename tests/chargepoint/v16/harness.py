@@ -146,6 +146,9 @@ class FakeCsms:
             "DiagnosticsStatusNotification",
             "DataTransfer",
             "SecurityEventNotification",
+            "LogStatusNotification",
+            "SignedFirmwareStatusNotification",
+            "SignCertificate",
         ):
             self._echo(router, name)
         return router
@@ -156,7 +159,8 @@ class FakeCsms:
 
         def handler(req: Any, conn: Any) -> Any:
             self._record(name, req)
-            return response_type(status="Accepted") if name == "DataTransfer" else response_type()
+            with_status = name in ("DataTransfer", "SignCertificate")
+            return response_type(status="Accepted") if with_status else response_type()
 
         router.add(request_type, handler)
 
@@ -257,8 +261,9 @@ def make(
     csms: FakeCsms | None = None,
     config: dict[str, str | None] | None = None,
     clock: ManualClock | None = None,
+    **options: Any,
 ) -> Harness:
-    """A stack that is not started yet."""
+    """A stack that is not started yet (``options``: more ``ChargePoint16`` arguments)."""
     clock = clock or ManualClock(T0)
     scheduler = TestScheduler(clock)
     store = store or MemoryStateStore()
@@ -275,5 +280,6 @@ def make(
         connectors=connectors,
         callbacks=callbacks,
         config_defaults=defaults,
+        **options,
     )
     return Harness(cp, csms or FakeCsms(), clock, scheduler, store, link, callbacks)
