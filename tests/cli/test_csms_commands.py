@@ -10,6 +10,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+import click
 import pytest
 from click.testing import CliRunner
 
@@ -178,3 +179,23 @@ def test_csms_command_refuses_a_negative_log_keep() -> None:
     result = CliRunner().invoke(main, ["csms", "--log-keep", "-1"])
     assert result.exit_code == 2
     assert "--log-keep" in result.output
+
+
+def test_the_development_ca_is_made_once_next_to_the_database_and_reused(tmp_path: Path) -> None:
+    from ocppkit.cli.csms import load_authority
+
+    db = str(tmp_path / "ocppkit.db")
+    assert load_authority(None, None, dev=False, db=db) is None
+    first = load_authority(None, None, dev=True, db=db)
+    assert (tmp_path / "ocppkit.db.ca.pem").read_text() == first.certificate_pem
+    assert oct((tmp_path / "ocppkit.db.ca.key").stat().st_mode & 0o777) == "0o600"
+    again = load_authority(None, None, dev=True, db=db)
+    assert again.certificate == first.certificate
+    given = load_authority(
+        str(tmp_path / "ocppkit.db.ca.pem"), str(tmp_path / "ocppkit.db.ca.key"), dev=False, db=db
+    )
+    assert given.certificate == first.certificate
+    with pytest.raises(click.UsageError, match="together"):
+        load_authority(str(tmp_path / "ocppkit.db.ca.pem"), None, dev=False, db=db)
+    with pytest.raises(click.UsageError, match="not both"):
+        load_authority(str(tmp_path / "ocppkit.db.ca.pem"), None, dev=True, db=db)

@@ -168,6 +168,8 @@ async def connected_charge_point(
     if OcppVersion.V16 not in client.routers:
         raise ValueError("the client must offer OCPP 1.6")
     client.routers[OcppVersion.V16] = cp.router
+    if cp.identity is None:
+        cp.identity = client.identity
     if frames is not None:
         client.on_frame = frame_log(frames)
 

@@ -8,6 +8,7 @@ import gc
 import logging
 import signal
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any, Literal
 
 import click
@@ -39,12 +40,14 @@ async def run_csms(
     heartbeat_interval: int = 300,
     backend: Literal["websockets", "picows"] = "websockets",
     log_keep: int = 10_000,
+    certificate_authority: Any = None,
     stop: asyncio.Event | None = None,
 ) -> None:
     """Run the CSMS until ``stop`` is set (or SIGINT / SIGTERM), then shut down cleanly.
 
     Every frame goes to the message log in ``db``, ``log_keep`` frames kept per station (0: no
-    message log), with or without the HTTP API."""
+    message log), with or without the HTTP API; ``certificate_authority`` (a
+    ``CertificateAuthority``) signs the stations' certificate requests."""
     if log_keep < 0:
         raise click.UsageError("--log-keep must be >= 0")
     store = SqliteStore(db)
@@ -63,6 +66,7 @@ async def run_csms(
         auth=store_auth(store) if security_profile in (1, 2) else None,
         security_profile=security_profile,
         message_log=MessageLog(store, keep=log_keep) if log_keep else False,
+        certificate_authority=certificate_authority,
     )
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -99,6 +103,34 @@ async def run_csms(
             web.should_exit = True
             await web_task
         await csms.close()
+
+
+def load_authority(
+    cert: str | None, key: str | None, *, dev: bool, db: str
+) -> Any:  # CertificateAuthority | None (cryptography is optional)
+    """The CA that signs stations' CSRs: ``cert``/``key`` files, or with ``dev`` a development
+    CA kept next to the database (``DB.ca.pem`` / ``DB.ca.key``, made on first use)."""
+    if not (cert or key or dev):
+        return None
+    try:
+        from ocppkit.certificates import CertificateAuthority
+    except ImportError:
+        raise click.UsageError(
+            "signing certificates needs: pip install ocppkit[security]"
+        ) from None
+    if dev:
+        if cert or key:
+            raise click.UsageError("--dev-ca or --sign-ca-cert/--sign-ca-key, not both")
+        cert, key = f"{db}.ca.pem", f"{db}.ca.key"
+        if not (Path(cert).exists() and Path(key).exists()):
+            authority = CertificateAuthority.create("ocppkit development CA")
+            Path(cert).write_text(authority.certificate_pem)
+            Path(key).write_text(authority.key_pem())
+            Path(key).chmod(0o600)
+            log.info("development CA made: %s (install it on charge points as their root)", cert)
+    if not (cert and key):
+        raise click.UsageError("--sign-ca-cert and --sign-ca-key go together")
+    return CertificateAuthority.load(Path(cert).read_text(), Path(key).read_text())
 
 
 def _api_server(csms: Csms, host: str, port: int) -> Any:
@@ -172,6 +204,21 @@ def _api_server(csms: Csms, host: str, port: int) -> Any:
     show_default=True,
 )
 @click.option(
+    "--sign-ca-cert",
+    type=click.Path(exists=True, dir_okay=False),
+    help="CA certificate (PEM) that signs the stations' SignCertificate CSRs.",
+)
+@click.option(
+    "--sign-ca-key",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Private key (PEM, unencrypted) of --sign-ca-cert.",
+)
+@click.option(
+    "--dev-ca",
+    is_flag=True,
+    help="Sign CSRs with a development CA kept next to --db (made on first use).",
+)
+@click.option(
     "--log-keep",
     type=click.IntRange(min=0),
     default=10_000,
@@ -191,6 +238,9 @@ def csms(
     boot_policy: Literal["accept-all", "known-only"],
     heartbeat_interval: int,
     backend: Literal["websockets", "picows"],
+    sign_ca_cert: str | None,
+    sign_ca_key: str | None,
+    dev_ca: bool,
     log_keep: int,
 ) -> None:
     """Run a CSMS: every OCPP version on one port, stored in SQLite, with an HTTP API.
@@ -208,6 +258,7 @@ def csms(
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     for noisy in ("websockets", "uvicorn.error"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    authority = load_authority(sign_ca_cert, sign_ca_key, dev=dev_ca, db=db)
     asyncio.run(
         run_csms(
             host=host,
@@ -222,5 +273,6 @@ def csms(
             heartbeat_interval=heartbeat_interval,
             backend=backend,
             log_keep=log_keep,
+            certificate_authority=authority,
         )
     )

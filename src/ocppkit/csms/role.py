@@ -15,8 +15,9 @@ information, statuses with history, authorizations from the id tokens, transacti
 meter values, idempotent under retries; firmware / diagnostics / log status reports, security
 events, DataTransfer and 2.x NotifyReport / NotifyEvent / MeterValues outside transactions in the
 store's event log) and answer as a CSMS should (unknown token: Invalid; DataTransfer:
-UnknownVendorId). Stations whose boot was not Accepted get ``SecurityError`` for
-anything but BootNotification.
+UnknownVendorId; SignCertificate: signed by ``certificate_authority`` and sent back as
+CertificateSigned, Rejected without one). Stations whose boot was not Accepted get
+``SecurityError`` for anything but BootNotification.
 
 Every frame in and out is written to the store by ``csms.message_log`` (``MessageLog``: batched,
 bounded, 10,000 frames kept per station by default; ``Csms(store, message_log=False)``: none).
@@ -26,8 +27,9 @@ from __future__ import annotations
 
 import ssl
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
+from ocppkit.csms.certificates import install_certificate_signing
 from ocppkit.csms.context import BootHook, BootPolicy, CsmsContext, accept_all
 from ocppkit.csms.gate import GatedRouter
 from ocppkit.csms.handlers_v2x import install_v2x
@@ -39,6 +41,9 @@ from ocppkit.protocol.versions import OcppVersion
 from ocppkit.runtime.connection import OcppConnection
 from ocppkit.runtime.server import AuthHook, Handshake, NotConnectedError, OcppServer
 from ocppkit.store import Store
+
+if TYPE_CHECKING:  # cryptography is the security extra
+    from ocppkit.certificates import CertificateAuthority
 
 __all__ = ["Csms"]
 
@@ -61,10 +66,12 @@ class Csms:
         validation: ValidationPolicy | None = None,
         call_timeout: float = 30.0,
         message_log: MessageLog | Literal[False] | None = None,
+        certificate_authority: CertificateAuthority | None = None,
     ) -> None:
         """``message_log`` writes every frame in and out to the store: None (the default) makes a
         ``MessageLog(store)`` (10,000 frames kept per station), False keeps no log, or give
-        your own ``MessageLog(store, keep=...)``. ``self.message_log`` is the log, or None."""
+        your own ``MessageLog(store, keep=...)``. ``self.message_log`` is the log, or None.
+        ``certificate_authority`` signs the stations' SignCertificate CSRs (None: Rejected)."""
         self.store = store
         if message_log is None:
             message_log = MessageLog(store)
@@ -80,6 +87,7 @@ class Csms:
         for version in versions:
             router = GatedRouter(version, self._is_accepted, self.context.accepted)
             (install_v16 if version is OcppVersion.V16 else install_v2x)(router, self.context)
+            install_certificate_signing(router, version, certificate_authority)
             self._routers[version] = router
         self._on_connect: list[StationHook] = []
         self._on_disconnect: list[StationHook] = []

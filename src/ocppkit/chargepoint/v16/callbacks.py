@@ -119,6 +119,10 @@ class ChargerCallbacks:
     def configuration_changed(self, key: str, value: str) -> None:
         """A configuration key was changed by the CSMS."""
 
+    def certificate_installed(self, chain_pem: str) -> None:
+        """A new charge point certificate was installed (CertificateSigned); the stack uses it
+        for TLS from the next connection (at once on security profile 3)."""
+
     def connection_changed(self, connected: bool) -> None:
         """The websocket to the CSMS opened or closed."""
 

@@ -288,6 +288,7 @@ class Certificates:
             own |= {"previousKey": self.own["key"], "previousChain": self.own["chain"]}
         await self.ctx.store.put_many(_OWN, own, replace=True)
         self.own = own
+        self.ctx.callbacks.certificate_installed(own["chain"])
         if (self.ctx.config.get_int("SecurityProfile") or 0) == 3:
             self.ctx.reconnect_soon("new client certificate")
         return v16.CertificateSignedResponse(status="Accepted")

@@ -1,0 +1,76 @@
+"""The CSMS's side of certificate renewal (1.6 Security Whitepaper A02/A03; 2.x A02/A03):
+SignCertificate answered, the CSR signed by a certificate authority, CertificateSigned sent.
+
+``install_certificate_signing(router, version, authority)`` registers the SignCertificate
+handler of one version: Rejected without an authority or for a CSR that does not parse or
+verify; else Accepted, and after the answer went out the authority signs it and the chain goes
+back to the same station as CertificateSigned (2.x: with the request's ``certificateType``; 2.1:
+its ``requestId``). The whitepaper says a CSMS SHOULD forward the CSR to the CPO's CA: pass that
+CA (``CertificateAuthority.load``) or, for development, ``CertificateAuthority.create()``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from ocppkit.messages import v16, v21, v201
+from ocppkit.protocol.errors import OcppError
+from ocppkit.protocol.versions import OcppVersion
+from ocppkit.runtime.connection import OcppConnection
+from ocppkit.runtime.router import Router
+
+if TYPE_CHECKING:  # cryptography is the security extra
+    from ocppkit.certificates import CertificateAuthority
+
+__all__ = ["install_certificate_signing"]
+
+log = logging.getLogger("ocppkit.csms")
+
+
+def _csr_error(csr: str) -> str | None:
+    """Why ``csr`` cannot be signed (None: it can)."""
+    from cryptography import x509
+
+    try:
+        request = x509.load_pem_x509_csr(csr.encode("ascii"))
+    except (ValueError, UnicodeEncodeError):
+        return "the CSR is not a PEM certificate request"
+    return None if request.is_signature_valid else "the CSR's signature does not verify"
+
+
+def install_certificate_signing(
+    router: Router, version: OcppVersion, authority: CertificateAuthority | None
+) -> None:
+    """Answer SignCertificate on ``router`` (see the module docstring)."""
+    module: Any = {OcppVersion.V16: v16, OcppVersion.V201: v201, OcppVersion.V21: v21}[version]
+
+    def sign_certificate(req: Any, conn: OcppConnection) -> Any:
+        error = (
+            "no certificate authority is configured" if authority is None else _csr_error(req.csr)
+        )
+        if error is not None:
+            log.info("%s: SignCertificate rejected: %s", conn.identity, error)
+            return module.SignCertificateResponse(status="Rejected")
+        return module.SignCertificateResponse(status="Accepted")
+
+    async def send_signed(req: Any, resp: Any, conn: OcppConnection) -> None:
+        if resp.status != "Accepted" or authority is None:
+            return
+        chain = authority.sign(req.csr)
+        extra: dict[str, Any] = {}
+        if version is not OcppVersion.V16:
+            extra["certificate_type"] = req.certificate_type
+        if version is OcppVersion.V21:
+            extra["request_id"] = req.request_id
+        try:
+            answer = await conn.call(
+                module.CertificateSignedRequest(certificate_chain=chain, **extra)
+            )
+        except OcppError as exc:
+            log.warning("%s: CertificateSigned not delivered: %s", conn.identity, exc)
+            return
+        log.info("%s: CertificateSigned %s", conn.identity, answer.status)
+
+    router.add(module.SignCertificateRequest, sign_certificate)
+    router.after(module.SignCertificateRequest)(send_signed)
