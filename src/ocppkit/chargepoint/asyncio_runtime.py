@@ -15,9 +15,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import ssl
+import tempfile
 import time
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 from ocppkit.chargepoint.runtime import Handle
@@ -158,13 +161,64 @@ def follow_ping_interval(cp: ChargePoint16, client: OcppClient) -> None:
     cp.config.on_change("WebSocketPingInterval", apply)
 
 
+def apply_security(
+    cp: ChargePoint16,
+    client: OcppClient,
+    base_url: str,
+    cafile: str | None = None,
+    urls: Mapping[int, str] | None = None,
+) -> None:
+    """Point ``client`` at the stack's security settings (Security Whitepaper profiles 0–3):
+    the URL of the profile in ``urls``, else ``base_url`` with ``ws://`` for 0 and 1 and
+    ``wss://`` for 2 and 3 (a CSMS may serve each profile on its own port); the
+    ``AuthorizationKey`` bytes as Basic-auth password for 1 and 2; for 2 and 3 TLS trusting the
+    installed CentralSystemRootCertificates (none installed: ``cafile``, else the system's);
+    for 3 the charge point's own certificate and key as client certificate."""
+    profile = cp.config.get_int("SecurityProfile") or 0
+    key = cp.config.get("AuthorizationKey") or ""
+    client.password = bytes.fromhex(key) if profile in (1, 2) and key else None
+    rest = base_url.split("://", 1)[-1]
+    client.url = (urls or {}).get(profile) or f"{'wss' if profile >= 2 else 'ws'}://{rest}"
+    client.ssl = _tls(cp, profile, cafile) if profile >= 2 else None
+
+
+def _tls(cp: ChargePoint16, profile: int, cafile: str | None) -> ssl.SSLContext:
+    roots = cp.certificates.roots_pem() if cp.has_certificates else ""
+    context = (
+        ssl.create_default_context(cadata=roots)
+        if roots
+        else ssl.create_default_context(cafile=cafile)
+    )
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    credentials = cp.certificates.client_credentials() if cp.has_certificates else None
+    if profile == 3 and credentials is not None:
+        with tempfile.TemporaryDirectory() as directory:  # ssl loads chains from files only
+            chain, key = Path(directory, "chain.pem"), Path(directory, "key.pem")
+            chain.write_text(credentials[0])
+            key.touch(0o600)
+            key.write_text(credentials[1])
+            context.load_cert_chain(chain, key)
+    return context
+
+
 @contextlib.asynccontextmanager
 async def connected_charge_point(
-    cp: ChargePoint16, client: OcppClient, *, frames: str | None = None
+    cp: ChargePoint16,
+    client: OcppClient,
+    *,
+    frames: str | None = None,
+    manage_security: bool = False,
+    cafile: str | None = None,
+    urls: Mapping[int, str] | None = None,
 ) -> AsyncIterator[asyncio.Task[None]]:
     """Start ``cp`` and keep ``client`` connected for it in the background (the task running the
     client is what ``async with`` gives); at the end close the client, then ``cp``.
-    ``frames``: a file for the frame log (``frame_log``), for support cases."""
+    ``frames``: a file for the frame log (``frame_log``), for support cases.
+    ``manage_security``: the stack's configuration decides the client's scheme, password and TLS
+    (``apply_security``), at start and whenever it reconnects — after a SecurityProfile or
+    AuthorizationKey change, or a new certificate on profile 3 (one attempt with the new
+    settings; the stack falls back to the old profile when it fails); ``urls``: the CSMS's URL
+    per security profile, ``cafile``: TLS roots while none is installed (``apply_security``)."""
     if OcppVersion.V16 not in client.routers:
         raise ValueError("the client must offer OCPP 1.6")
     client.routers[OcppVersion.V16] = cp.router
@@ -182,6 +236,16 @@ async def connected_charge_point(
     client.on_connect = opened
     client.on_disconnect = closed
     await cp.start()
+    base_url = client.url
+
+    async def reconnect() -> bool:
+        if manage_security:
+            apply_security(cp, client, base_url, cafile, urls)
+        return await client.reconnect_now(timeout=client.open_timeout + 5)
+
+    cp.context.reconnect = reconnect
+    if manage_security:
+        apply_security(cp, client, base_url, cafile, urls)
     follow_ping_interval(cp, client)
     runner = asyncio.get_running_loop().create_task(client.run())
     try:

@@ -117,6 +117,9 @@ class OcppClient:
         self.connection: OcppConnection | None = None
         self._connected = asyncio.Event()
         self._stopping = False
+        self._now = False  # the next attempt without waiting (reconnect_now)
+        self._wake = asyncio.Event()  # cuts a back-off wait short (reconnect_now)
+        self._outcome: asyncio.Future[bool] | None = None
 
     async def connect(self) -> OcppConnection:
         """Open one connection (no retry) and start serving it. Raises ``HandshakeError`` or
@@ -167,20 +170,23 @@ class OcppClient:
             try:
                 conn = await self.connect()
             except (HandshakeError, OSError, TimeoutError) as exc:
+                self._tell(False)
                 delay = self.reconnect.delay(attempt, self._rng)
                 log.warning(
                     "%s: connection failed (%s); retrying in %.1f s", self.identity, exc, delay
                 )
                 attempt += 1
-                await asyncio.sleep(delay)
+                await self._pause(delay)
                 continue
             attempt = 0
+            self._wake.clear()
             runner = asyncio.create_task(conn.run())
             if self.on_connect is not None:
                 try:
                     await self.on_connect(conn)
                 except Exception:
                     log.exception("%s: on_connect failed", self.identity)
+            self._tell(True)
             await runner
             self._connected.clear()
             self.connection = None
@@ -191,8 +197,39 @@ class OcppClient:
                     log.exception("%s: on_disconnect failed", self.identity)
             if not self._stopping:
                 delay = self.reconnect.delay(0, self._rng)
-                log.warning("%s: disconnected; reconnecting in %.1f s", self.identity, delay)
-                await asyncio.sleep(delay)
+                if not self._now:
+                    log.warning("%s: disconnected; reconnecting in %.1f s", self.identity, delay)
+                await self._pause(delay)
+
+    async def _pause(self, delay: float) -> None:
+        """Wait ``delay`` seconds before the next attempt, or until ``reconnect_now``."""
+        if self._now:
+            self._now = False
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), delay)
+        self._wake.clear()
+        self._now = False
+
+    def _tell(self, connected: bool) -> None:
+        outcome, self._outcome = self._outcome, None
+        if outcome is not None and not outcome.done():
+            outcome.set_result(connected)
+
+    async def reconnect_now(self, timeout: float | None = None) -> bool:
+        """Close the current connection and connect again at once (with the current ``url``,
+        ``ssl`` and ``password``); True when that one attempt connected (``run`` must be
+        running; after a failure it goes on retrying as usual)."""
+        self._tell(False)  # an earlier waiter: superseded
+        outcome = self._outcome = asyncio.get_running_loop().create_future()
+        self._now = True
+        self._wake.set()
+        if self.connection is not None:
+            await self.connection.close(1000, "reconnecting")
+        try:
+            return await asyncio.wait_for(asyncio.shield(outcome), timeout)
+        except TimeoutError:
+            return False
 
     async def call(self, request: OcppRequest[R], *, timeout: float | None = None) -> R:
         """Send a CALL on the current connection (waiting up to ``wait_connected`` for one)."""
@@ -209,6 +246,8 @@ class OcppClient:
     async def close(self) -> None:
         """Stop reconnecting and close the current connection."""
         self._stopping = True
+        self._tell(False)
+        self._wake.set()
         if self.connection is not None:
             await self.connection.close(1000, "client closing")
 

@@ -11,6 +11,8 @@ trusts, its own TLS client certificate, and their renewal.
   CentralSystemRootCertificate while SecurityProfile >= 2 (the next TLS connection could not be
   checked any more).
 - GetInstalledCertificateIds(type) -> the hash data of each, or NotFound.
+- SecurityProfile may be raised to 2 or 3 only with a CentralSystemRootCertificate installed,
+  to 3 only with a charge point certificate (A05; the stack's ``add_check``).
 - Renewal (ExtendedTriggerMessage(SignChargePointCertificate), or by itself when its certificate
   expires within ``RENEW_BEFORE``; checked at start and daily): a new key pair (``key_type``), a
   CSR with ``CN`` = the charge point's identity and ``O`` = ``CpoName``, sent as SignCertificate.
@@ -105,6 +107,16 @@ class Certificates:
         router.add(v16.DeleteCertificateRequest, self.delete)
         router.add(v16.GetInstalledCertificateIdsRequest, self.installed_ids)
         router.add(v16.CertificateSignedRequest, self.certificate_signed)
+        ctx.config.add_check("SecurityProfile", self._profile_check)
+
+    def _profile_check(self, value: str) -> str | None:
+        """Security Whitepaper A05 preconditions of a profile switch."""
+        profile = int(value)
+        if profile >= 2 and not self.roots(_CSMS_ROOT):
+            return f"security profile {profile} needs an installed CentralSystemRootCertificate"
+        if profile == 3 and self.certificate() is None:
+            return "security profile 3 needs a charge point certificate"
+        return None
 
     async def load(self) -> None:
         """Restore the store; renew an expiring certificate; check again every day."""

@@ -151,6 +151,7 @@ class ChargePoint16:
         self._security: SecurityLog | None = None
         self._certificates: Certificates | None = None
         self._signed_firmware: SignedFirmware | None = None
+        self._active_profile = 0
 
     # -- life cycle ----------------------------------------------------------------------------
     async def start(self) -> None:
@@ -246,6 +247,8 @@ class ChargePoint16:
         ctx.security_event = security.record
         for key in ("SecurityProfile", "AuthorizationKey", "CpoName"):
             ctx.config.on_change(key, functools.partial(self._reconfigured, key))
+        self._active_profile = ctx.config.get_int("SecurityProfile") or 0
+        ctx.config.on_any_change(self._security_changed)
         extra: dict[str, Callable[[], Awaitable[None] | None]] = {
             "LogStatusNotification": lambda: ctx.send(security.status_request(), triggered=True)
         }
@@ -274,6 +277,36 @@ class ChargePoint16:
             )
         self.remote.install_extended_trigger(extra)
         await security.record("StartupOfTheDevice")
+
+    def _security_changed(self, key: str, value: str) -> None:
+        """ChangeConfiguration accepted: a new profile is tried (with fallback), a new
+        AuthorizationKey is used at once (the CSMS no longer takes the old one)."""
+        ctx = self.context
+        if key == "SecurityProfile":
+            ctx.after_answer(self._switch_profile(int(value)), "ocppkit security profile switch")
+        elif key == "AuthorizationKey":
+            ctx.reconnect_soon("new AuthorizationKey")
+
+    async def _switch_profile(self, new: int) -> None:
+        """Reconnect with security profile ``new``; when that one attempt fails, go back to the
+        previous profile and reconnect with it (Security Whitepaper A05)."""
+        ctx, old = self.context, self._active_profile
+        if ctx.reconnect is None:
+            log.info("security profile %d takes effect at the next connection", new)
+            self._active_profile = new
+            return
+        if await ctx.reconnect():
+            log.info("security profile %d in use", new)
+            self._active_profile = new
+            return
+        if ctx.closing:
+            return
+        log.warning("security profile %d failed to connect: back to %d", new, old)
+        await ctx.config.set_internal("SecurityProfile", old)
+        await self.security_log.record(
+            "ReconfigurationOfSecurityParameters", f"SecurityProfile {new} failed, back to {old}"
+        )
+        await ctx.reconnect()
 
     def _reconfigured(self, key: str, value: str) -> None:
         if self._ctx is not None and self._ctx.security_event is not None:
@@ -381,6 +414,11 @@ class ChargePoint16:
         if self._security is None:
             raise RuntimeError("the Security profile is not supported (or not started)")
         return self._security
+
+    @property
+    def has_certificates(self) -> bool:
+        """Certificate management runs (the Security profile and ``cryptography``)."""
+        return self._certificates is not None
 
     @property
     def certificates(self) -> Certificates:
