@@ -35,6 +35,7 @@ from ocppkit.csms.gate import GatedRouter
 from ocppkit.csms.handlers_v2x import install_v2x
 from ocppkit.csms.handlers_v16 import install_v16
 from ocppkit.csms.message_log import MessageLog
+from ocppkit.csms.plug_and_charge import PncHooks, install_plug_and_charge
 from ocppkit.csms.station import Station16, Station21, Station201, station_for
 from ocppkit.protocol.session import ValidationPolicy
 from ocppkit.protocol.versions import OcppVersion
@@ -67,11 +68,14 @@ class Csms:
         call_timeout: float = 30.0,
         message_log: MessageLog | Literal[False] | None = None,
         certificate_authority: CertificateAuthority | None = None,
+        pnc_hooks: PncHooks | None = None,
     ) -> None:
         """``message_log`` writes every frame in and out to the store: None (the default) makes a
         ``MessageLog(store)`` (10,000 frames kept per station), False keeps no log, or give
         your own ``MessageLog(store, keep=...)``. ``self.message_log`` is the log, or None.
-        ``certificate_authority`` signs the stations' SignCertificate CSRs (None: Rejected)."""
+        ``certificate_authority`` signs the stations' SignCertificate CSRs (None: Rejected).
+        ``pnc_hooks`` answers ISO 15118 Plug & Charge over 1.6 DataTransfer (default:
+        ``PncHooks()``; V2G CSRs signed by its authority, else ``certificate_authority``)."""
         self.store = store
         if message_log is None:
             message_log = MessageLog(store)
@@ -88,6 +92,11 @@ class Csms:
             router = GatedRouter(version, self._is_accepted, self.context.accepted)
             (install_v16 if version is OcppVersion.V16 else install_v2x)(router, self.context)
             install_certificate_signing(router, version, certificate_authority)
+            if version is OcppVersion.V16:
+                hooks = pnc_hooks or PncHooks()
+                hooks.ctx = self.context
+                hooks.authority = hooks.authority or certificate_authority
+                install_plug_and_charge(router, hooks)
             self._routers[version] = router
         self._on_connect: list[StationHook] = []
         self._on_disconnect: list[StationHook] = []

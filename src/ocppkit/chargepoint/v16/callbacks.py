@@ -123,6 +123,10 @@ class ChargerCallbacks:
         """A new charge point certificate was installed (CertificateSigned); the stack uses it
         for TLS from the next connection (at once on security profile 3)."""
 
+    def v2g_certificate_installed(self, chain_pem: str, key_pem: str) -> None:
+        """A new ISO 15118 SECC (V2G) certificate arrived through Plug & Charge: hand the chain
+        and its private key (PEM, unencrypted) to the ISO 15118 stack."""
+
     def connection_changed(self, connected: bool) -> None:
         """The websocket to the CSMS opened or closed."""
 

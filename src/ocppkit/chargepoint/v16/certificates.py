@@ -29,7 +29,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -140,7 +140,7 @@ class Certificates:
         self._timer = self.ctx.scheduler.call_later(_DAY, self._daily)
 
     # -- what the stack and the adapter use ----------------------------------------------------
-    def roots(self, kind: v16.CertificateUseEnumType) -> list[x509.Certificate]:
+    def roots(self, kind: str) -> list[x509.Certificate]:
         """The installed roots of ``kind``."""
         return [
             load_certificates(item["pem"])[0]
@@ -169,38 +169,38 @@ class Certificates:
         self, req: v16.InstallCertificateRequest, conn: Any
     ) -> v16.InstallCertificateResponse:
         """Store a root certificate."""
+        status = await self.install_pem(req.certificate_type, req.certificate)
+        return v16.InstallCertificateResponse(status=status)
+
+    async def install_pem(self, kind: str, pem: str) -> Literal["Accepted", "Rejected", "Failed"]:
+        """Store the root certificate ``pem`` as ``kind`` (1.6 names, or the 2.0.1 ones Plug &
+        Charge uses: V2GRootCertificate, MORootCertificate …)."""
         try:
-            certs = load_certificates(req.certificate)
+            certs = load_certificates(pem)
             if len(certs) != 1:
                 raise ChainError("one certificate at a time")
             verify_chain(certs, certs, self.ctx.clock.now())  # valid now, a CA
         except ChainError as exc:
             log.info("InstallCertificate rejected: %s", exc)
-            return v16.InstallCertificateResponse(status="Rejected")
+            return "Rejected"
         key = _key(hash_data(certs[0]))
         if key in self.installed:
-            return v16.InstallCertificateResponse(status="Accepted")
+            return "Accepted"
         limit = self.ctx.config.get_int("CertificateStoreMaxLength")
         if limit is not None and len(self.installed) >= limit:
             log.info("InstallCertificate rejected: %d certificates installed already", limit)
-            return v16.InstallCertificateResponse(status="Rejected")
-        item = {"type": req.certificate_type, "pem": _pem(certs[0])}
+            return "Rejected"
+        item = {"type": kind, "pem": _pem(certs[0])}
         try:
             await self.ctx.store.put(_NS, key, item)
         except Exception:
             log.exception("InstallCertificate: the certificate could not be stored")
-            return v16.InstallCertificateResponse(status="Failed")
+            return "Failed"
         self.installed[key] = item
-        return v16.InstallCertificateResponse(status="Accepted")
+        return "Accepted"
 
-    def _find(self, wanted: v16.CertificateHashDataType) -> tuple[str | None, bool]:
+    def _find(self, target: HashData) -> tuple[str | None, bool]:
         """(the installed certificate's key, whether it is our own certificate)."""
-        target = HashData(
-            wanted.hash_algorithm,
-            wanted.issuer_name_hash,
-            wanted.issuer_key_hash,
-            wanted.serial_number,
-        )
         for key, item in self.installed.items():
             cert = load_certificates(item["pem"])[0]
             if hash_data(cert, None, target.hash_algorithm).same_as(target):
@@ -218,11 +218,19 @@ class Certificates:
         self, req: v16.DeleteCertificateRequest, conn: Any
     ) -> v16.DeleteCertificateResponse:
         """Remove an installed root by its hash data."""
-        key, own = self._find(req.certificate_hash_data)
+        data = req.certificate_hash_data
+        wanted = HashData(
+            data.hash_algorithm, data.issuer_name_hash, data.issuer_key_hash, data.serial_number
+        )
+        return v16.DeleteCertificateResponse(status=await self.delete_hash(wanted))
+
+    async def delete_hash(self, wanted: HashData) -> Literal["Accepted", "Failed", "NotFound"]:
+        """Remove the installed root with hash data ``wanted`` (see the module docstring)."""
+        key, own = self._find(wanted)
         if own:
-            return v16.DeleteCertificateResponse(status="Failed")
+            return "Failed"
         if key is None:
-            return v16.DeleteCertificateResponse(status="NotFound")
+            return "NotFound"
         item = self.installed[key]
         csms_roots = [i for i in self.installed.values() if i["type"] == _CSMS_ROOT]
         profile = self.ctx.config.get_int("SecurityProfile") or 0
@@ -230,10 +238,10 @@ class Certificates:
             log.info(
                 "DeleteCertificate: the last CSMS root is needed by security profile %d", profile
             )
-            return v16.DeleteCertificateResponse(status="Failed")
+            return "Failed"
         await self.ctx.store.delete(_NS, key)
         del self.installed[key]
-        return v16.DeleteCertificateResponse(status="Accepted")
+        return "Accepted"
 
     def installed_ids(
         self, req: v16.GetInstalledCertificateIdsRequest, conn: Any

@@ -66,10 +66,10 @@ class StackContext:
             event = self.security_event("SettingSystemTime", f"moved by {jump:.0f} s")
             self.scheduler.spawn(event, "ocppkit security event")
 
-    def after_answer(self, work: Coroutine[Any, Any, None], name: str) -> None:
-        """Run ``work`` in the background from the next loop turn: a handler's answer (or a
-        configuration listener's) goes out first."""
-        self.scheduler.call_later(0, lambda: self.scheduler.spawn(work, name))
+    def after_answer(self, work: Callable[[], Coroutine[Any, Any, None]], name: str) -> None:
+        """Run ``work()`` in the background: spawned work starts on a later turn of the event
+        loop, after the handler returned and its answer was written to the transport."""
+        self.scheduler.spawn(work(), name)
 
     def reconnect_soon(self, why: str) -> None:
         """Reconnect in the background, after the current answer went out (no adapter: no-op)."""
@@ -82,7 +82,7 @@ class StackContext:
             log.info("reconnecting: %s", why)
             await reconnect()
 
-        self.after_answer(run(), "ocppkit reconnect")
+        self.after_answer(run, "ocppkit reconnect")
 
     def can_send(self) -> bool:
         """Online with an accepted boot: other messages than BootNotification may go out."""

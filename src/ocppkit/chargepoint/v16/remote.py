@@ -76,6 +76,10 @@ class Remote:
         self._firmware_request: v16.UpdateFirmwareRequest | None = None
         self.router = router
         self._extended: dict[str, Callable[[], Awaitable[None] | None]] = {}
+        self.vendors: dict[
+            str, Callable[[v16.DataTransferRequest], Awaitable[v16.DataTransferResponse]]
+        ] = {}
+        """DataTransfer vendorIds answered by a block of the stack (Plug & Charge)."""
         self.profile_error: Callable[[v16.ChargingProfile], str | None] | None = None
         """Smart charging's check of a remote start's charging profile (None: the
         SmartCharging profile is not supported, the profile is ignored)."""
@@ -409,7 +413,11 @@ class Remote:
     async def data_transfer(
         self, req: v16.DataTransferRequest, conn: Any
     ) -> v16.DataTransferResponse:
-        """Routed to the integrator; UnknownVendorId by default."""
+        """A stack block's vendorId (Plug & Charge) first, else the integrator; UnknownVendorId
+        by default."""
+        block = self.vendors.get(req.vendor_id)
+        if block is not None:
+            return await block(req)
         answer = await self.ctx.callbacks.data_transfer(req.vendor_id, req.message_id, req.data)
         if answer is None:
             return v16.DataTransferResponse(status="UnknownVendorId")

@@ -53,6 +53,7 @@ from ocppkit.smartcharging import Electrical
 
 if TYPE_CHECKING:  # these import cryptography (the security extra)
     from ocppkit.chargepoint.v16.certificates import Certificates
+    from ocppkit.chargepoint.v16.plug_and_charge import PlugAndCharge
     from ocppkit.chargepoint.v16.signed_firmware import SignedFirmware
 
 __all__ = ["ChargePoint16"]
@@ -151,6 +152,7 @@ class ChargePoint16:
         self._security: SecurityLog | None = None
         self._certificates: Certificates | None = None
         self._signed_firmware: SignedFirmware | None = None
+        self._pnc: PlugAndCharge | None = None
         self._active_profile = 0
 
     # -- life cycle ----------------------------------------------------------------------------
@@ -268,8 +270,17 @@ class ChargePoint16:
                 manufacturer_roots=lambda: certs.roots("ManufacturerRootCertificate"),
                 raise_event=security.record,
             )  # fmt: skip
+            from ocppkit.chargepoint.v16.plug_and_charge import PlugAndCharge
+            from ocppkit.iso15118 import VENDOR_ID
+
+            pnc = self._pnc = PlugAndCharge(
+                ctx, certs, common_name=lambda: self.identity or serial,
+                raise_event=security.record,
+            )  # fmt: skip
+            self.remote.vendors[VENDOR_ID] = pnc.handle
             await certs.load()
             await firmware.load()
+            await pnc.load()
             ctx.on_time_set.append(firmware.rearm)
             extra["SignChargePointCertificate"] = certs.renew_in_background
             extra["FirmwareStatusNotification"] = lambda: ctx.send(
@@ -283,7 +294,9 @@ class ChargePoint16:
         AuthorizationKey is used at once (the CSMS no longer takes the old one)."""
         ctx = self.context
         if key == "SecurityProfile":
-            ctx.after_answer(self._switch_profile(int(value)), "ocppkit security profile switch")
+            ctx.after_answer(
+                functools.partial(self._switch_profile, int(value)), "ocppkit profile switch"
+            )
         elif key == "AuthorizationKey":
             ctx.reconnect_soon("new AuthorizationKey")
 
@@ -427,6 +440,14 @@ class ChargePoint16:
         if self._certificates is None:
             raise RuntimeError("certificates need the Security profile and ocppkit[security]")
         return self._certificates
+
+    @property
+    def plug_and_charge(self) -> PlugAndCharge:
+        """ISO 15118 Plug & Charge over DataTransfer (``RuntimeError`` without the Security
+        profile or without ``cryptography``)."""
+        if self._pnc is None:
+            raise RuntimeError("Plug & Charge needs the Security profile and ocppkit[security]")
+        return self._pnc
 
     @property
     def remote(self) -> Remote:

@@ -1,0 +1,81 @@
+"""Plug & Charge messages on the 1.6 stack (fake clock, scripted CSMS): the V2G certificate is
+installed only when it chains to an installed V2G root and matches the pending SECC key."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from ocppkit.certificates import CertificateAuthority, make_csr, new_private_key
+from ocppkit.iso15118 import TO_CSMS, unwrap, unwrap_response, wrap
+from ocppkit.messages import v201
+from ocppkit.messages._base import OcppRequest, OcppStruct
+from tests.chargepoint.v16.harness import T0, FakeCsms, Harness, Recorder, make
+
+
+def run(body: Callable[[], Awaitable[None]]) -> None:
+    asyncio.run(asyncio.wait_for(body(), 30))
+
+
+class Secc(Recorder):
+    def __init__(self) -> None:
+        super().__init__()
+        self.installed: list[str] = []
+
+    def v2g_certificate_installed(self, chain_pem: str, key_pem: str) -> None:
+        self.installed.append(chain_pem)
+
+
+R = TypeVar("R", bound=OcppStruct)
+
+
+async def tunnel(h: Harness, request: OcppRequest[Any], expected: type[R]) -> R:
+    """A CSMS -> station Plug & Charge message and its 2.0.1 answer."""
+    return unwrap_response(await h.call(wrap(request)), expected)
+
+
+def test_the_v2g_certificate_must_chain_to_a_v2g_root_and_match_the_pending_key() -> None:
+    async def main() -> None:
+        h = make(csms=FakeCsms(boot_interval=864_000), identity="SECC-1", key_passphrase=b"k")
+        secc = Secc()
+        h.cp.callbacks = h.callbacks = secc
+        await h.cp.start()
+        root = CertificateAuthority.create("V2G root", now=T0)
+        other = CertificateAuthority.create("not V2G", now=T0)
+        async with h.online():
+            await h.csms.next("BootNotification")
+            await h.settle()
+            install = v201.InstallCertificateRequest(
+                certificate_type="V2GRootCertificate", certificate=root.certificate_pem
+            )
+            answer = await tunnel(h, install, v201.InstallCertificateResponse)
+            assert answer.status == "Accepted"
+            trigger = v201.TriggerMessageRequest(requested_message="SignV2GCertificate")
+            triggered = await tunnel(h, trigger, v201.TriggerMessageResponse)
+            assert triggered.status == "Accepted"
+            sent = await h.csms.next("DataTransfer")  # the scripted CSMS answers without data
+            request = unwrap(sent, TO_CSMS)
+            assert isinstance(request, v201.SignCertificateRequest)
+            assert request.certificate_type == "V2GCertificate"
+            await h.settle()
+
+            def signed(chain: str) -> v201.CertificateSignedRequest:
+                return v201.CertificateSignedRequest(
+                    certificate_chain=chain, certificate_type="V2GCertificate"
+                )
+
+            foreign_key = root.sign(make_csr(new_private_key(), "SECC-1"), now=T0)
+            foreign_root = other.sign(request.csr, now=T0)
+            for chain in (foreign_key, foreign_root):
+                refused = await tunnel(h, signed(chain), v201.CertificateSignedResponse)
+                assert refused.status == "Rejected"
+            assert secc.installed == []
+            good = root.sign(request.csr, now=T0)
+            accepted = await tunnel(h, signed(good), v201.CertificateSignedResponse)
+            assert accepted.status == "Accepted"
+            assert secc.installed == [good]
+            events = [e["type"] for _, e in h.cp.security_log.entries]
+            assert events.count("InvalidChargePointCertificate") == 2
+
+    run(main)
