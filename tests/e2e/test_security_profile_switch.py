@@ -8,6 +8,7 @@ profile 1 (logged); lowering is Rejected; a new AuthorizationKey makes it reconn
 from __future__ import annotations
 
 import asyncio
+import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -17,6 +18,7 @@ from ocppkit.chargepoint.asyncio_runtime import (
     AsyncioRuntime,
     ClientLink,
     connected_charge_point,
+    connection_security_event,
     wait_accepted,
 )
 from ocppkit.chargepoint.sqlite_state import SqliteStateStore
@@ -24,7 +26,7 @@ from ocppkit.chargepoint.v16.stack import ChargePoint16
 from ocppkit.csms import Csms, Station16
 from ocppkit.csms.credentials import hash_password, store_auth
 from ocppkit.protocol import OcppVersion
-from ocppkit.runtime.client import OcppClient
+from ocppkit.runtime.client import HandshakeError, OcppClient
 from ocppkit.runtime.security import server_ssl_context
 from ocppkit.store.memory import MemoryStore
 from tests.runtime.certs import Pki
@@ -146,8 +148,11 @@ def test_a_failing_new_profile_falls_back_to_the_old_one(tmp_path: Path) -> None
                 assert tls.connected.empty()
                 assert cp.config.get_int("SecurityProfile") == 1
                 assert client.url == urls[1]
+                await cp.scheduler.drain()
                 infos = [e.get("techInfo") for _, e in cp.security_log.entries]
                 assert "SecurityProfile 2 failed, back to 1" in infos
+                kinds = [e["type"] for _, e in cp.security_log.entries]
+                assert kinds.count("InvalidCentralSystemCertificate") == 1
 
                 # the CSMS takes only the new key from now on; the station must reconnect with it
                 await plain.csms.store.set_password(IDENTITY, hash_password(bytes.fromhex(NEW_KEY)))
@@ -156,3 +161,15 @@ def test_a_failing_new_profile_falls_back_to_the_old_one(tmp_path: Path) -> None
                 assert client.password == bytes.fromhex(NEW_KEY)
 
     run(main)
+
+
+def test_connection_failures_that_are_security_events() -> None:
+    verify = ssl.SSLCertVerificationError("certificate verify failed")
+    assert connection_security_event(verify) == "InvalidCentralSystemCertificate"
+    assert connection_security_event(HandshakeError(401, "unauthorized")) == (
+        "FailedToAuthenticateAtCentralSystem"
+    )
+    old = ssl.SSLError(1, "[SSL: UNSUPPORTED_PROTOCOL] unsupported protocol version")
+    assert connection_security_event(old) == "InvalidTLSVersion"
+    assert connection_security_event(HandshakeError(404, "not found")) is None
+    assert connection_security_event(ConnectionRefusedError()) is None

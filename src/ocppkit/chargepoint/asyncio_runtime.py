@@ -27,7 +27,7 @@ from ocppkit.chargepoint.runtime import Handle
 from ocppkit.chargepoint.v16.stack import ChargePoint16
 from ocppkit.messages._base import OcppRequest
 from ocppkit.protocol.versions import OcppVersion
-from ocppkit.runtime.client import OcppClient
+from ocppkit.runtime.client import HandshakeError, OcppClient
 from ocppkit.runtime.connection import FrameHook, OcppConnection
 
 __all__ = [
@@ -201,6 +201,18 @@ def _tls(cp: ChargePoint16, profile: int, cafile: str | None) -> ssl.SSLContext:
     return context
 
 
+def connection_security_event(exc: Exception) -> str | None:
+    """The Security Whitepaper event a failed connection attempt is (None: not one): the CSMS's
+    certificate did not verify, the CSMS refused our credentials (HTTP 401), TLS too old."""
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return "InvalidCentralSystemCertificate"
+    if isinstance(exc, HandshakeError) and exc.status == 401:
+        return "FailedToAuthenticateAtCentralSystem"
+    if isinstance(exc, ssl.SSLError) and "VERSION" in str(exc).upper():
+        return "InvalidTLSVersion"
+    return None
+
+
 @contextlib.asynccontextmanager
 async def connected_charge_point(
     cp: ChargePoint16,
@@ -227,14 +239,24 @@ async def connected_charge_point(
     if frames is not None:
         client.on_frame = frame_log(frames)
 
+    failures: set[str] = set()  # security events raised since the last good connection
+
     async def opened(conn: OcppConnection) -> None:
+        failures.clear()
         cp.connected()
+
+    def failed(exc: Exception) -> None:
+        kind = connection_security_event(exc)
+        if kind is not None and kind not in failures:  # once per streak of failures
+            failures.add(kind)
+            cp.scheduler.spawn(cp.security_event(kind, str(exc)[:255]), "ocppkit security event")
 
     async def closed(conn: OcppConnection) -> None:
         cp.disconnected()
 
     client.on_connect = opened
     client.on_disconnect = closed
+    client.on_failure = failed
     await cp.start()
     base_url = client.url
 

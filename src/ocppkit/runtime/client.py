@@ -89,6 +89,7 @@ class OcppClient:
         on_connect: Callable[[OcppConnection], Awaitable[None]] | None = None,
         on_disconnect: Callable[[OcppConnection], Awaitable[None]] | None = None,
         on_frame: FrameHook | None = None,
+        on_failure: Callable[[Exception], None] | None = None,
         rng: random.Random | None = None,
     ) -> None:
         if isinstance(routers, Router):
@@ -113,6 +114,9 @@ class OcppClient:
         self.on_connect = on_connect
         self.on_disconnect = on_disconnect
         self.on_frame = on_frame
+        self.on_failure = on_failure
+        """Called with the error of every failed connection attempt (``HandshakeError``,
+        ``ssl.SSLError``, ``OSError``, ``TimeoutError``)."""
         self._rng = rng or random.Random()
         self.connection: OcppConnection | None = None
         self._connected = asyncio.Event()
@@ -170,6 +174,11 @@ class OcppClient:
             try:
                 conn = await self.connect()
             except (HandshakeError, OSError, TimeoutError) as exc:
+                if self.on_failure is not None:
+                    try:
+                        self.on_failure(exc)
+                    except Exception:
+                        log.exception("%s: on_failure failed", self.identity)
                 self._tell(False)
                 delay = self.reconnect.delay(attempt, self._rng)
                 log.warning(

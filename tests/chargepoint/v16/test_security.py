@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import dataclasses
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
@@ -385,5 +387,41 @@ def test_signed_firmware_checks_the_certificate_then_the_signature() -> None:
             await h.call(trigger)
             idle = await h.csms.next("SignedFirmwareStatusNotification")
             assert (idle.status, idle.request_id) == ("Idle", None)
+
+    run(main)
+
+
+def test_an_expiring_certificate_is_renewed_and_an_expiring_root_is_reported(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async def main() -> None:
+        h, _ = stack()
+        await h.cp.start()
+        root = CertificateAuthority.create("short root", now=T0, lifetime=timedelta(days=20))
+        async with h.online():
+            await booted(h)
+            install = v16.InstallCertificateRequest(
+                certificate_type="CentralSystemRootCertificate", certificate=pem(root)
+            )
+            assert (await h.call(install)).status == "Accepted"
+            trigger = v16.ExtendedTriggerMessageRequest(
+                requested_message="SignChargePointCertificate"
+            )
+            await h.call(trigger)
+            csr = (await h.csms.next("SignCertificate")).csr
+            brief = dataclasses.replace(root, validity=timedelta(days=10))
+            chain = brief.sign(csr, now=T0)
+            assert (await h.call(v16.CertificateSignedRequest(certificate_chain=chain))).status == (
+                "Accepted"
+            )
+            await h.settle()
+            assert h.csms.pending("SignCertificate") == 0
+            caplog.clear()
+            h.clock.advance(86_400)  # the daily check: 9 days left < 30
+            await h.settle()
+            renewal = await h.csms.next("SignCertificate")
+            assert "CERTIFICATE REQUEST" in renewal.csr
+            assert "expires" in caplog.text
+            assert "CentralSystemRootCertificate" in caplog.text
 
     run(main)

@@ -13,6 +13,8 @@ trusts, its own TLS client certificate, and their renewal.
 - GetInstalledCertificateIds(type) -> the hash data of each, or NotFound.
 - SecurityProfile may be raised to 2 or 3 only with a CentralSystemRootCertificate installed,
   to 3 only with a charge point certificate (A05; the stack's ``add_check``).
+- Expiry: checked at start and daily; an installed root that expires within ``RENEW_BEFORE`` is
+  logged as a warning.
 - Renewal (ExtendedTriggerMessage(SignChargePointCertificate), or by itself when its certificate
   expires within ``RENEW_BEFORE``; checked at start and daily): a new key pair (``key_type``), a
   CSR with ``CN`` = the charge point's identity and ``O`` = ``CpoName``, sent as SignCertificate.
@@ -133,8 +135,16 @@ class Certificates:
     def _daily(self) -> None:
         if self.ctx.closing:
             return
+        now = self.ctx.clock.now()
+        for item in self.installed.values():
+            root = load_certificates(item["pem"])[0]
+            if root.not_valid_after_utc - now < RENEW_BEFORE:
+                log.warning(
+                    "the installed %s %s expires at %s",
+                    item["type"], root.subject.rfc4514_string(), root.not_valid_after_utc,
+                )  # fmt: skip
         own = self.certificate()
-        if own is not None and own.not_valid_after_utc - self.ctx.clock.now() < RENEW_BEFORE:
+        if own is not None and own.not_valid_after_utc - now < RENEW_BEFORE:
             log.warning("the charge point certificate expires at %s", own.not_valid_after_utc)
             self.renew_in_background()
         self._timer = self.ctx.scheduler.call_later(_DAY, self._daily)
