@@ -71,6 +71,25 @@ async def serving(profile: int, pki: Pki, passwords: list[str]) -> AsyncIterator
         await csms.close(grace=1)
 
 
+@asynccontextmanager
+async def switching(
+    tmp_path: Path,
+) -> AsyncIterator[tuple[Pki, Tracked, Tracked, ChargePoint16, OcppClient, dict[int, str]]]:
+    """Both CSMSs and our station on profile 1, booted at the plain one, managing its client."""
+    pki = Pki.create(tmp_path / "pki")
+    async with serving(1, pki, [KEY]) as plain, serving(2, pki, [KEY]) as tls:
+        urls = {
+            1: f"ws://127.0.0.1:{plain.csms.server.port}/{IDENTITY}",
+            2: f"wss://localhost:{tls.csms.server.port}/{IDENTITY}",
+        }
+        client = OcppClient(urls[1], versions=[OcppVersion.V16])
+        cp = station(tmp_path, client)
+        async with connected_charge_point(cp, client, manage_security=True, urls=urls):
+            assert await plain.next_connection() == IDENTITY
+            assert await wait_accepted(cp, timeout=10)
+            yield pki, plain, tls, cp, client, urls
+
+
 def station(tmp_path: Path, client: OcppClient) -> ChargePoint16:
     runtime = AsyncioRuntime()
     return ChargePoint16(
@@ -100,65 +119,43 @@ async def change(plain: Tracked, key: str, value: str) -> str:
 
 def test_raising_the_profile_moves_the_station_to_tls(tmp_path: Path) -> None:
     async def main() -> None:
-        pki = Pki.create(tmp_path / "pki")
-        async with serving(1, pki, [KEY]) as plain, serving(2, pki, [KEY]) as tls:
-            client = OcppClient(f"ws://127.0.0.1:{plain.csms.server.port}/{IDENTITY}",
-                                versions=[OcppVersion.V16])  # fmt: skip
-            cp = station(tmp_path, client)
-            urls = {
-                1: f"ws://127.0.0.1:{plain.csms.server.port}/{IDENTITY}",
-                2: f"wss://localhost:{tls.csms.server.port}/{IDENTITY}",
-            }
-            async with connected_charge_point(cp, client, manage_security=True, urls=urls):
-                assert await plain.next_connection() == IDENTITY
-                assert await wait_accepted(cp, timeout=10)
-                assert await change(plain, "SecurityProfile", "2") == "Rejected"  # no root yet
-                await install_root(plain, pki.ca.cert_path.read_text())
-                assert await change(plain, "SecurityProfile", "0") == "Rejected"  # never lower
-                assert await change(plain, "SecurityProfile", "2") == "Accepted"
-                assert await tls.next_connection() == IDENTITY
-                assert client.url == urls[2]
-                answer = await station16(tls).get_configuration(key=["SecurityProfile"])
-                assert answer.configuration_key is not None
-                assert answer.configuration_key[0].value == "2"  # answered over TLS
-                events = [e["type"] for _, e in cp.security_log.entries]
-                assert events[-1] == "ReconfigurationOfSecurityParameters"
+        async with switching(tmp_path) as (pki, plain, tls, cp, client, urls):
+            assert await change(plain, "SecurityProfile", "2") == "Rejected"  # no root yet
+            await install_root(plain, pki.ca.cert_path.read_text())
+            assert await change(plain, "SecurityProfile", "0") == "Rejected"  # never lower
+            assert await change(plain, "SecurityProfile", "2") == "Accepted"
+            assert await tls.next_connection() == IDENTITY
+            assert client.url == urls[2]
+            answer = await station16(tls).get_configuration(key=["SecurityProfile"])
+            assert answer.configuration_key is not None
+            assert answer.configuration_key[0].value == "2"  # answered over TLS
+            events = [e["type"] for _, e in cp.security_log.entries]
+            assert events[-1] == "ReconfigurationOfSecurityParameters"
 
     run(main)
 
 
 def test_a_failing_new_profile_falls_back_to_the_old_one(tmp_path: Path) -> None:
     async def main() -> None:
-        pki = Pki.create(tmp_path / "pki")
-        async with serving(1, pki, [KEY]) as plain, serving(2, pki, [KEY]) as tls:
-            client = OcppClient(f"ws://127.0.0.1:{plain.csms.server.port}/{IDENTITY}",
-                                versions=[OcppVersion.V16])  # fmt: skip
-            cp = station(tmp_path, client)
-            urls = {
-                1: f"ws://127.0.0.1:{plain.csms.server.port}/{IDENTITY}",
-                2: f"wss://localhost:{tls.csms.server.port}/{IDENTITY}",
-            }
-            async with connected_charge_point(cp, client, manage_security=True, urls=urls):
-                assert await plain.next_connection() == IDENTITY
-                assert await wait_accepted(cp, timeout=10)
-                # a root that did not sign the TLS server's certificate: the handshake fails
-                await install_root(plain, pki.untrusted_ca.cert_path.read_text())
-                assert await change(plain, "SecurityProfile", "2") == "Accepted"
-                assert await plain.next_connection() == IDENTITY  # back on profile 1
-                assert tls.connected.empty()
-                assert cp.config.get_int("SecurityProfile") == 1
-                assert client.url == urls[1]
-                await cp.scheduler.drain()
-                infos = [e.get("techInfo") for _, e in cp.security_log.entries]
-                assert "SecurityProfile 2 failed, back to 1" in infos
-                kinds = [e["type"] for _, e in cp.security_log.entries]
-                assert kinds.count("InvalidCentralSystemCertificate") == 1
+        async with switching(tmp_path) as (pki, plain, tls, cp, client, urls):
+            # a root that did not sign the TLS server's certificate: the handshake fails
+            await install_root(plain, pki.untrusted_ca.cert_path.read_text())
+            assert await change(plain, "SecurityProfile", "2") == "Accepted"
+            assert await plain.next_connection() == IDENTITY  # back on profile 1
+            assert tls.connected.empty()
+            assert cp.config.get_int("SecurityProfile") == 1
+            assert client.url == urls[1]
+            await cp.scheduler.drain()
+            infos = [e.get("techInfo") for _, e in cp.security_log.entries]
+            assert "SecurityProfile 2 failed, back to 1" in infos
+            kinds = [e["type"] for _, e in cp.security_log.entries]
+            assert kinds.count("InvalidCentralSystemCertificate") == 1
 
-                # the CSMS takes only the new key from now on; the station must reconnect with it
-                await plain.csms.store.set_password(IDENTITY, hash_password(bytes.fromhex(NEW_KEY)))
-                assert await change(plain, "AuthorizationKey", NEW_KEY) == "Accepted"
-                assert await plain.next_connection() == IDENTITY  # reconnected with the new key
-                assert client.password == bytes.fromhex(NEW_KEY)
+            # the CSMS takes only the new key from now on; the station must reconnect with it
+            await plain.csms.store.set_password(IDENTITY, hash_password(bytes.fromhex(NEW_KEY)))
+            assert await change(plain, "AuthorizationKey", NEW_KEY) == "Accepted"
+            assert await plain.next_connection() == IDENTITY  # reconnected with the new key
+            assert client.password == bytes.fromhex(NEW_KEY)
 
     run(main)
 
