@@ -13,14 +13,15 @@
     await cp.plug_out(1)               # -> StopTransaction (EVDisconnected)
 
 The blocks (``boot``, ``connectors``, ``transactions``, ``outbox``, ``remote``, ``config``,
-``authorization``, ``reservations``, ``smart_charging``) share one ``StackContext``. This class
+``authorization``, ``reservations``, ``smart_charging``, and with the Security profile
+``security_log``, ``security_profile``, ``certificates``, ``signed_firmware``,
+``plug_and_charge``) share one ``StackContext``. This class
 only wires them and offers the integrator's API; ``ocppkit.chargepoint.asyncio_runtime
 .run_charge_point`` runs it over a real websocket.
 """
 
 from __future__ import annotations
 
-import functools
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Literal
@@ -44,6 +45,7 @@ from ocppkit.chargepoint.v16.outbox import Outbox
 from ocppkit.chargepoint.v16.remote import Remote
 from ocppkit.chargepoint.v16.reservations import Reservations
 from ocppkit.chargepoint.v16.security_log import SecurityLog
+from ocppkit.chargepoint.v16.security_profile import SecurityProfiles
 from ocppkit.chargepoint.v16.smart_charging import SmartCharging
 from ocppkit.chargepoint.v16.transactions import Transactions
 from ocppkit.messages import v16
@@ -153,7 +155,6 @@ class ChargePoint16:
         self._certificates: Certificates | None = None
         self._signed_firmware: SignedFirmware | None = None
         self._pnc: PlugAndCharge | None = None
-        self._active_profile = 0
 
     # -- life cycle ----------------------------------------------------------------------------
     async def start(self) -> None:
@@ -247,10 +248,7 @@ class ChargePoint16:
         security = self._security = SecurityLog(ctx, self.router)
         await security.load()
         ctx.security_event = security.record
-        for key in ("SecurityProfile", "AuthorizationKey", "CpoName"):
-            ctx.config.on_change(key, functools.partial(self._reconfigured, key))
-        self._active_profile = ctx.config.get_int("SecurityProfile") or 0
-        ctx.config.on_any_change(self._security_changed)
+        SecurityProfiles(ctx, security)
         extra: dict[str, Callable[[], Awaitable[None] | None]] = {
             "LogStatusNotification": lambda: ctx.send(security.status_request(), triggered=True)
         }
@@ -288,45 +286,6 @@ class ChargePoint16:
             )
         self.remote.install_extended_trigger(extra)
         await security.record("StartupOfTheDevice")
-
-    def _security_changed(self, key: str, value: str) -> None:
-        """ChangeConfiguration accepted: a new profile is tried (with fallback), a new
-        AuthorizationKey is used at once (the CSMS no longer takes the old one)."""
-        ctx = self.context
-        if key == "SecurityProfile":
-            ctx.after_answer(
-                functools.partial(self._switch_profile, int(value)), "ocppkit profile switch"
-            )
-        elif key == "AuthorizationKey":
-            ctx.reconnect_soon("new AuthorizationKey")
-
-    async def _switch_profile(self, new: int) -> None:
-        """Reconnect with security profile ``new``; when that one attempt fails, go back to the
-        previous profile and reconnect with it (Security Whitepaper A05)."""
-        ctx, old = self.context, self._active_profile
-        if ctx.reconnect is None:
-            log.info("security profile %d takes effect at the next connection", new)
-            self._active_profile = new
-            return
-        if await ctx.reconnect():
-            log.info("security profile %d in use", new)
-            self._active_profile = new
-            return
-        if ctx.closing:
-            return
-        log.warning("security profile %d failed to connect: back to %d", new, old)
-        await ctx.config.set_internal("SecurityProfile", old)
-        await self.security_log.record(
-            "ReconfigurationOfSecurityParameters", f"SecurityProfile {new} failed, back to {old}"
-        )
-        await ctx.reconnect()
-
-    def _reconfigured(self, key: str, value: str) -> None:
-        if self._ctx is not None and self._ctx.security_event is not None:
-            event = self._ctx.security_event(
-                "ReconfigurationOfSecurityParameters", f"{key} changed"
-            )
-            self.scheduler.spawn(event, "ocppkit security event")
 
     async def _transaction_ended(self, connector_id: int) -> None:
         if self._smart is not None:
