@@ -1,7 +1,8 @@
 """ISO 15118 Plug & Charge over 1.6 DataTransfer, round trips between our 1.6 charge point stack
-and our CSMS on loopback: contract authorization, EV certificate and OCSP look-ups through the
-CSMS's hooks, V2G root installation, a triggered SECC certificate renewal signed by the CSMS's
-CA, listing and deleting; malformed tunnelled messages refused with the field named."""
+and our CSMS over TLS on loopback (certificates made in the test): contract authorization, EV
+certificate and OCSP look-ups through the CSMS's hooks, V2G root installation, a triggered SECC
+certificate renewal signed by the CSMS's CA, listing and deleting; malformed tunnelled messages
+refused with the field named."""
 
 from __future__ import annotations
 
@@ -34,8 +35,10 @@ from ocppkit.iso15118.tunnel import TO_CSMS
 from ocppkit.messages import v16, v201
 from ocppkit.protocol import OcppVersion
 from ocppkit.runtime.client import OcppClient
+from ocppkit.runtime.security import client_ssl_context, server_ssl_context
 from ocppkit.store import IdTokenRecord
 from ocppkit.store.memory import MemoryStore
+from tests.runtime.certs import Pki
 
 IDENTITY = "CP-PNC"
 
@@ -75,12 +78,17 @@ def test_plug_and_charge_round_trips_between_our_stack_and_our_csms(tmp_path: Pa
         v2g_root = CertificateAuthority.create("V2G root")
         store = MemoryStore()
         csms = Csms(store, certificate_authority=v2g_root, message_log=False, pnc_hooks=Operator())
-        await csms.start("127.0.0.1", 0)
+        pki = Pki.create(tmp_path / "pki")  # TLS, no Basic auth
+        await csms.start(
+            "127.0.0.1", 0, ssl=server_ssl_context(str(pki.server_cert), str(pki.server_key))
+        )
         await store.put_token(IdTokenRecord(token="DE8AAA1234567"))
         secc = Secc()
         runtime = AsyncioRuntime()
         client = OcppClient(
-            f"ws://127.0.0.1:{csms.server.port}/{IDENTITY}", versions=[OcppVersion.V16]
+            f"wss://localhost:{csms.server.port}/{IDENTITY}",
+            versions=[OcppVersion.V16],
+            ssl=client_ssl_context(cafile=pki.ca_file),
         )
         cp = ChargePoint16(
             store=SqliteStateStore(tmp_path / "cp.db"), link=ClientLink(client), clock=runtime,
