@@ -25,7 +25,9 @@ _COMMANDS: dict[str, tuple[str, str, str]] = {
     "check": ("ocppkit.cli.check", "check", "Validate OCPP-J frames, one per line."),
     "cp": ("ocppkit.cli.cp", "cp", "Run one charge point (1.6 stack), driven from stdin."),
     "csms": ("ocppkit.cli.csms", "csms", "Run a CSMS: OCPP server, SQLite store, HTTP API."),
+    "demo": ("ocppkit.cli.sim", "demo", "Run a CSMS and a simulated fleet in one process."),
     "logs": ("ocppkit.cli.logs", "logs", "Print a station's message log."),
+    "sim": ("ocppkit.cli.sim", "sim", "Simulate a fleet of charge points against a CSMS."),
     "stations": ("ocppkit.cli.stations", "stations", "Manage known stations and passwords."),
 }
 

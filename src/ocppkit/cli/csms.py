@@ -7,7 +7,7 @@ import contextlib
 import gc
 import logging
 import signal
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any, Literal
 
@@ -21,12 +21,13 @@ from ocppkit.protocol.versions import OcppVersion
 from ocppkit.runtime.security import server_ssl_context
 from ocppkit.store.sqlite import SqliteStore
 
-__all__ = ["csms", "run_csms"]
+__all__ = ["csms", "run_csms", "serving_csms"]
 
 log = logging.getLogger("ocppkit.csms")
 
 
-async def run_csms(
+@contextlib.asynccontextmanager
+async def serving_csms(
     *,
     host: str,
     port: int,
@@ -41,13 +42,9 @@ async def run_csms(
     backend: Literal["websockets", "picows"] = "websockets",
     log_keep: int = 10_000,
     certificate_authority: Any = None,
-    stop: asyncio.Event | None = None,
-) -> None:
-    """Run the CSMS until ``stop`` is set (or SIGINT / SIGTERM), then shut down cleanly.
-
-    Every frame goes to the message log in ``db``, ``log_keep`` frames kept per station (0: no
-    message log), with or without the HTTP API; ``certificate_authority`` (a
-    ``CertificateAuthority``) signs the stations' certificate requests."""
+) -> AsyncIterator[Csms]:
+    """The whole CSMS (OCPP server, SQLite store, message log, HTTP API) running while the
+    ``async with`` block runs; shut down in order at its end."""
     if log_keep < 0:
         raise click.UsageError("--log-keep must be >= 0")
     store = SqliteStore(db)
@@ -68,11 +65,6 @@ async def run_csms(
         message_log=MessageLog(store, keep=log_keep) if log_keep else False,
         certificate_authority=certificate_authority,
     )
-    stop = stop or asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError):  # not the main thread
-            loop.add_signal_handler(sig, stop.set)
     await csms.start(host, port, ssl=ssl_context, backend=backend)
     scheme = "wss" if ssl_context else "ws"
     log.info(
@@ -84,25 +76,46 @@ async def run_csms(
     )
     web: Any = None
     web_task: asyncio.Task[None] | None = None
-    if api_port is not None:
-        web = _api_server(csms, host, api_port)
-        web_task = asyncio.create_task(web.serve())
-        log.info(
-            "HTTP API on http://%s:%d/api (OpenAPI: /openapi.json, metrics: /metrics)",
-            host,
-            api_port,
-        )
-    # what start-up made (modules, schemas, routes) lives as long as the process: take it out of
-    # the garbage collector's full passes, which otherwise rescan it under load (~5 us per call)
-    gc.freeze()
     try:
-        await stop.wait()
+        if api_port is not None:
+            web = _api_server(csms, host, api_port)
+            web_task = asyncio.create_task(web.serve())
+            log.info(
+                "HTTP API on http://%s:%d/api (OpenAPI: /openapi.json, metrics: /metrics)",
+                host,
+                api_port,
+            )
+        yield csms
     finally:
         log.info("shutting down")
         if web is not None and web_task is not None:
             web.should_exit = True
             await web_task
         await csms.close()
+
+
+async def run_csms(
+    *,
+    stop: asyncio.Event | None = None,
+    **options: Any,
+) -> None:
+    """Run the CSMS until ``stop`` is set (or SIGINT / SIGTERM), then shut down cleanly.
+
+    ``options`` are ``serving_csms``'s: every frame goes to the message log in ``db``,
+    ``log_keep`` frames kept per station (0: no message log), with or without the HTTP API;
+    ``certificate_authority`` (a ``CertificateAuthority``) signs the stations' certificate
+    requests."""
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):  # not the main thread
+            loop.add_signal_handler(sig, stop.set)
+    async with serving_csms(**options):
+        # what start-up made (modules, schemas, routes) lives as long as the process: take it
+        # out of the garbage collector's full passes, which otherwise rescan it under load
+        # (~5 us per call)
+        gc.freeze()
+        await stop.wait()
 
 
 def load_authority(
