@@ -180,7 +180,7 @@ class SimStation:
     # -- life --------------------------------------------------------------------------------
     async def run(self, stop: asyncio.Event) -> None:
         """Connect, simulate until ``stop`` is set, then let every EV leave and deliver what is
-        queued (a few seconds at most) before closing."""
+        queued (10 s at most) before closing."""
         async with connected_charge_point(self.cp, self.client):
             for n, wh in self.register_wh.items():
                 self.cp.meter(n, [Reading(wh)])
@@ -196,12 +196,11 @@ class SimStation:
                 await self._leave()
 
     async def _leave(self) -> None:
-        """The end of the run: stop what charges, give the queue a moment to empty."""
+        """The end of the run: stop what charges, give the queue up to 10 s to empty."""
         for n in list(self.cp.transactions.open):
             with contextlib.suppress(Exception):
                 await self.cp.stop_transaction(n, "Local")
-        if self.connected:
-            await wait_delivered(self.cp, timeout=5)
+        await wait_delivered(self.cp, timeout=10)  # a dropped link reconnects meanwhile
 
     def _hour(self) -> float:
         now = self.time.now()

@@ -174,6 +174,7 @@ class Recorder(ChargerCallbacks):
         self.resets: list[str] = []
         self.started: list[TransactionInfo] = []
         self.stopped: list[TransactionInfo] = []
+        self.updated: list[TransactionInfo] = []
         self.unlocked: list[int] = []
         self.changed: list[tuple[str, str]] = []
         self.reset_allowed = True
@@ -205,6 +206,9 @@ class Recorder(ChargerCallbacks):
 
     def transaction_started(self, tx: TransactionInfo) -> None:
         self.started.append(tx)
+
+    def transaction_updated(self, tx: TransactionInfo) -> None:
+        self.updated.append(tx)
 
     def transaction_stopped(self, tx: TransactionInfo) -> None:
         self.stopped.append(tx)

@@ -159,6 +159,13 @@ def test_offline_transaction_is_queued_and_delivered_in_order_with_the_real_id()
             assert (start.id_tag, stop.transaction_id, stop.meter_stop) == ("UNKNOWN", 101, 42)
             await h.settle()
             assert len(h.cp.outbox) == 0
+            # stopped before the CSMS answered: the integrator still learns the id
+            [updated] = h.callbacks.updated
+            assert (updated.transaction_id, updated.connector_id, updated.id_tag) == (
+                101,
+                1,
+                "UNKNOWN",
+            )
 
     run(main)
 

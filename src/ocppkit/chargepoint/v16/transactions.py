@@ -400,7 +400,19 @@ class Transactions:
         if entry.action != "StartTransaction":
             return
         connector = next((c for c, r in self.open.items() if r["local"] == entry.tx), None)
-        if connector is None:
+        if connector is None:  # stopped before the CSMS answered: the id still goes out
+            if entry.tx is not None:
+                payload = entry.payload
+                self.ctx.callbacks.transaction_updated(
+                    TransactionInfo(
+                        local_id=entry.tx,
+                        connector_id=payload["connectorId"],
+                        id_tag=payload["idTag"],
+                        meter_start_wh=payload["meterStart"],
+                        started=load_time(payload["timestamp"]),
+                        transaction_id=self.ctx.outbox.transaction_id(entry.tx),
+                    )
+                )
             return
         record = self.open[connector]
         self.ctx.callbacks.transaction_updated(self.info(record))
