@@ -6,10 +6,19 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
+import pytest
+from rich.console import Console
+
+from ocppkit.cli.sim import _finish
 from ocppkit.csms import Csms
-from ocppkit.sim import Fleet, Scenario
+from ocppkit.messages import v16
+from ocppkit.protocol import InternalError, OcppVersion
+from ocppkit.sim import Fleet, FleetStats, Scenario
+from ocppkit.sim.view import LiveView
 from ocppkit.store import IdTokenRecord, TransactionRecord
+from ocppkit.store.memory import MemoryStore
 from ocppkit.store.sqlite import SqliteStore
 
 BUSY = Scenario(
@@ -62,3 +71,42 @@ def test_the_csms_database_agrees_with_the_simulators_record(tmp_path: Path) -> 
             await csms.close(grace=1)
 
     asyncio.run(asyncio.wait_for(main(), 120))
+
+
+def test_protocol_errors_are_counted_and_make_the_exit_status_non_zero() -> None:
+    async def main() -> FleetStats:
+        csms = Csms(MemoryStore(), message_log=False)
+
+        @csms.router(OcppVersion.V16).on(v16.StatusNotificationRequest)
+        async def broken(req: v16.StatusNotificationRequest, conn: Any) -> Any:
+            raise InternalError("the CSMS is broken")
+
+        await csms.start("127.0.0.1", 0)
+        try:
+            fleet = Fleet(
+                f"ws://127.0.0.1:{csms.server.port}", stations=2, connectors=1,
+                scenario=Scenario(speed=60), connect_rate=0,
+            )  # fmt: skip
+            return await fleet.run(duration=1)
+        finally:
+            await csms.close(grace=1)
+
+    stats = asyncio.run(asyncio.wait_for(main(), 60))
+    assert any("StatusNotification" in error for error in stats.errors)
+    with pytest.raises(SystemExit) as exited:
+        _finish(stats, Fleet("ws://x", stations=1), as_json=True)
+    assert exited.value.code == 1
+
+
+def test_the_live_view_shows_the_fleet() -> None:
+    fleet = Fleet("ws://x", stations=3)
+    fleet.stats.active = 2
+    fleet.stats.energy_wh = 12_345
+    view = LiveView("test fleet")
+    view.update(fleet)
+    console = Console(record=True, width=100)
+    console.print(view.live.renderable)
+    text = console.export_text()
+    assert "test fleet" in text
+    assert "active transactions" in text
+    assert "12.3 kWh" in text
