@@ -28,7 +28,7 @@ from ocppkit.chargepoint.v16.meter import Reading
 from ocppkit.chargepoint.v16.stack import ChargePoint16
 from ocppkit.messages import v16
 from ocppkit.messages._base import OcppRequest
-from ocppkit.protocol.errors import CallError
+from ocppkit.protocol.errors import CallError, NotImplementedCallError, NotSupportedError
 from ocppkit.protocol.versions import OcppVersion
 from ocppkit.runtime.client import OcppClient, ReconnectPolicy
 from ocppkit.sim.clock import SimRuntime, SimTime
@@ -53,7 +53,8 @@ _FAULTS: tuple[v16.ChargePointErrorCode, ...] = (
 
 
 class _TimedLink(ClientLink):
-    """``ClientLink`` that times every CALL and counts CALLERRORs as protocol errors."""
+    """``ClientLink`` that times every CALL and counts CALLERRORs as protocol errors (but
+    NotImplemented / NotSupported: the CSMS lacks an optional feature)."""
 
     def __init__(self, client: OcppClient, stats: FleetStats) -> None:
         super().__init__(client)
@@ -63,6 +64,8 @@ class _TimedLink(ClientLink):
         started = time.perf_counter()
         try:
             response = await super().call(request, timeout=timeout)
+        except (NotImplementedCallError, NotSupportedError):
+            raise  # a CSMS without an optional feature (1.6 without the Security Whitepaper)
         except CallError as exc:
             self.stats.error(f"{self.client.identity}: {type(request).__name__}: {exc}")
             raise
