@@ -6,6 +6,7 @@ import inspect
 
 import ocppkit
 import ocppkit.protocol
+import ocppkit.sim
 import ocppkit.smartcharging
 
 
@@ -50,8 +51,20 @@ def test_smart_charging_exports_are_pinned() -> None:
     ]
 
 
+def test_simulator_exports_are_pinned() -> None:
+    assert sorted(ocppkit.sim.__all__) == [
+        "Fleet",
+        "FleetStats",
+        "Scenario",
+        "SimStation",
+        "TransactionRecord",
+        "default_tokens",
+        "load_scenario",
+    ]
+
+
 def test_every_export_exists_and_public_callables_have_docstrings() -> None:
-    for module in (ocppkit, ocppkit.protocol, ocppkit.smartcharging):
+    for module in (ocppkit, ocppkit.protocol, ocppkit.smartcharging, ocppkit.sim):
         for name in module.__all__:
             obj = getattr(module, name)
             if inspect.isfunction(obj) or inspect.isclass(obj):
