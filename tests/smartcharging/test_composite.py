@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -243,3 +245,15 @@ def test_composite_matches_the_reference_second_by_second(
         )  # fmt: skip
         got = out.limit_at(second).limit
         assert abs(got - expected) < 1e-6, (second, got, expected)
+
+
+def test_the_example_prints_the_periods_and_their_profiles() -> None:
+    spec = importlib.util.spec_from_file_location(
+        "composite_example", Path(__file__).resolve().parents[2] / "examples/composite_schedule.py"
+    )
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    # the boost (25 A) for 30 min, then the default (32 A), capped to 20 A at the evening peak
+    assert module.main() == [(0, 25.0, 3), (1800, 32.0, 2), (3600, 20.0, 1)]
