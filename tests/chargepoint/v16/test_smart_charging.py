@@ -164,6 +164,7 @@ def test_rejected_profiles_are_neither_stored_nor_applied() -> None:
             assert await h.store.load("charging_profiles") == {}
             assert rec.limits == before
             assert (await composite(h, 3, 60)).status == "Rejected"
+            assert (await composite(h, 1, 0)).status == "Rejected"  # an empty horizon
 
     run(main)
 

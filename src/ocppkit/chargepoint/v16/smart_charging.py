@@ -8,7 +8,8 @@ composite schedules answered, and the effective limit *applied* through the inte
 - ClearChargingProfile: every given field must match; Accepted when something was removed, else
   Unknown.
 - GetCompositeSchedule: from the moment of receipt for ``duration`` s, in the asked unit (default:
-  the first of ``ChargingScheduleAllowedChargingRateUnit``); an unknown connector is Rejected;
+  the first of ``ChargingScheduleAllowedChargingRateUnit``); an unknown connector or a duration
+  of 0 is Rejected;
   connector 0 is the station's total.
 - RemoteStartTransaction's ``chargingProfile`` (a TxProfile without transactionId, else the remote
   start is Rejected) is installed for the transaction it starts.
@@ -169,7 +170,7 @@ class SmartCharging:
         self, req: v16.GetCompositeScheduleRequest, conn: Any
     ) -> v16.GetCompositeScheduleResponse:
         """The composite schedule from now for ``duration`` seconds."""
-        if not 0 <= req.connector_id <= self.ctx.connectors.count or req.duration < 0:
+        if not 0 <= req.connector_id <= self.ctx.connectors.count or req.duration <= 0:
             return v16.GetCompositeScheduleResponse(status="Rejected")
         units = rate_units(self.ctx.config.get_list("ChargingScheduleAllowedChargingRateUnit"))
         unit = req.charging_rate_unit or (units[0] if units else "A")
