@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -48,3 +49,19 @@ def test_a_bad_scenario_is_a_usage_error(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["sim", "ws://127.0.0.1:9", "--scenario", str(scenario)])
     assert result.exit_code == 2
     assert "arrivals" in result.output
+
+
+def test_a_taken_port_is_a_readable_error(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        for option in ("--port", "--api-port"):
+            other = "--api-port" if option == "--port" else "--port"
+            result = CliRunner().invoke(
+                main,
+                ["demo", "--duration", "1", "--quiet", option, str(port), other, str(free_port()),
+                 "--db", str(tmp_path / "d.db")],
+            )  # fmt: skip
+            assert result.exit_code == 1, result.output
+            assert f"choose another {option}" in result.output

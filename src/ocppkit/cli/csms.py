@@ -7,6 +7,7 @@ import contextlib
 import gc
 import logging
 import signal
+import socket
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any, Literal
@@ -65,7 +66,14 @@ async def serving_csms(
         message_log=MessageLog(store, keep=log_keep) if log_keep else False,
         certificate_authority=certificate_authority,
     )
-    await csms.start(host, port, ssl=ssl_context, backend=backend)
+    if api_port is not None:
+        _check_free(host, api_port, "--api-port")
+    try:
+        await csms.start(host, port, ssl=ssl_context, backend=backend)
+    except OSError as exc:
+        with contextlib.suppress(Exception):  # release the store it opened
+            await csms.close()
+        raise click.ClickException(f"{exc} (choose another --port)") from None
     scheme = "wss" if ssl_context else "ws"
     log.info(
         "OCPP on %s://%s:%d/<identity> (1.6, 2.0.1, 2.1), database %s",
@@ -116,6 +124,18 @@ async def run_csms(
         # (~5 us per call)
         gc.freeze()
         await stop.wait()
+
+
+def _check_free(host: str, port: int, option: str) -> None:
+    """Fail early and readably when ``port`` is taken (uvicorn would exit from its task)."""
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise click.ClickException(
+                f"{host}:{port} is not free: {exc} (choose another {option})"
+            ) from None
 
 
 def load_authority(
