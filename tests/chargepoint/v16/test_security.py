@@ -425,3 +425,37 @@ def test_an_expiring_certificate_is_renewed_and_an_expiring_root_is_reported(
             assert "CentralSystemRootCertificate" in caplog.text
 
     run(main)
+
+
+def test_a_signed_update_accepted_before_a_restart_is_started_after_it() -> None:
+    async def main() -> None:
+        h, _ = stack()
+        await h.cp.start()
+        maker = ca("Manufacturer root")
+        chain = sign(maker, make_csr(new_private_key(), "signer"))
+        signer = load_certificates(chain)[0].public_bytes(serialization.Encoding.PEM).decode()
+        async with h.online():
+            await booted(h)
+            install = v16.InstallCertificateRequest(
+                certificate_type="ManufacturerRootCertificate", certificate=pem(maker)
+            )
+            await h.call(install)
+            update = v16.SignedUpdateFirmwareRequest(
+                request_id=3,
+                firmware=v16.FirmwareType(
+                    location="https://fw.example/a.bin", retrieve_date_time=T0 + timedelta(hours=1),
+                    signing_certificate=signer, signature=base64.b64encode(b"x").decode(),
+                ),
+            )  # fmt: skip
+            assert (await h.call(update)).status == "Accepted"
+        await h.cp.close()
+        again, rec = stack(store=h.store, clock=h.clock)
+        await again.cp.start()
+        assert rec.signed == []
+        h.clock.advance(3600)
+        await again.settle()
+        assert [r.request_id for r in rec.signed] == [3]
+        assert (await again.store.load("signed_firmware")) == {}
+        await again.cp.close()
+
+    run(main)
