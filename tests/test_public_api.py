@@ -48,6 +48,7 @@ def test_smart_charging_exports_are_pinned() -> None:
         "composite_schedule",
         "limit_at",
         "next_change",
+        "share_cap",
     ]
 
 

@@ -7,6 +7,8 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from ocppkit.smartcharging import (
     ClearFilter,
@@ -17,6 +19,7 @@ from ocppkit.smartcharging import (
     Rules,
     Running,
     check_profile,
+    share_cap,
 )
 from ocppkit.smartcharging.model import RateUnit
 from tests.smartcharging.test_composite import T0, at, profile
@@ -162,3 +165,31 @@ def test_purge_drops_expired_profiles_and_tx_profiles_of_ended_transactions() ->
     assert installed.purge(at(60), RUNNING) == [expiring]
     assert installed.purge(at(61), {1: Running(T0 + timedelta(hours=1), 43)}) == []
     assert installed.purge(at(61), {}) == [tx]
+
+
+def test_a_cap_is_shared_by_water_filling() -> None:
+    assert share_cap(40, {1: 32, 2: 12}) == {2: 12, 1: 28}
+    assert share_cap(40, {1: 32, 2: 32}) == {1: 20, 2: 20}
+    assert share_cap(100, {1: 32, 2: 12}) == {1: 32, 2: 12}
+    assert share_cap(30, {1: 5, 2: 32, 3: 32}) == {1: 5, 2: 12.5, 3: 12.5}
+    assert share_cap(30, {}) == {}
+
+
+@given(
+    st.floats(0, 200),
+    st.dictionaries(st.integers(1, 6), st.floats(0, 64), max_size=6),
+)
+def test_shares_never_exceed_the_cap_nor_what_a_connector_wants(
+    cap: float, wanted: dict[int, float]
+) -> None:
+    shares = share_cap(cap, wanted)
+    assert set(shares) == set(wanted)
+    assert sum(shares.values()) <= cap + 1e-6
+    for n, share in shares.items():
+        assert share <= wanted[n] + 1e-9
+    if sum(wanted.values()) <= cap:
+        assert shares == wanted  # enough for everyone
+    else:  # all of the cap is used, and whoever gets less than asked gets the common level
+        assert sum(shares.values()) == pytest.approx(cap)
+        level = max(shares.values())
+        assert all(s == pytest.approx(level) for n, s in shares.items() if s < wanted[n] - 1e-9)

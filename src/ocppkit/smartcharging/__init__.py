@@ -3,8 +3,8 @@ composite schedule (which limit applies when, and which profile set it).
 
 Pure functions and plain data (no I/O, no event loop), shared by the charge point stacks and the
 CSMS. ``model`` holds the version-neutral types, ``validation`` the acceptance rules,
-``installed`` the replace / clear / purge rules, ``composite`` the schedule; ``v16`` converts the
-1.6 messages.
+``installed`` the replace / clear / purge rules, ``composite`` the schedule, ``sharing`` the
+split of a station cap; ``v16`` converts the 1.6 messages.
 """
 
 from ocppkit.smartcharging.composite import composite_schedule, limit_at, next_change
@@ -20,6 +20,7 @@ from ocppkit.smartcharging.model import (
     Schedule,
     Source,
 )
+from ocppkit.smartcharging.sharing import share_cap
 from ocppkit.smartcharging.validation import ProfileRejected, Rules, check_profile
 
 __all__ = [
@@ -40,4 +41,5 @@ __all__ = [
     "composite_schedule",
     "limit_at",
     "next_change",
+    "share_cap",
 ]

@@ -47,6 +47,7 @@ from ocppkit.smartcharging import (
     limit_at,
     next_change,
 )
+from ocppkit.smartcharging.sharing import share_cap
 from ocppkit.smartcharging.v16 import (
     clear_filter,
     composite_response,
@@ -226,7 +227,10 @@ class SmartCharging:
         own = {n: at(n) for n in ids}
         cap = at(0)
         if cap.source is not None and cap.source.purpose == "StationMax":
-            own.update(_share(cap, {n: own[n] for n in ids if n in running}, el))
+            charging = {n: own[n].amps for n in ids if n in running}
+            for n, amps in share_cap(cap.amps, charging).items():
+                if amps < own[n].amps:
+                    own[n] = ChargingLimit.from_amps(amps, own[n].phases, el, cap.source)
         return {0: cap, **own}
 
     def apply(self) -> None:
@@ -259,24 +263,3 @@ class SmartCharging:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-
-
-def _share(
-    cap: ChargingLimit, wanted: dict[int, ChargingLimit], el: Electrical
-) -> dict[int, ChargingLimit]:
-    """Split the station's cap (amperes per phase) between connectors that want ``wanted``:
-    each gets at most its own limit, the rest is shared equally (water-filling)."""
-    shares: dict[int, ChargingLimit] = {}
-    left, open_ = cap.amps, dict(wanted)
-    while open_:
-        fair = left / len(open_)
-        small = {n: w for n, w in open_.items() if w.amps <= fair}
-        if not small:
-            for n, w in open_.items():
-                shares[n] = ChargingLimit.from_amps(fair, w.phases, el, cap.source)
-            break
-        for n, w in small.items():
-            shares[n] = w
-            left -= w.amps
-            del open_[n]
-    return shares
