@@ -447,3 +447,39 @@ def test_superseded_connection_is_closed_with_a_clear_reason() -> None:
             await second.close()
 
     run(main)
+
+
+def test_reconnect_now_reports_its_one_attempt_and_cuts_the_back_off_short() -> None:
+    async def main() -> None:
+        server = OcppServer(csms_routers())
+        await server.start("127.0.0.1", 0)
+        url = f"ws://127.0.0.1:{server.port}/CP1"
+        failures: list[Exception] = []
+        connected = asyncio.Event()
+
+        async def opened(conn: OcppConnection) -> None:
+            connected.set()
+
+        # a back-off of an hour: only reconnect_now can make the next attempt happen in time
+        client = OcppClient(
+            url, reconnect=ReconnectPolicy(wait_minimum=3600, random_range=0, repeat_times=1),
+            on_connect=opened, on_failure=failures.append,
+        )  # fmt: skip
+        runner = asyncio.create_task(client.run())
+        await asyncio.wait_for(connected.wait(), 10)
+        assert await client.reconnect_now(timeout=10)  # closed, connected again at once
+        assert client.connection is not None
+        client.url = "ws://127.0.0.1:9/CP1"  # nobody listens: the one attempt fails
+        assert not await client.reconnect_now(timeout=10)
+        assert isinstance(failures[-1], OSError)
+        client.url = url  # back: the hour-long back-off is cut short
+        assert await client.reconnect_now(timeout=10)
+        waiting = asyncio.create_task(client.reconnect_now(timeout=None))
+        await asyncio.sleep(0)  # let it close the connection (a yield, not a wait)
+        client.url = "ws://127.0.0.1:9/CP1"
+        await client.close()  # wakes the waiter: no attempt will answer it
+        assert await asyncio.wait_for(waiting, 10) is False
+        await asyncio.wait_for(runner, 10)
+        await server.close()
+
+    run(main)
