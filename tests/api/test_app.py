@@ -763,7 +763,7 @@ def test_openapi_document_describes_every_route_and_validates() -> None:
         }
         described = {(method, path) for path, ops in document["paths"].items() for method in ops}
         assert served == described
-        assert len(served) == 13
+        assert len(served) == 14
         events = document["paths"]["/api/stations/{id}/events"]["get"]
         assert [p["name"] for p in events["parameters"]] == ["id", "kind", "limit"]
         assert events["responses"]["200"]["content"]["application/json"]["schema"] == {

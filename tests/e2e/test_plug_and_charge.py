@@ -10,8 +10,10 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+import httpx
 import pytest
 
+from ocppkit.api import create_app
 from ocppkit.certificates import (
     CertificateAuthority,
     hash_data,
@@ -169,6 +171,18 @@ def test_plug_and_charge_round_trips_between_our_stack_and_our_csms(tmp_path: Pa
                 assert "certificate" in (refused.data or "")
                 odd = v16.DataTransferRequest(vendor_id=VENDOR_ID, message_id="Reset", data="{}")
                 assert (await station.call(odd)).status == "UnknownMessageId"
+                # the same through the HTTP API: 2.0.1 payloads in, 2.0.1 answers out
+                transport = httpx.ASGITransport(app=create_app(csms))
+                async with httpx.AsyncClient(transport=transport, base_url="http://api") as http:
+                    base = f"/api/stations/{IDENTITY}/pnc"
+                    listed = await http.post(f"{base}/GetInstalledCertificateIds", json={})
+                    assert listed.status_code == 200, listed.text
+                    assert listed.json()["status"] == "Accepted"  # the V2G chain is left
+                    invalid = await http.post(f"{base}/InstallCertificate", json={"certificate": 1})
+                    assert invalid.status_code == 400
+                    assert "certificate" in invalid.text
+                    wrong = await http.post(f"{base}/Authorize", json={})
+                    assert wrong.status_code == 404  # a message the station sends
                 other = await cp.data_transfer("com.example", "x", "y")
                 assert other.status == "UnknownVendorId"  # other vendors: the CSMS's default
         finally:

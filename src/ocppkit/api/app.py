@@ -12,6 +12,7 @@ Routes (``GET /openapi.json`` describes them all, OpenAPI 3.1):
 GET      /api/stations                             every station (store + live connections)
 GET      /api/stations/{id}                        one station and its current statuses; 404
 POST     /api/stations/{id}/calls/{action}         send a CALL, answer its CALLRESULT payload
+POST     /api/stations/{id}/pnc/{action}           a Plug & Charge message to a 1.6 station
 GET      /api/stations/{id}/messages               the message log (``limit``, ``after``)
 GET      /api/stations/{id}/events                 the event log, newest first (``kind``, ``limit``)
 GET      /api/transactions                         transactions, newest first (``station``)

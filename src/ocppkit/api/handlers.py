@@ -40,8 +40,10 @@ from ocppkit.api.views import (
     token_view,
     transaction_view,
 )
+from ocppkit.csms.plug_and_charge import pnc_call
 from ocppkit.csms.role import Csms
-from ocppkit.csms.station import station_for
+from ocppkit.csms.station import Station16, station_for
+from ocppkit.iso15118 import TO_STATION, TunnelError
 from ocppkit.messages import actions
 from ocppkit.protocol.codec import decode_payload, encode_payload
 from ocppkit.protocol.errors import (
@@ -203,6 +205,37 @@ class Api:
         finally:
             self.metrics.api_calls.labels(action, outcome).inc()
             self.metrics.api_latency.labels(action).observe(time.perf_counter() - started)
+        return Response(encode_payload(response), media_type="application/json")
+
+    async def pnc(self, request: Request) -> Response:
+        """``POST /api/stations/{id}/pnc/{action}``: a Plug & Charge message to a 1.6 station."""
+        identity = _path(request, "id")
+        action = _path(request, "action")
+        conn = self.csms.server.get(identity)
+        if conn is None:
+            return _error(409, "not connected", station=identity)
+        if action not in TO_STATION:
+            reason = f"{action!r} is not a Plug & Charge message the CSMS sends"
+            return _error(404, "unknown action", action=action, reason=reason)
+        if conn.version is not OcppVersion.V16:
+            reason = "2.x stations take the ISO 15118 messages directly: use …/calls/{action}"
+            return _error(400, "not a 1.6 station", ocppVersion=conn.version.value, reason=reason)
+        spec = actions(OcppVersion.V201)[action]
+        body = await request.body()
+        try:
+            payload, _ = decode_payload(spec.request, body if body.strip() else b"{}", "strict")
+        except PayloadValidationError as exc:
+            return _payload_error("invalid payload", exc, OcppVersion.V201, 400)
+        station = station_for(conn)
+        assert isinstance(station, Station16)
+        try:
+            response = await pnc_call(station, payload)
+        except (TunnelError, CallError) as exc:
+            return _error(502, "station did not take it", action=action, reason=str(exc))
+        except CallTimeoutError:
+            return _error(504, "timeout", station=identity, action=action)
+        except ConnectionClosedError:
+            return _error(409, "connection closed", station=identity, action=action)
         return Response(encode_payload(response), media_type="application/json")
 
     async def messages(self, request: Request) -> Response:

@@ -28,6 +28,7 @@ from ocppkit.api.views import (
     StatusView,
     TransactionView,
 )
+from ocppkit.iso15118 import TO_STATION
 from ocppkit.messages import actions
 from ocppkit.protocol.versions import OcppVersion
 
@@ -214,6 +215,48 @@ def routes() -> tuple[Op, ...]:
                         "The station answered a CALLERROR, or an invalid CALLRESULT",
                         {"anyOf": [_ref("StationCallErrorBody"), _ref("PayloadErrorBody")]},
                     ),
+                    "504": _answer("No reply before the timeout", _ERROR),
+                },
+            },
+        ),
+        Op(
+            "POST",
+            "/api/stations/{id}/pnc/{action}",
+            "pnc",
+            {
+                "operationId": "plugAndChargeCall",
+                "summary": "Send a Plug & Charge message to a 1.6 station (2.0.1 in DataTransfer)",
+                "description": (
+                    "ISO 15118 Plug & Charge over OCPP 1.6: the body is the OCPP 2.0.1 request "
+                    "payload of the action (validated against its 2.0.1 schema), carried in a "
+                    "DataTransfer with vendorId `org.openchargealliance.iso15118pnc`; the answer "
+                    "is the station's 2.0.1 response payload."
+                ),
+                "tags": ["stations"],
+                "parameters": [
+                    _STATION_ID,
+                    {
+                        "name": "action",
+                        "in": "path",
+                        "required": True,
+                        "description": "A Plug & Charge action the CSMS sends",
+                        "schema": {"type": "string", "enum": sorted(TO_STATION)},
+                    },
+                ],
+                "requestBody": {
+                    "required": False,
+                    "description": "The OCPP 2.0.1 request payload (wire names)",
+                    "content": _content({"type": "object"}),
+                },
+                "responses": {
+                    "200": _answer("The 2.0.1 response payload", {"type": "object"}),
+                    "400": _answer(
+                        "Not a 1.6 station, or an invalid payload",
+                        {"anyOf": [_ref("PayloadErrorBody"), _ERROR]},
+                    ),
+                    "404": _answer("Not a Plug & Charge action the CSMS sends", _ERROR),
+                    "409": _answer("Not connected", _ERROR),
+                    "502": _answer("The station did not take the message", _ERROR),
                     "504": _answer("No reply before the timeout", _ERROR),
                 },
             },
