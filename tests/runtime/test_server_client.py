@@ -483,3 +483,35 @@ def test_reconnect_now_reports_its_one_attempt_and_cuts_the_back_off_short() -> 
         await server.close()
 
     run(main)
+
+
+def test_reconnect_now_during_a_handshake_ends_on_the_new_settings() -> None:
+    async def main() -> None:
+        entered, release = asyncio.Event(), asyncio.Event()
+
+        async def slow(handshake: Handshake) -> bool:
+            entered.set()
+            await release.wait()  # the client is in the middle of connecting here
+            return True
+
+        old = OcppServer(csms_routers(), auth=slow)
+        new = OcppServer(csms_routers())
+        await old.start("127.0.0.1", 0)
+        await new.start("127.0.0.1", 0)
+        client = OcppClient(f"ws://127.0.0.1:{old.port}/CP1")
+        runner = asyncio.create_task(client.run())
+        await asyncio.wait_for(entered.wait(), 10)
+        client.url = f"ws://127.0.0.1:{new.port}/CP1"  # new settings while the old attempt runs
+        switching = asyncio.create_task(client.reconnect_now(timeout=10))
+        await asyncio.sleep(0)  # let it register (a yield, not a wait)
+        release.set()  # the old attempt succeeds: it must not count, nor stay
+        assert await switching
+        assert new.get("CP1") is not None
+        response = await client.call(v16.HeartbeatRequest())
+        assert response.current_time == NOW
+        await client.close()
+        await asyncio.wait_for(runner, 10)
+        await old.close()
+        await new.close()
+
+    run(main)

@@ -122,6 +122,7 @@ class OcppClient:
         self._connected = asyncio.Event()
         self._stopping = False
         self._now = False  # the next attempt without waiting (reconnect_now)
+        self._generation = 0  # reconnect_now requests so far
         self._wake = asyncio.Event()  # cuts a back-off wait short (reconnect_now)
         self._outcome: asyncio.Future[bool] | None = None
 
@@ -171,6 +172,7 @@ class OcppClient:
         """Stay connected until ``close()``: connect, serve, back off and reconnect."""
         attempt = 0
         while not self._stopping:
+            generation = self._generation
             try:
                 conn = await self.connect()
             except (HandshakeError, OSError, TimeoutError) as exc:
@@ -179,7 +181,8 @@ class OcppClient:
                         self.on_failure(exc)
                     except Exception:
                         log.exception("%s: on_failure failed", self.identity)
-                self._tell(False)
+                if generation == self._generation:  # else: begun before reconnect_now
+                    self._tell(False)
                 delay = self.reconnect.delay(attempt, self._rng)
                 log.warning(
                     "%s: connection failed (%s); retrying in %.1f s", self.identity, exc, delay
@@ -188,6 +191,11 @@ class OcppClient:
                 await self._pause(delay)
                 continue
             attempt = 0
+            if generation != self._generation:  # begun with the settings reconnect_now replaced
+                await conn.close(1000, "reconnecting")
+                self.connection = None
+                self._connected.clear()
+                continue
             self._wake.clear()
             runner = asyncio.create_task(conn.run())
             if self.on_connect is not None:
@@ -231,6 +239,7 @@ class OcppClient:
         running; after a failure it goes on retrying as usual)."""
         self._tell(False)  # an earlier waiter: superseded
         outcome = self._outcome = asyncio.get_running_loop().create_future()
+        self._generation += 1  # an attempt already under way does not count
         self._now = True
         self._wake.set()
         if self.connection is not None:
