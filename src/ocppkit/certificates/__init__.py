@@ -9,6 +9,7 @@ Plain functions over PEM text on top of ``cryptography`` (the ``security`` extra
 from ocppkit.certificates.authority import CertificateAuthority
 from ocppkit.certificates.chain import (
     ChainError,
+    check_issued,
     is_self_signed,
     load_certificates,
     matches_key,
@@ -30,6 +31,7 @@ __all__ = [
     "FirmwareCheckError",
     "HashData",
     "KeyType",
+    "check_issued",
     "dump_private_key",
     "hash_data",
     "is_self_signed",

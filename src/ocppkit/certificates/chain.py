@@ -15,9 +15,16 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 
-from ocppkit.certificates.keys import PrivateKey
+from ocppkit.certificates.keys import PrivateKey, load_private_key
 
-__all__ = ["ChainError", "is_self_signed", "load_certificates", "matches_key", "verify_chain"]
+__all__ = [
+    "ChainError",
+    "check_issued",
+    "is_self_signed",
+    "load_certificates",
+    "matches_key",
+    "verify_chain",
+]
 
 
 class ChainError(ValueError):
@@ -107,3 +114,25 @@ def matches_key(cert: x509.Certificate, key: PrivateKey) -> bool:
     spki = serialization.PublicFormat.SubjectPublicKeyInfo
     der = serialization.Encoding.DER
     return cert.public_key().public_bytes(der, spki) == key.public_key().public_bytes(der, spki)
+
+
+def check_issued(
+    chain_pem: str,
+    roots: Sequence[x509.Certificate],
+    pending_key_pem: str | None,
+    passphrase: bytes | None,
+    now: datetime,
+    *,
+    what: str = "certificate",
+) -> tuple[list[x509.Certificate], PrivateKey]:
+    """A chain signed for our pending key pair (CertificateSigned): it leads to one of
+    ``roots``, is valid ``now`` and is the certificate of the pending key; returns the chain and
+    that key (``ChainError`` — or ``ValueError`` for a key the passphrase does not open)."""
+    chain = load_certificates(chain_pem)
+    verify_chain(chain, roots, now)
+    if pending_key_pem is None:
+        raise ChainError(f"no {what} request is pending")
+    key = load_private_key(pending_key_pem, passphrase)
+    if not matches_key(chain[0], key):
+        raise ChainError("the certificate is not for the requested key")
+    return chain, key

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import Literal, TypeAlias
+from typing import Any, Literal, TypeAlias
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -28,6 +28,13 @@ class HashData:
     issuer_name_hash: str
     issuer_key_hash: str
     serial_number: str
+
+    @classmethod
+    def from_fields(cls, data: Any) -> HashData:
+        """From any version's ``CertificateHashDataType`` (the same four fields)."""
+        return cls(
+            data.hash_algorithm, data.issuer_name_hash, data.issuer_key_hash, data.serial_number
+        )
 
     def same_as(self, other: HashData) -> bool:
         """The same certificate (hex compared without regard to case or leading zeros)."""

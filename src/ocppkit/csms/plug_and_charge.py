@@ -34,6 +34,7 @@ from ocppkit.iso15118 import (
     wrap,
     wrap_response,
 )
+from ocppkit.iso15118.tunnel import response_type
 from ocppkit.messages import v16, v201
 from ocppkit.messages._base import OcppRequest, OcppStruct
 from ocppkit.protocol.errors import OcppError
@@ -166,11 +167,6 @@ async def _answer(hooks: PncHooks, station: str, inner: OcppRequest[Any]) -> Ocp
 async def pnc_call(station: Station16, request: OcppRequest[R]) -> R:
     """Send a 2.0.1 message to a 1.6 station through the tunnel; its typed 2.0.1 answer
     (``TunnelError`` when the station does not take it)."""
-    from ocppkit.messages import actions
-    from ocppkit.protocol.versions import OcppVersion
-
-    spec = actions(OcppVersion.V201)[type(request).__name__.removesuffix("Request")]
-    assert spec.response is not None
     answer = await station.call(wrap(request))
-    result: Any = unwrap_response(answer, spec.response)
+    result: Any = unwrap_response(answer, response_type(request))
     return result  # type: ignore[no-any-return]

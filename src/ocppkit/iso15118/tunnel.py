@@ -24,6 +24,7 @@ __all__ = [
     "VENDOR_ID",
     "TunnelError",
     "is_pnc",
+    "response_type",
     "unwrap",
     "unwrap_response",
     "wrap",
@@ -59,6 +60,13 @@ def is_pnc(request: v16.DataTransferRequest) -> bool:
 
 def _action(payload: OcppStruct) -> str:
     return type(payload).__name__.removesuffix("Request").removesuffix("Response")
+
+
+def response_type(request: OcppRequest[Any]) -> type[OcppStruct]:
+    """The 2.0.1 response class of a tunnelled request."""
+    spec = actions(OcppVersion.V201)[_action(request)]
+    assert spec.response is not None  # the tunnelled actions are CALLs
+    return spec.response
 
 
 def wrap(request: OcppRequest[Any]) -> v16.DataTransferRequest:

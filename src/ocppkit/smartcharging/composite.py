@@ -120,15 +120,15 @@ class _Evaluator:
         profiles: Iterable[Profile],
         *,
         unit: RateUnit,
-        electrical: Electrical,
-        running: Mapping[int, Running],
+        electrical: Electrical | None,
+        running: Mapping[int, Running] | None,
         connectors: Sequence[int],
         origin: datetime,
     ) -> None:
         self.profiles = list(profiles)
         self.unit = unit
-        self.electrical = electrical
-        self.running = running
+        self.electrical = electrical or Electrical()
+        self.running = running or {}
         self.connectors = connectors
         self.origin = origin  # Relative profiles without a transaction start here
 
@@ -306,8 +306,8 @@ def composite_schedule(
     ev = _Evaluator(
         profiles,
         unit=unit,
-        electrical=electrical or Electrical(),
-        running=running or {},
+        electrical=electrical,
+        running=running,
         connectors=connectors,
         origin=start,
     )
@@ -342,8 +342,8 @@ def limit_at(
     ev = _Evaluator(
         profiles,
         unit=unit,
-        electrical=electrical or Electrical(),
-        running=running or {},
+        electrical=electrical,
+        running=running,
         connectors=connectors,
         origin=when,
     )
@@ -362,12 +362,7 @@ def next_change(
     """The first instant after ``after`` (within ``horizon``) where any connector's limit may
     change; None when nothing changes within the horizon."""
     ev = _Evaluator(
-        profiles,
-        unit="A",
-        electrical=Electrical(),
-        running=running or {},
-        connectors=connectors,
-        origin=after,
+        profiles, unit="A", electrical=None, running=running, connectors=connectors, origin=after
     )
     points = ev.change_points(0, after, after + horizon)
     return points[0] if points else None

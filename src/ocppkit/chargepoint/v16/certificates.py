@@ -31,29 +31,18 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal
 
-from cryptography import x509
-from cryptography.hazmat.primitives import serialization
-
-from ocppkit.certificates import (
-    ChainError,
-    HashData,
-    KeyType,
-    dump_private_key,
-    hash_data,
-    load_certificates,
-    load_private_key,
-    make_csr,
-    matches_key,
-    new_private_key,
-    verify_chain,
-)
 from ocppkit.chargepoint.runtime import Handle
 from ocppkit.chargepoint.v16.context import StackContext
 from ocppkit.messages import v16
 from ocppkit.protocol.errors import NotConnectedError, OcppError
 from ocppkit.runtime.router import Router
+
+if TYPE_CHECKING:
+    from cryptography import x509
+
+    from ocppkit.certificates import HashData, KeyType
 
 __all__ = ["RENEW_BEFORE", "Certificates"]
 
@@ -68,7 +57,17 @@ _CSMS_ROOT: Final = "CentralSystemRootCertificate"
 
 
 def _pem(cert: x509.Certificate) -> str:
+    from cryptography.hazmat.primitives import serialization
+
     return cert.public_bytes(serialization.Encoding.PEM).decode("ascii")
+
+
+def _certificate(pem: str) -> x509.Certificate:
+    """The first certificate of a stored PEM text (imports cryptography on first use: a
+    charge point without certificates never pays for it)."""
+    from ocppkit.certificates import load_certificates
+
+    return load_certificates(pem)[0]
 
 
 def _key(data: HashData) -> str:
@@ -137,7 +136,7 @@ class Certificates:
             return
         now = self.ctx.clock.now()
         for item in self.installed.values():
-            root = load_certificates(item["pem"])[0]
+            root = _certificate(item["pem"])
             if root.not_valid_after_utc - now < RENEW_BEFORE:
                 log.warning(
                     "the installed %s %s expires at %s",
@@ -152,11 +151,7 @@ class Certificates:
     # -- what the stack and the adapter use ----------------------------------------------------
     def roots(self, kind: str) -> list[x509.Certificate]:
         """The installed roots of ``kind``."""
-        return [
-            load_certificates(item["pem"])[0]
-            for item in self.installed.values()
-            if item["type"] == kind
-        ]
+        return [_certificate(i["pem"]) for i in self.installed.values() if i["type"] == kind]
 
     def roots_pem(self) -> str:
         """The CentralSystemRootCertificates in one PEM text ('' when none)."""
@@ -165,12 +160,14 @@ class Certificates:
     def certificate(self) -> x509.Certificate | None:
         """The charge point's own certificate (None before the first CertificateSigned)."""
         chain = self.own.get("chain")
-        return load_certificates(chain)[0] if chain else None
+        return _certificate(chain) if chain else None
 
     def client_credentials(self) -> tuple[str, str] | None:
         """(certificate chain PEM, private key PEM unencrypted) for TLS, or None."""
         if "chain" not in self.own:
             return None
+        from ocppkit.certificates import dump_private_key, load_private_key
+
         key = load_private_key(self.own["key"], self.passphrase)
         return self.own["chain"], dump_private_key(key, None)
 
@@ -185,6 +182,8 @@ class Certificates:
     async def install_pem(self, kind: str, pem: str) -> Literal["Accepted", "Rejected", "Failed"]:
         """Store the root certificate ``pem`` as ``kind`` (1.6 names, or the 2.0.1 ones Plug &
         Charge uses: V2GRootCertificate, MORootCertificate …)."""
+        from ocppkit.certificates import ChainError, hash_data, load_certificates, verify_chain
+
         try:
             certs = load_certificates(pem)
             if len(certs) != 1:
@@ -211,8 +210,10 @@ class Certificates:
 
     def _find(self, target: HashData) -> tuple[str | None, bool]:
         """(the installed certificate's key, whether it is our own certificate)."""
+        from ocppkit.certificates import hash_data, load_certificates
+
         for key, item in self.installed.items():
-            cert = load_certificates(item["pem"])[0]
+            cert = _certificate(item["pem"])
             if hash_data(cert, None, target.hash_algorithm).same_as(target):
                 return key, False
         chain = load_certificates(self.own["chain"]) if "chain" in self.own else []
@@ -228,10 +229,9 @@ class Certificates:
         self, req: v16.DeleteCertificateRequest, conn: Any
     ) -> v16.DeleteCertificateResponse:
         """Remove an installed root by its hash data."""
-        data = req.certificate_hash_data
-        wanted = HashData(
-            data.hash_algorithm, data.issuer_name_hash, data.issuer_key_hash, data.serial_number
-        )
+        from ocppkit.certificates import HashData
+
+        wanted = HashData.from_fields(req.certificate_hash_data)
         return v16.DeleteCertificateResponse(status=await self.delete_hash(wanted))
 
     async def delete_hash(self, wanted: HashData) -> Literal["Accepted", "Failed", "NotFound"]:
@@ -257,6 +257,8 @@ class Certificates:
         self, req: v16.GetInstalledCertificateIdsRequest, conn: Any
     ) -> v16.GetInstalledCertificateIdsResponse:
         """The hash data of the installed roots of the asked type."""
+        from ocppkit.certificates import hash_data
+
         found = [_wire(hash_data(cert)) for cert in self.roots(req.certificate_type)]
         if not found:
             return v16.GetInstalledCertificateIdsResponse(status="NotFound")
@@ -272,19 +274,29 @@ class Certificates:
     async def _renew(self) -> None:
         await self.renew()
 
-    async def renew(self) -> bool:
-        """Make a key pair and ask the CSMS to sign it (SignCertificate); True when Accepted."""
+    async def new_request(self, namespace: str, key_type: KeyType) -> tuple[str, str] | None:
+        """A new key pair kept (encrypted) as ``"pending"`` in ``namespace`` and its CSR
+        (CN = the identity, O = CpoName): ``(csr, pending key PEM)``; None without an identity."""
         name = self.common_name()
         if name is None:
             log.warning("no identity to put in a certificate request")
-            return False
+            return None
         if self.passphrase is None:
             log.warning("no key passphrase: the charge point's private key is stored unencrypted")
-        key = new_private_key(self.key_type)
+        from ocppkit.certificates import dump_private_key, make_csr, new_private_key
+
+        key = new_private_key(key_type)
         csr = make_csr(key, name, self.ctx.config.get("CpoName") or None)
         pending = dump_private_key(key, self.passphrase)
-        await self.ctx.store.put(_OWN, "pending", pending)
-        self.own["pending"] = pending
+        await self.ctx.store.put(namespace, "pending", pending)
+        return csr, pending
+
+    async def renew(self) -> bool:
+        """Make a key pair and ask the CSMS to sign it (SignCertificate); True when Accepted."""
+        made = await self.new_request(_OWN, self.key_type)
+        if made is None:
+            return False
+        csr, self.own["pending"] = made
         try:
             response: v16.SignCertificateResponse = await self.ctx.call(
                 v16.SignCertificateRequest(csr=csr)
@@ -299,20 +311,21 @@ class Certificates:
         self, req: v16.CertificateSignedRequest, conn: Any
     ) -> v16.CertificateSignedResponse:
         """Check and install the new certificate (see the module docstring)."""
+        from ocppkit.certificates import ChainError, check_issued
+
         limit = self.ctx.config.get_int("CertificateSignedMaxChainSize")
+        pending = self.own.get("pending")
         try:
             if limit is not None and len(req.certificate_chain) > limit:
                 raise ChainError(f"the chain is longer than {limit} characters")
-            chain = load_certificates(req.certificate_chain)
-            verify_chain(chain, self.roots(_CSMS_ROOT), self.ctx.clock.now())
-            pending = self.own.get("pending")
-            if pending is None:
-                raise ChainError("no certificate request is pending")
-            if not matches_key(chain[0], load_private_key(pending, self.passphrase)):
-                raise ChainError("the certificate is not for the requested key")
-        except (ChainError, ValueError) as exc:
+            chain, _ = check_issued(
+                req.certificate_chain, self.roots(_CSMS_ROOT), pending, self.passphrase,
+                self.ctx.clock.now(),
+            )  # fmt: skip
+        except ValueError as exc:  # ChainError, or a key the passphrase does not open
             await self.raise_event("InvalidChargePointCertificate", str(exc)[:255])
             return v16.CertificateSignedResponse(status="Rejected")
+        assert pending is not None  # check_issued refused a chain without a pending request
         own = {"key": pending, "chain": "".join(_pem(c) for c in chain)}
         if "chain" in self.own:
             own |= {"previousKey": self.own["key"], "previousChain": self.own["chain"]}

@@ -30,26 +30,17 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from ocppkit.certificates import (
-    ChainError,
-    HashData,
-    dump_private_key,
-    hash_data,
-    load_certificates,
-    load_private_key,
-    make_csr,
-    matches_key,
-    new_private_key,
-    verify_chain,
-)
 from ocppkit.chargepoint.v16.certificates import Certificates
 from ocppkit.chargepoint.v16.context import StackContext
 from ocppkit.iso15118 import TO_STATION, TunnelError, unwrap, unwrap_response, wrap, wrap_response
 from ocppkit.messages import v16, v201
 from ocppkit.messages._base import OcppRequest, OcppStruct
 from ocppkit.protocol.errors import CallTimeoutError
+
+if TYPE_CHECKING:
+    from ocppkit.certificates import HashData
 
 __all__ = ["PlugAndCharge"]
 
@@ -67,13 +58,11 @@ class PlugAndCharge:
         ctx: StackContext,
         certificates: Certificates,
         *,
-        common_name: Callable[[], str | None],
         raise_event: Callable[[str, str | None], Awaitable[None]],
         attempts: int = 3,
     ) -> None:
         self.ctx = ctx
         self.certificates = certificates
-        self.common_name = common_name
         self.raise_event = raise_event
         self.attempts = attempts
         self.v2g: dict[str, str] = {}  # "pending", "key", "chain"
@@ -139,15 +128,10 @@ class PlugAndCharge:
     async def renew_v2g_certificate(self) -> bool:
         """A new SECC key pair, its CSR sent as SignCertificate(V2GCertificate); True when the
         CSMS accepted it (the certificate comes later as CertificateSigned)."""
-        name = self.common_name()
-        if name is None:
-            log.warning("no identity to put in a V2G certificate request")
+        made = await self.certificates.new_request(_NS, "EC")  # ISO 15118-2: secp256r1
+        if made is None:
             return False
-        key = new_private_key("EC")  # ISO 15118-2 requires secp256r1
-        csr = make_csr(key, name, self.ctx.config.get("CpoName") or None)
-        pending = dump_private_key(key, self.certificates.passphrase)
-        await self.ctx.store.put(_NS, "pending", pending)
-        self.v2g["pending"] = pending
+        csr, self.v2g["pending"] = made
         request = v201.SignCertificateRequest(csr=csr, certificate_type="V2GCertificate")
         try:
             answer = await self._call(request, v201.SignCertificateResponse)
@@ -174,13 +158,14 @@ class PlugAndCharge:
         return v201.InstallCertificateResponse(status=status)
 
     async def _delete(self, req: v201.DeleteCertificateRequest) -> OcppStruct:
-        data = req.certificate_hash_data
-        wanted = HashData(
-            data.hash_algorithm, data.issuer_name_hash, data.issuer_key_hash, data.serial_number
-        )
+        from ocppkit.certificates import HashData
+
+        wanted = HashData.from_fields(req.certificate_hash_data)
         return v201.DeleteCertificateResponse(status=await self.certificates.delete_hash(wanted))
 
     async def _installed_ids(self, req: v201.GetInstalledCertificateIdsRequest) -> OcppStruct:
+        from ocppkit.certificates import hash_data, load_certificates
+
         wanted = set(req.certificate_type or ())
         found: list[v201.CertificateHashDataChainType] = []
         for item in self.certificates.installed.values():
@@ -200,19 +185,18 @@ class PlugAndCharge:
     async def _certificate_signed(self, req: v201.CertificateSignedRequest) -> OcppStruct:
         if req.certificate_type not in (None, "V2GCertificate"):
             return v201.CertificateSignedResponse(status="Rejected")
+        from ocppkit.certificates import check_issued, dump_private_key
+
+        pending = self.v2g.get("pending")
         try:
-            chain = load_certificates(req.certificate_chain)
-            roots = self.certificates.roots("V2GRootCertificate")
-            verify_chain(chain, roots, self.ctx.clock.now())
-            pending = self.v2g.get("pending")
-            if pending is None:
-                raise ChainError("no V2G certificate request is pending")
-            key = load_private_key(pending, self.certificates.passphrase)
-            if not matches_key(chain[0], key):
-                raise ChainError("the certificate is not for the requested key")
-        except (ChainError, ValueError) as exc:
+            _, key = check_issued(
+                req.certificate_chain, self.certificates.roots("V2GRootCertificate"), pending,
+                self.certificates.passphrase, self.ctx.clock.now(), what="V2G certificate",
+            )  # fmt: skip
+        except ValueError as exc:  # ChainError, or a key the passphrase does not open
             await self.raise_event("InvalidChargePointCertificate", f"V2G: {exc}"[:255])
             return v201.CertificateSignedResponse(status="Rejected")
+        assert pending is not None  # check_issued refused a chain without a pending request
         stored = {"key": pending, "chain": req.certificate_chain}
         await self.ctx.store.put_many(_NS, stored, replace=True)
         self.v2g = stored

@@ -25,8 +25,6 @@ from typing import Any
 
 import msgspec
 
-from ocppkit.certificates import FirmwareCheckError, verify_firmware
-from ocppkit.certificates.firmware import verify_signing_certificate
 from ocppkit.chargepoint.runtime import Handle
 from ocppkit.chargepoint.v16.context import StackContext
 from ocppkit.messages import v16
@@ -79,6 +77,9 @@ class SignedFirmware:
         self, req: v16.SignedUpdateFirmwareRequest, conn: Any
     ) -> v16.SignedUpdateFirmwareResponse:
         """Check the signing certificate, then schedule the download."""
+        from ocppkit.certificates import FirmwareCheckError
+        from ocppkit.certificates.firmware import verify_signing_certificate
+
         try:
             verify_signing_certificate(
                 req.firmware.signing_certificate, self.manufacturer_roots(), self.ctx.clock.now()
@@ -112,6 +113,8 @@ class SignedFirmware:
         req = self.request
         if req is None:
             raise RuntimeError("no signed firmware update is in progress")
+        from ocppkit.certificates import FirmwareCheckError, verify_firmware
+
         try:
             verify_firmware(
                 data,

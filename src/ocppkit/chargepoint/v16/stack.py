@@ -22,6 +22,7 @@ only wires them and offers the integrator's API; ``ocppkit.chargepoint.asyncio_r
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Literal
@@ -243,8 +244,9 @@ class ChargePoint16:
         config.on_change("ClockAlignedDataInterval", lambda _: self.transactions.schedule_aligned())
 
     async def _start_security(self, ctx: StackContext) -> None:
-        """The Security Whitepaper blocks: the security log always, certificates and signed
-        firmware when ``cryptography`` is installed (the ``security`` extra)."""
+        """The Security Whitepaper blocks: the security log always; certificates, signed
+        firmware and Plug & Charge when ``cryptography`` is installed (the ``security`` extra;
+        imported only when a certificate is first handled)."""
         security = self._security = SecurityLog(ctx, self.router)
         await security.load()
         ctx.security_event = security.record
@@ -252,12 +254,12 @@ class ChargePoint16:
         extra: dict[str, Callable[[], Awaitable[None] | None]] = {
             "LogStatusNotification": lambda: ctx.send(security.status_request(), triggered=True)
         }
-        try:
+        if importlib.util.find_spec("cryptography") is None:
+            log.warning("no certificate management: pip install ocppkit[security] for it")
+        else:  # the blocks import cryptography on first use, not now
             from ocppkit.chargepoint.v16.certificates import Certificates
             from ocppkit.chargepoint.v16.signed_firmware import SignedFirmware
-        except ImportError:
-            log.warning("no certificate management: pip install ocppkit[security] for it")
-        else:
+
             serial = self.boot_request.charge_point_serial_number
             certs = self._certificates = Certificates(
                 ctx, self.router, common_name=lambda: self.identity or serial,
@@ -271,10 +273,7 @@ class ChargePoint16:
             from ocppkit.chargepoint.v16.plug_and_charge import PlugAndCharge
             from ocppkit.iso15118 import VENDOR_ID
 
-            pnc = self._pnc = PlugAndCharge(
-                ctx, certs, common_name=lambda: self.identity or serial,
-                raise_event=security.record,
-            )  # fmt: skip
+            pnc = self._pnc = PlugAndCharge(ctx, certs, raise_event=security.record)
             self.remote.vendors[VENDOR_ID] = pnc.handle
             await certs.load()
             await firmware.load()
