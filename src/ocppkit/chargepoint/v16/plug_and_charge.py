@@ -66,6 +66,7 @@ class PlugAndCharge:
         self.raise_event = raise_event
         self.attempts = attempts
         self.v2g: dict[str, str] = {}  # "pending", "key", "chain"
+        self._loaded = False
         self._handlers: dict[str, Callable[[Any], Awaitable[OcppStruct]]] = {
             "InstallCertificate": self._install,
             "DeleteCertificate": self._delete,
@@ -75,8 +76,11 @@ class PlugAndCharge:
         }
 
     async def load(self) -> None:
-        """Restore the V2G certificate and a pending key."""
-        self.v2g = await self.ctx.store.load(_NS)
+        """Restore the V2G certificate and a pending key (once; the stack makes this block on
+        first use, so the methods that need the state load it)."""
+        if not self._loaded:
+            self.v2g = await self.ctx.store.load(_NS)
+            self._loaded = True
 
     # -- to the CSMS -----------------------------------------------------------------------------
     async def _call(self, request: OcppRequest[Any], expected: type[R]) -> R:
@@ -128,6 +132,7 @@ class PlugAndCharge:
     async def renew_v2g_certificate(self) -> bool:
         """A new SECC key pair, its CSR sent as SignCertificate(V2GCertificate); True when the
         CSMS accepted it (the certificate comes later as CertificateSigned)."""
+        await self.load()
         made = await self.certificates.new_request(_NS, "EC")  # ISO 15118-2: secp256r1
         if made is None:
             return False
@@ -143,6 +148,7 @@ class PlugAndCharge:
     # -- from the CSMS ---------------------------------------------------------------------------
     async def handle(self, request: v16.DataTransferRequest) -> v16.DataTransferResponse:
         """Answer a Plug & Charge DataTransfer from the CSMS."""
+        await self.load()
         if (request.message_id or "") not in TO_STATION:
             return v16.DataTransferResponse(status="UnknownMessageId")
         try:

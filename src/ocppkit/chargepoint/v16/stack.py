@@ -270,14 +270,11 @@ class ChargePoint16:
                 manufacturer_roots=lambda: certs.roots("ManufacturerRootCertificate"),
                 raise_event=security.record,
             )  # fmt: skip
-            from ocppkit.chargepoint.v16.plug_and_charge import PlugAndCharge
-            from ocppkit.iso15118 import VENDOR_ID
+            from ocppkit.iso15118.tunnel import VENDOR_ID
 
-            pnc = self._pnc = PlugAndCharge(ctx, certs, raise_event=security.record)
-            self.remote.vendors[VENDOR_ID] = pnc.handle
+            self.remote.vendors[VENDOR_ID] = self._plug_and_charge_message
             await certs.load()
             await firmware.load()
-            await pnc.load()
             ctx.on_time_set.append(firmware.rearm)
             extra["SignChargePointCertificate"] = certs.renew_in_background
             extra["FirmwareStatusNotification"] = lambda: ctx.send(
@@ -399,12 +396,23 @@ class ChargePoint16:
             raise RuntimeError("certificates need the Security profile and ocppkit[security]")
         return self._certificates
 
+    async def _plug_and_charge_message(
+        self, request: v16.DataTransferRequest
+    ) -> v16.DataTransferResponse:
+        return await self.plug_and_charge.handle(request)
+
     @property
     def plug_and_charge(self) -> PlugAndCharge:
-        """ISO 15118 Plug & Charge over DataTransfer (``RuntimeError`` without the Security
-        profile or without ``cryptography``)."""
+        """ISO 15118 Plug & Charge over DataTransfer, made on first use (its 2.0.1 messages are
+        not loaded before); ``RuntimeError`` without the Security profile or ``cryptography``."""
         if self._pnc is None:
-            raise RuntimeError("Plug & Charge needs the Security profile and ocppkit[security]")
+            if self._certificates is None or self._security is None:
+                raise RuntimeError("Plug & Charge needs the Security profile and ocppkit[security]")
+            from ocppkit.chargepoint.v16.plug_and_charge import PlugAndCharge
+
+            self._pnc = PlugAndCharge(
+                self.context, self._certificates, raise_event=self._security.record
+            )
         return self._pnc
 
     @property
