@@ -15,6 +15,7 @@ from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -24,6 +25,7 @@ from ocppkit.store import IdTokenRecord, MeterSample, StationRecord, Store
 from ocppkit.store import sqlite_migrations as migrations
 from ocppkit.store.memory import MemoryStore
 from ocppkit.store.sqlite import SchemaVersionError, SqliteStore
+from ocppkit.store.sqlite_index import TABLES, catch_up
 from tests.store.contract import (
     T0,
     StoreContract,
@@ -38,12 +40,13 @@ from tests.store.contract import (
 
 
 class TestSqliteStore(StoreContract):
-    """``SqliteStore`` passes the contract."""
+    """``SqliteStore`` passes the contract, with the station indexes updated in every commit
+    and with every row left in the unindexed tails (only the first commit updates them)."""
 
-    @pytest.fixture
-    def store_factory(self, tmp_path: Path) -> StoreFactory:
+    @pytest.fixture(params=[0.0, 3600.0], ids=["indexed", "tails"])
+    def store_factory(self, tmp_path: Path, request: pytest.FixtureRequest) -> StoreFactory:
         """New ``SqliteStore`` objects on one file of ``tmp_path``."""
-        return lambda: SqliteStore(tmp_path / "store.db")
+        return lambda: SqliteStore(tmp_path / "store.db", index_interval=request.param)
 
 
 def run(coro: Coroutine[Any, Any, None]) -> None:
@@ -293,10 +296,7 @@ def test_file_at_version_2_is_upgraded(tmp_path: Path) -> None:
     assert pragma(path, "user_version") == migrations.LATEST_VERSION
     conn = sqlite3.connect(path)
     try:
-        indexes = conn.execute("PRAGMA index_list(events)").fetchall()
-        assert [row[1] for row in indexes] == ["events_by_station"]
-        columns = [row[2] for row in conn.execute("PRAGMA index_info(events_by_station)")]
-        assert columns == ["station_id", "ts"]
+        assert conn.execute("PRAGMA index_list(events)").fetchall() == []  # events_idx instead
         [(kind, text)] = conn.execute("SELECT typeof(data), data FROM events").fetchall()
         assert (kind, text) == ("text", '{"status":"Installed"}')
     finally:
@@ -337,6 +337,49 @@ def test_file_at_version_3_is_upgraded(tmp_path: Path) -> None:
 
     run(main())
     assert pragma(path, "user_version") == migrations.LATEST_VERSION
+
+
+def test_file_at_version_4_is_upgraded(tmp_path: Path) -> None:
+    """The per-station indexes become index tables holding every row, marked up to date."""
+    path = tmp_path / "v4.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    assert migrations.migrate(conn, target=4) == 0
+    for when in (2, 1):  # out of time order: the index orders by time, then arrival
+        conn.execute(
+            "INSERT INTO statuses (station_id, evse_id, connector_id, status, ts)"
+            " VALUES ('CP1', 0, 1, 'Charging', ?)",
+            (when,),
+        )
+        conn.execute(
+            "INSERT INTO events (station_id, kind, ts, data) VALUES ('CP1', 'DataTransfer', ?, ?)",
+            (when, f'{{"n":{when}}}'),
+        )
+        conn.execute(
+            "INSERT INTO frames (station_id, direction, ts, frame) VALUES ('CP1', 'in', ?, ?)",
+            (when, f"[{when}]"),
+        )
+    conn.close()
+
+    async def main() -> None:
+        async with SqliteStore(path, index_interval=3600) as store:
+            statuses = await store.status_history("CP1")
+            assert [s.timestamp for s in statuses] == [
+                datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=us) for us in (2, 1)
+            ]
+            assert [e.data for e in await store.events("CP1")] == [{"n": 2}, {"n": 1}]
+            assert [f.frame for f in await store.frames("CP1")] == ["[1]", "[2]"]
+
+    run(main())
+    conn = sqlite3.connect(path)
+    try:
+        for table in TABLES:
+            assert conn.execute(f"PRAGMA index_list({table})").fetchall() == []
+            rows = conn.execute(f"SELECT station_id, ts, id FROM {table}_idx").fetchall()
+            assert rows == [("CP1", 1, 2), ("CP1", 2, 1)]
+            mark = conn.execute("SELECT value FROM counters WHERE name = ?", (f"{table}_idx",))
+            assert mark.fetchone() == (2,)
+    finally:
+        conn.close()
 
 
 def test_file_of_a_newer_version_is_refused(tmp_path: Path) -> None:
@@ -397,6 +440,82 @@ async def hold_writer(store: SqliteStore) -> tuple[asyncio.Future[int], threadin
     task = store._write(gate, entered, release)
     assert await asyncio.to_thread(entered.wait, 20)
     return task, release
+
+
+def index_rows(path: Path, table: str) -> int:
+    """How many rows ``table``'s station index holds (read by a connection of its own)."""
+    conn = sqlite3.connect(path)
+    try:
+        (count,) = conn.execute(f"SELECT count(*) FROM {table}_idx").fetchone()
+        assert isinstance(count, int)
+        return count
+    finally:
+        conn.close()
+
+
+def test_station_indexes_are_updated_once_per_interval(tmp_path: Path) -> None:
+    """Commits within ``index_interval`` leave their rows in the tail (reads find them there);
+    the first commit after it indexes them all."""
+    path = tmp_path / "s.db"
+    clock = [100.0]
+
+    async def main() -> None:
+        with mock.patch("ocppkit.store.sqlite.monotonic", side_effect=lambda: clock[0]):
+            async with SqliteStore(path, index_interval=10) as store:
+                await store.record_status(status("CP1", 1, "Charging", at(1)))  # indexed: due
+                for n in range(3):
+                    await store.record_event(event("CP1", "DataTransfer", at(n)))
+                    await store.log_frames([frame("CP1", at(n), f"[{n}]")])
+                assert index_rows(path, "events") == index_rows(path, "frames") == 0
+                assert len(await store.events("CP1")) == len(await store.frames("CP1")) == 3
+                clock[0] += 10
+                await store.record_status(status("CP1", 1, "Available", at(2)))
+                assert index_rows(path, "events") == index_rows(path, "frames") == 3
+                assert index_rows(path, "statuses") == 2
+                assert len(await store.events("CP1")) == len(await store.frames("CP1")) == 3
+
+    run(main())
+
+
+def test_pruning_the_newest_frames_keeps_later_ones_visible(tmp_path: Path) -> None:
+    """SQLite reuses the largest rowid + 1: after pruning a station's newest frames, new frames
+    get ids the index had already passed; the index's mark moves back, so reads find them."""
+
+    async def main() -> None:
+        async with SqliteStore(tmp_path / "s.db", index_interval=3600) as store:
+            await store.log_frames([frame("CP1", at(n), f"[{n}]") for n in range(3)])
+            assert await store.prune_frames(0) == 3
+            await store.log_frames([frame("CP1", at(5), "[5]"), frame("CP2", at(6), "[6]")])
+            assert [f.frame for f in await store.frames("CP1")] == ["[5]"]
+            assert await store.prune_frames(0, ["CP2"]) == 1
+            assert [f.frame for f in await store.frames("CP1")] == ["[5]"]
+            assert await store.frames("CP2") == []
+
+    run(main())
+
+
+def test_a_failing_index_update_fails_no_write(tmp_path: Path) -> None:
+    """An index update that fails is logged and rolled back; the batch's writes commit and
+    stay readable from the tail, and the next update indexes them."""
+    path = tmp_path / "s.db"
+
+    def broken(conn: sqlite3.Connection, table: str) -> int:
+        conn.execute(f"INSERT INTO {table}_idx (station_id, ts, id) VALUES ('X', 0, 0)")
+        raise sqlite3.OperationalError("disk trouble")
+
+    async def main() -> None:
+        async with SqliteStore(path, index_interval=0) as store:
+            with mock.patch("ocppkit.store.sqlite.catch_up", broken):
+                await store.record_event(event("CP1", "DataTransfer", at(1)))
+            assert index_rows(path, "events") == 0
+            assert len(await store.events("CP1")) == 1
+            await store.record_event(event("CP1", "DataTransfer", at(2)))
+            assert index_rows(path, "events") == 2
+            assert len(await store.events("CP1")) == 2
+
+    run(main())
+    with pytest.raises(ValueError, match="index_interval"):
+        SqliteStore(path, index_interval=-1)
 
 
 def test_disk_work_runs_off_the_event_loop(tmp_path: Path) -> None:
@@ -758,6 +877,7 @@ OPERATIONS: st.SearchStrategy[tuple[Any, ...]] = st.one_of(
     ),
     st.tuples(st.just("password"), STATIONS, st.sampled_from(["h1", "h2"])),
     st.tuples(st.just("remove"), STATIONS),
+    st.tuples(st.just("index")),  # SqliteStore: index the tails now (no-op elsewhere)
 )
 
 
@@ -806,6 +926,11 @@ async def apply(store: Store, op: tuple[Any, ...]) -> Any:
             return await store.events(station, action, limit)
         if kind == "password":
             return await store.set_password(*args)
+        if kind == "index":
+            if isinstance(store, SqliteStore):
+                for table in TABLES:
+                    await store._db.write(catch_up, table)
+            return None
         assert kind == "remove"
         return await store.remove_station(args[0])
     except Exception as exc:
@@ -813,11 +938,16 @@ async def apply(store: Store, op: tuple[Any, ...]) -> Any:
 
 
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(OPERATIONS, max_size=25))
-def test_same_answers_as_memory_store(operations: list[tuple[Any, ...]]) -> None:
+@given(st.lists(OPERATIONS, max_size=25), st.sampled_from([0.0, 3600.0]))
+def test_same_answers_as_memory_store(
+    operations: list[tuple[Any, ...]], index_interval: float
+) -> None:
+    """Also with the station indexes updated in every commit, or only when an operation
+    ``index`` says so (reads then union the index with the unindexed tail)."""
+
     async def main(path: Path) -> None:
         memory = MemoryStore()
-        async with SqliteStore(path) as sqlite:
+        async with SqliteStore(path, index_interval=index_interval) as sqlite:
             await memory.open()
             for op in operations:
                 assert await apply(sqlite, op) == await apply(memory, op), op

@@ -26,9 +26,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
+from time import monotonic
 
 import msgspec
 
@@ -42,6 +44,7 @@ from ocppkit.store import (
     TransactionRecord,
 )
 from ocppkit.store._rules import EventType, check_count, dump_json
+from ocppkit.store.sqlite_index import TABLES, catch_up
 from ocppkit.store.sqlite_migrations import SchemaVersionError, migrate
 from ocppkit.store.sqlite_ops import (
     _GROUPED,
@@ -101,24 +104,39 @@ class SqliteStore:
     ``touch_interval``: seconds between the writes of pending ``touch`` calls (0: at the end of
     each event-loop iteration); reads show touches at once either way.
 
+    ``index_interval``: seconds between the updates of the per-station indexes of the status
+    history, the event log and the message log (``ocppkit.store.sqlite_index``; 0: in every
+    commit). Reads see every committed row either way; a longer interval means fewer pages per
+    commit and a longer unindexed tail for reads to scan.
+
     For tests and monitoring: ``commits`` (transactions committed), ``writes`` (write
     operations run), ``writer_thread_id`` / ``reader_thread_id`` (``threading.get_ident()`` of
     the threads holding the connections).
     """
 
     def __init__(
-        self, path: str | Path, *, batch_window: float = 0.0, touch_interval: float = 1.0
+        self,
+        path: str | Path,
+        *,
+        batch_window: float = 0.0,
+        touch_interval: float = 1.0,
+        index_interval: float = 1.0,
     ) -> None:
         if touch_interval < 0:
             raise ValueError(f"touch_interval must be >= 0, got {touch_interval}")
+        if index_interval < 0:
+            raise ValueError(f"index_interval must be >= 0, got {index_interval}")
         self.path = Path(path)
         self.touch_interval = touch_interval
+        self.index_interval = index_interval
+        self._index_due = 0.0  # monotonic() of the next index update (writer thread)
         self._db = SqliteWorkers(
             self.path,
             migrate=migrate,
             one_statement=_ONE_STATEMENT,
             grouped=_GROUPED,
             batch_window=batch_window,
+            before_commit=self._update_indexes,
         )
         # the workers' calls themselves, not wrappers: no extra frame on the hot path
         self._write = self._db.write
@@ -176,6 +194,25 @@ class SqliteStore:
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
+
+    def _update_indexes(self, conn: sqlite3.Connection) -> None:
+        """Index what was written since the last time, every ``index_interval`` (writer thread,
+        in a batch's transaction). A failure is logged and leaves the rows in the tails, where
+        reads still find them; the batch's own writes commit."""
+        now = monotonic()
+        if now < self._index_due:
+            return
+        self._index_due = now + self.index_interval
+        conn.execute("SAVEPOINT idx")
+        try:
+            for table in TABLES:
+                catch_up(conn, table)
+        except sqlite3.Error:
+            if not conn.in_transaction:
+                raise
+            conn.execute("ROLLBACK TO idx")
+            log.exception("sqlite store: updating the station indexes failed")
+        conn.execute("RELEASE idx")
 
     # stations ---------------------------------------------------------------------------------
     async def record_boot(self, station: StationRecord) -> None:

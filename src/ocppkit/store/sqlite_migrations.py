@@ -179,11 +179,35 @@ def _v4_current_status_trigger(conn: sqlite3.Connection) -> None:
     )
 
 
+def _v5_station_index_tables(conn: sqlite3.Connection) -> None:
+    """The per-station indexes of statuses, events and frames become tables kept up to date
+    behind the writes, each with its mark in ``counters`` (``ocppkit.store.sqlite_index``)."""
+    for table in ("statuses", "events", "frames"):
+        conn.execute(f"DROP INDEX {table}_by_station")
+        conn.execute(
+            f"""CREATE TABLE {table}_idx (
+                station_id TEXT NOT NULL,
+                ts INTEGER NOT NULL,
+                id INTEGER NOT NULL,
+                PRIMARY KEY (station_id, ts, id)
+            ) WITHOUT ROWID"""
+        )
+        conn.execute(
+            f"INSERT INTO {table}_idx (station_id, ts, id)"
+            f" SELECT station_id, ts, id FROM {table} ORDER BY station_id, ts, id"
+        )
+        conn.execute(
+            f"INSERT INTO counters (name, value)"
+            f" SELECT '{table}_idx', ifnull(max(id), 0) FROM {table}"
+        )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     _v1_core,
     _v2_message_log,
     _v3_events,
     _v4_current_status_trigger,
+    _v5_station_index_tables,
 )
 """The migrations, in order: ``MIGRATIONS[i]`` upgrades version ``i`` to ``i + 1``."""
 

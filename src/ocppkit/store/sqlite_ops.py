@@ -23,6 +23,7 @@ from ocppkit.store import (
     TransactionRecord,
 )
 from ocppkit.store._rules import EventType, transaction_after_event, utc
+from ocppkit.store.sqlite_index import catch_up, station_rows_sql
 from ocppkit.store.sqlite_rows import (
     _EVENT_COLUMNS,
     _FRAME_COLUMNS,
@@ -164,12 +165,11 @@ def _current_statuses(conn: sqlite3.Connection, station_id: str) -> list[Connect
 
 
 def _status_history(conn: sqlite3.Connection, station_id: str, limit: int) -> list[ConnectorStatus]:
-    rows = conn.execute(
-        f"SELECT {_STATUS_COLUMNS} FROM statuses WHERE station_id = ?"
-        " ORDER BY ts DESC, id DESC LIMIT ?",
-        (station_id, limit),
-    ).fetchall()
+    rows = conn.execute(_STATUS_HISTORY, {"station": station_id, "limit": limit}).fetchall()
     return [_status(row) for row in rows]
+
+
+_STATUS_HISTORY = station_rows_sql("statuses", _STATUS_COLUMNS, newest_first=True)
 
 
 def _put_token(conn: sqlite3.Connection, token: IdTokenRecord) -> None:
@@ -481,29 +481,37 @@ def _frames(
     conn: sqlite3.Connection, station_id: str, limit: int, after: int | None
 ) -> list[FrameRecord]:
     if after is None:
-        rows = conn.execute(
-            f"SELECT {_FRAME_COLUMNS} FROM frames WHERE station_id = ? ORDER BY ts, id LIMIT ?",
-            (station_id, limit),
-        ).fetchall()
+        rows = conn.execute(_FRAMES, {"station": station_id, "limit": limit}).fetchall()
     else:
-        rows = conn.execute(
-            f"SELECT {_FRAME_COLUMNS} FROM frames WHERE station_id = ? AND ts > ?"
-            " ORDER BY ts, id LIMIT ?",
-            (station_id, after, limit),
-        ).fetchall()
+        parameters = {"station": station_id, "limit": limit, "after": after}
+        rows = conn.execute(_FRAMES_AFTER, parameters).fetchall()
     return [_frame(row) for row in rows]
 
 
+_FRAMES = station_rows_sql("frames", _FRAME_COLUMNS, newest_first=False)
+_FRAMES_AFTER = station_rows_sql("frames", _FRAME_COLUMNS, newest_first=False, after=True)
+
+
 def _prune_frames(conn: sqlite3.Connection, keep: int, station_ids: Sequence[str] | None) -> int:
+    catch_up(conn, "frames")  # every frame is in frames_idx now
     if station_ids is None:
-        station_ids = [row[0] for row in conn.execute("SELECT DISTINCT station_id FROM frames")]
+        station_ids = [row[0] for row in conn.execute("SELECT DISTINCT station_id FROM frames_idx")]
     deleted = 0
-    for station_id in station_ids:  # walks the newest ``keep`` index entries of each station
-        deleted += conn.execute(
-            "DELETE FROM frames WHERE id IN (SELECT id FROM frames WHERE station_id = ?"
-            " ORDER BY ts DESC, id DESC LIMIT -1 OFFSET ?)",
+    for station_id in station_ids:  # the newest frame to go, then it and every older one
+        cut = conn.execute(
+            "SELECT ts, id FROM frames_idx WHERE station_id = ? ORDER BY ts DESC, id DESC"
+            " LIMIT 1 OFFSET ?",
             (station_id, keep),
+        ).fetchone()
+        if cut is None:
+            continue
+        older = "station_id = ? AND (ts, id) <= (?, ?)"
+        deleted += conn.execute(
+            f"DELETE FROM frames WHERE id IN (SELECT id FROM frames_idx WHERE {older})",
+            (station_id, *cut),
         ).rowcount
+        conn.execute(f"DELETE FROM frames_idx WHERE {older}", (station_id, *cut))
+    catch_up(conn, "frames")  # the mark moves back if the newest frames went
     return deleted
 
 
@@ -526,18 +534,15 @@ def _events(
     conn: sqlite3.Connection, station_id: str, kind: str | None, limit: int
 ) -> list[EventRecord]:
     if kind is None:
-        rows = conn.execute(
-            f"SELECT {_EVENT_COLUMNS} FROM events WHERE station_id = ?"
-            " ORDER BY ts DESC, id DESC LIMIT ?",
-            (station_id, limit),
-        ).fetchall()
+        rows = conn.execute(_EVENTS, {"station": station_id, "limit": limit}).fetchall()
     else:
-        rows = conn.execute(
-            f"SELECT {_EVENT_COLUMNS} FROM events WHERE station_id = ? AND kind = ?"
-            " ORDER BY ts DESC, id DESC LIMIT ?",
-            (station_id, kind, limit),
-        ).fetchall()
+        parameters = {"station": station_id, "limit": limit, "kind": kind}
+        rows = conn.execute(_EVENTS_OF_KIND, parameters).fetchall()
     return [_event(row) for row in rows]
+
+
+_EVENTS = station_rows_sql("events", _EVENT_COLUMNS, newest_first=True)
+_EVENTS_OF_KIND = station_rows_sql("events", _EVENT_COLUMNS, newest_first=True, kind=True)
 
 
 def _set_password(conn: sqlite3.Connection, station_id: str, password_hash: str) -> None:

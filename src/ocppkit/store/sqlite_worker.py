@@ -135,6 +135,10 @@ class SqliteWorkers:
     join the same commit (0: commit what is queued at once; under load batches form anyway,
     while the previous commit is syncing).
 
+    ``before_commit(conn)``: runs on the writer in every batch's transaction, after its calls
+    and before the commit (housekeeping that rides along with the writes). If it raises, the
+    whole batch fails: it must guard its own work (e.g. with a savepoint) where that is wrong.
+
     ``thread_name``: prefix of the threads' names (``<thread_name>-writer`` / ``-reader``).
 
     Usage: ``await workers.open()``; then ``await workers.write(fn, *args)`` runs
@@ -159,6 +163,7 @@ class SqliteWorkers:
         one_statement: frozenset[Callable[..., Any]] = frozenset(),
         grouped: Mapping[Callable[..., Any], Callable[..., list[Any]]] | None = None,
         batch_window: float = 0.0,
+        before_commit: Callable[[sqlite3.Connection], object] | None = None,
         thread_name: str = "ocppkit-sqlite",
     ) -> None:
         if batch_window < 0:
@@ -168,6 +173,7 @@ class SqliteWorkers:
         self.one_statement = one_statement
         self.grouped = dict(grouped or {})
         self.batch_window = batch_window
+        self.before_commit = before_commit
         self.thread_name = thread_name
         self.commits = 0
         self.writes = 0
@@ -345,6 +351,8 @@ class SqliteWorkers:
                     indexes, self._run_group(conn, grouped[fn], members), strict=True
                 ):
                     results[index] = result
+            if self.before_commit is not None:
+                self.before_commit(conn)
             conn.execute("COMMIT")
         except Exception as exc:  # nothing of the batch is stored: every caller learns it
             if conn.in_transaction:
