@@ -13,7 +13,7 @@ from ocppkit.csms.context import known_only
 from ocppkit.csms.role import Csms
 from ocppkit.csms.station import Station201
 from ocppkit.messages import v16, v201
-from ocppkit.protocol import OcppVersion, SecurityError
+from ocppkit.protocol import InternalError, OcppVersion, SecurityError
 from ocppkit.runtime.client import OcppClient
 from ocppkit.runtime.connection import OcppConnection
 from ocppkit.runtime.router import Router
@@ -381,6 +381,70 @@ def test_2_0_1_reports_and_data_transfer_are_stored_as_events() -> None:
         assert notify["component"] == {"name": "Door", "evse": {"id": 1, "connectorId": 1}}
         assert notify["eventNotificationType"] == "HardWiredNotification"
         assert await store.events("CS1", "NotifyEvent", limit=0) == []
+        await client.close()
+        await runner
+        await csms.close()
+
+    run(main)
+
+
+class FailingWrites(MemoryStore):
+    """A store whose status, event and meter value writes fail: as a future (as
+    ``SqliteStore`` returns them) or as a coroutine (an ``async def`` store)."""
+
+    def __init__(self, *, as_future: bool) -> None:
+        super().__init__()
+        self.as_future = as_future
+
+    def _fail(self) -> Any:
+        error = OSError("disk full")
+        if self.as_future:
+            future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            future.set_exception(error)
+            return future
+
+        async def failing() -> None:
+            raise error
+
+        return failing()
+
+    def record_status(self, status: Any) -> Any:
+        return self._fail()
+
+    def record_event(self, event: Any) -> Any:
+        return self._fail()
+
+    def add_transaction_meter_values(self, *args: Any, **kwargs: Any) -> Any:
+        return self._fail()
+
+
+@pytest.mark.parametrize("as_future", [True, False], ids=["future", "coroutine"])
+def test_a_failed_store_write_is_never_acknowledged(as_future: bool) -> None:
+    """Status, meter values and event-log messages whose store write fails get a CALLERROR
+    (InternalError), never a CALLRESULT; the connection goes on."""
+
+    async def main() -> None:
+        csms = Csms(FailingWrites(as_future=as_future))
+        await csms.start("127.0.0.1", 0)
+        client, conn, runner = await connect(csms, "CP1", OcppVersion.V16)
+        await conn.call(
+            v16.BootNotificationRequest(charge_point_vendor="A", charge_point_model="B")
+        )
+        for request in (
+            v16.StatusNotificationRequest(connector_id=1, error_code="NoError", status="Charging"),
+            v16.MeterValuesRequest(
+                connector_id=1,
+                transaction_id=7,
+                meter_value=[
+                    v16.MeterValue(timestamp=T0, sampled_value=[v16.SampledValue(value="1")])
+                ],
+            ),
+            v16.DataTransferRequest(vendor_id="acme"),
+            v16.FirmwareStatusNotificationRequest(status="Installed"),
+        ):
+            with pytest.raises(InternalError, match="failed: OSError"):
+                await conn.call(request)
+        assert (await conn.call(v16.HeartbeatRequest())).current_time is not None
         await client.close()
         await runner
         await csms.close()

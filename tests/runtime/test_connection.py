@@ -19,7 +19,7 @@ from ocppkit.protocol import (
     SecurityError,
 )
 from ocppkit.runtime.connection import OcppConnection
-from ocppkit.runtime.router import Router
+from ocppkit.runtime.router import AnswerAfter, Router
 from ocppkit.transport.memory import memory_pair
 
 NOW = datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)
@@ -284,3 +284,141 @@ def test_plain_function_handlers_answer_inline_with_the_same_rules() -> None:
         assert after == ["after", "after"]
 
     run_pair(scenario, csms_router=router)
+
+
+def test_answer_after_answers_once_the_future_is_done() -> None:
+    """A plain handler returning ``AnswerAfter``: no task; the answer goes out when the future
+    is done (before that: nothing), its exception is the CALLERROR, a cancelled future an
+    InternalError; ``drain`` waits for it; the after-hook runs after the answer."""
+    router = Router(OcppVersion.V16)
+    pending: dict[str, asyncio.Future[None]] = {}
+    after: list[str] = []
+
+    @router.on(v16.AuthorizeRequest)
+    def authorize(
+        request: v16.AuthorizeRequest, conn: OcppConnection
+    ) -> AnswerAfter[v16.AuthorizeResponse]:
+        future = pending[request.id_tag] = asyncio.get_running_loop().create_future()
+        return AnswerAfter(
+            future, v16.AuthorizeResponse(id_tag_info=v16.IdTagInfo(status="Accepted"))
+        )
+
+    @router.after(v16.AuthorizeRequest)
+    async def follow_up(request: Any, response: Any, conn: OcppConnection) -> None:
+        assert b'"Accepted"' in conn.transport.sent[-1]  # type: ignore[attr-defined]
+        after.append(request.id_tag)
+
+    async def answered(cp: OcppConnection, csms: OcppConnection, tag: str) -> Any:
+        """Send Authorize ``tag``; once its handler ran, check it is not answered yet, let the
+        test settle the future, and return the call (a task) for the caller to await."""
+        call = asyncio.create_task(cp.call(v16.AuthorizeRequest(id_tag=tag)))
+        while tag not in pending:
+            await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        assert not call.done()
+        return call
+
+    async def scenario(cp: OcppConnection, csms: OcppConnection) -> None:
+        sent = csms.transport.sent  # type: ignore[attr-defined]
+        call = await answered(cp, csms, "ok")
+        assert sent == []
+        drained = asyncio.create_task(csms.drain())
+        await asyncio.sleep(0)
+        assert not drained.done()  # drain waits for the future
+        pending["ok"].set_result(None)
+        await drained
+        assert len(sent) == 1
+        assert (await call).id_tag_info.status == "Accepted"
+        call = await answered(cp, csms, "fails")
+        pending["fails"].set_exception(RuntimeError("disk on fire"))
+        with pytest.raises(InternalError, match="RuntimeError"):
+            await call
+        call = await answered(cp, csms, "refused")
+        pending["refused"].set_exception(SecurityError("not you"))
+        with pytest.raises(SecurityError, match="not you"):
+            await call
+        call = await answered(cp, csms, "cancelled")
+        pending["cancelled"].cancel()
+        with pytest.raises(InternalError, match="cancelled"):
+            await call
+        await csms.drain()
+        assert after == ["ok"]
+
+    run_pair(scenario, csms_router=router)
+
+
+def test_answer_after_on_a_closed_connection_sends_nothing() -> None:
+    async def main() -> None:
+        _, b = memory_pair("ocpp1.6")
+        router = Router(OcppVersion.V16)
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        router.add(
+            v16.HeartbeatRequest,
+            lambda request, conn: AnswerAfter(future, v16.HeartbeatResponse(current_time=NOW)),
+        )
+        csms = OcppConnection(b, OcppVersion.V16, router, identity="CP1")
+        csms.receive(b'[2,"1","Heartbeat",{}]')
+        await csms.close()
+        future.set_result(None)
+        await csms.drain()
+        assert b.sent == []
+
+    asyncio.run(main())
+
+
+class WriteNowTransport:
+    """A transport that can write at once, unless ``room`` is False; ``send`` waits for
+    ``release`` (a full write buffer draining)."""
+
+    subprotocol = "ocpp1.6"
+
+    def __init__(self) -> None:
+        self.room = True
+        self.release = asyncio.Event()
+        self.written: list[tuple[str, bytes]] = []
+
+    def can_send_nowait(self) -> bool:
+        return self.room
+
+    def send_nowait(self, data: bytes) -> None:
+        self.written.append(("now", data))
+
+    async def send(self, data: bytes) -> None:
+        await self.release.wait()
+        self.written.append(("awaited", data))
+
+    async def recv(self) -> bytes | str:
+        await asyncio.Event().wait()
+        raise AssertionError
+
+    async def close(self, code: int = 1000, reason: str = "") -> None:
+        pass
+
+
+def test_frames_are_written_at_once_while_there_is_room_and_in_order_when_not() -> None:
+    """With room, answers are written synchronously; without it they wait for ``send``, and a
+    frame produced meanwhile is not written ahead of them, even once there is room again."""
+
+    async def main() -> None:
+        transport = WriteNowTransport()
+        router = Router(OcppVersion.V16)
+        router.add(
+            v16.HeartbeatRequest, lambda request, conn: v16.HeartbeatResponse(current_time=NOW)
+        )
+        conn = OcppConnection(transport, OcppVersion.V16, router, identity="CP1")
+        conn.receive(b'[2,"1","Heartbeat",{}]')
+        assert [(how, data[:6]) for how, data in transport.written] == [("now", b'[3,"1"')]
+        transport.room = False
+        conn.receive(b'[2,"2","Heartbeat",{}]')
+        flushing = asyncio.create_task(conn._flush())
+        await asyncio.sleep(0)  # "2" is being sent and waits for room
+        transport.room = True
+        conn.receive(b'[2,"3","Heartbeat",{}]')  # must not overtake "2"
+        assert len(transport.written) == 1
+        transport.release.set()
+        await flushing
+        await conn._flush()  # "3", written at once now that nothing waits before it
+        order = [(how, data[:6]) for how, data in transport.written]
+        assert order == [("now", b'[3,"1"'), ("awaited", b'[3,"2"'), ("now", b'[3,"3"')]
+
+    asyncio.run(main())

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from websockets.asyncio.client import connect
+from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.typing import Subprotocol
 
@@ -20,6 +21,7 @@ from ocppkit.runtime.client import HandshakeError, OcppClient, ReconnectPolicy
 from ocppkit.runtime.connection import OcppConnection
 from ocppkit.runtime.router import Router
 from ocppkit.runtime.server import Handshake, NotConnectedError, OcppServer, Rejection
+from ocppkit.transport.websockets import WebsocketsTransport
 
 NOW = datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)
 ALL = (OcppVersion.V16, OcppVersion.V201, OcppVersion.V21)
@@ -515,3 +517,31 @@ def test_reconnect_now_during_a_handshake_ends_on_the_new_settings() -> None:
         await new.close()
 
     run(main)
+
+
+def test_websockets_transport_writes_at_once_only_while_the_buffer_has_room() -> None:
+    """``can_send_nowait`` is True on an open connection, False while the write buffer is
+    over its high-water mark (websockets' ``paused``) or once closed; ``send_nowait`` delivers
+    a text frame."""
+
+    async def main() -> None:
+        received: asyncio.Queue[str | bytes] = asyncio.Queue()
+
+        async def echo(ws: ServerConnection) -> None:
+            async for message in ws:
+                await received.put(message)
+
+        async with serve(echo, "127.0.0.1", 0) as server:
+            port = next(iter(server.sockets)).getsockname()[1]
+            async with connect(f"ws://127.0.0.1:{port}") as ws:
+                transport = WebsocketsTransport(ws)
+                assert transport.can_send_nowait()
+                transport.send_nowait(b'[2,"1","Heartbeat",{}]')
+                assert await received.get() == '[2,"1","Heartbeat",{}]'  # a text frame
+                ws.pause_writing()
+                assert not transport.can_send_nowait()
+                ws.resume_writing()
+                assert transport.can_send_nowait()
+            assert not transport.can_send_nowait()
+
+    asyncio.run(main())

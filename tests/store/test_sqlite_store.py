@@ -11,7 +11,7 @@ import subprocess
 import sys
 import tempfile
 import threading
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -565,7 +565,7 @@ def test_group_commit_runs_queued_writes_in_one_transaction(tmp_path: Path) -> N
             async def release_writer() -> None:  # runs after every write below is queued
                 release.set()
 
-            calls: list[Coroutine[Any, Any, Any]] = [
+            calls: list[Awaitable[Any]] = [
                 store.put_token(IdTokenRecord(token=f"T{i}")) for i in range(250)
             ]
 

@@ -36,6 +36,12 @@ class PutMany:
         return [v for (v,) in calls]
 
 
+def other(conn: sqlite3.Connection) -> str:
+    """A write without a many-form."""
+    conn.execute("INSERT INTO t (v) VALUES (100)")
+    return "other"
+
+
 def count(conn: sqlite3.Connection) -> list[int]:
     return [v for (v,) in conn.execute("SELECT v FROM t ORDER BY rowid")]
 
@@ -76,10 +82,6 @@ def test_queued_calls_of_a_grouped_operation_run_as_one(tmp_path: Path) -> None:
     calls; a lone call goes through the operation itself."""
     many = PutMany()
 
-    def other(conn: sqlite3.Connection) -> str:
-        conn.execute("INSERT INTO t (v) VALUES (100)")
-        return "other"
-
     async def body(workers: SqliteWorkers) -> None:
         future, release = await held(workers)
         calls: list[asyncio.Future[object]] = [workers.write(put, v) for v in range(5)]
@@ -99,21 +101,26 @@ def test_queued_calls_of_a_grouped_operation_run_as_one(tmp_path: Path) -> None:
 
 
 def test_a_failing_group_runs_its_calls_one_by_one(tmp_path: Path) -> None:
-    """The many-form fails on one bad call: the calls run one at a time, only the bad one fails,
-    and the batch commits."""
+    """The many-form fails on one bad call: the batch is rolled back and run again guarded,
+    where the group's calls run one at a time; only the bad one fails, and the batch commits
+    once, with the other calls' rows only once."""
     many = PutMany()
 
     async def body(workers: SqliteWorkers) -> None:
         future, release = await held(workers)
-        calls = [workers.write(put, v) for v in (1, -1, 2)]
+        commits = workers.commits
+        calls: list[asyncio.Future[object]] = [workers.write(put, v) for v in (1, -1, 2)]
+        calls.append(workers.write(other))  # not grouped: run in both attempts, kept once
         release.set()
         await future
         results = await asyncio.gather(*calls, return_exceptions=True)
         assert results[0] == 1
         assert results[2] == 2
         assert isinstance(results[1], sqlite3.IntegrityError)
-        assert many.runs == [3]
-        assert await workers.read(count) == [1, 2]
+        assert results[3] == "other"
+        assert many.runs == [3, 3]  # unguarded (rolled back), then in a savepoint (falls back)
+        assert workers.commits - commits == 2  # the gate's batch, then this one
+        assert await workers.read(count) == [100, 1, 2]  # the ungrouped call ran first
 
     run_workers(tmp_path, many, body)
 

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal, TypeAlias
+from typing import Any, Literal, TypeAlias, TypeVar
 
 import msgspec
 
 from ocppkit.messages import OcppRequest
+from ocppkit.runtime.router import AnswerAfter
 from ocppkit.store import EventRecord, IdTokenRecord, StationRecord, Store, TransactionRecord
 
 log = logging.getLogger("ocppkit.csms")
@@ -23,10 +25,13 @@ __all__ = [
     "BootPolicy",
     "CsmsContext",
     "accept_all",
+    "answer_after",
     "boot_rate_limit",
     "known_only",
     "stored_event_handler",
 ]
+
+R = TypeVar("R")
 
 BootDecision: TypeAlias = Literal["Accepted", "Pending", "Rejected"]
 BootPolicy: TypeAlias = Callable[[str, StationRecord | None], Awaitable[BootDecision]]
@@ -69,6 +74,12 @@ def boot_rate_limit(
         return await then(identity, known)
 
     return policy
+
+
+def answer_after(written: Awaitable[Any], response: R) -> AnswerAfter[R]:
+    """A plain handler's answer ``response``, sent once the store call ``written`` is done:
+    without a task when the store returned a future (``SqliteStore``), in one otherwise."""
+    return AnswerAfter(asyncio.ensure_future(written), response)
 
 
 def utc_now() -> datetime:
@@ -134,16 +145,16 @@ class CsmsContext:
             await hook(stored)
         return decision
 
-    async def record_event(
+    def record_event(
         self,
         identity: str,
         action: str,
         request: OcppRequest[Any],
         timestamp: datetime | None = None,
-    ) -> None:
+    ) -> Awaitable[None]:
         """Store a station message in the event log: kind ``action``, the request payload in
         wire form (camelCase, as sent), at the message's own ``timestamp`` (now when None)."""
-        await self.store.record_event(self.event(identity, action, request, timestamp))
+        return self.store.record_event(self.event(identity, action, request, timestamp))
 
     def event(
         self,
@@ -169,14 +180,13 @@ class CsmsContext:
 
 
 def stored_event_handler(
-    ctx: CsmsContext, action: str, response: Any, time_field: str | None
-) -> Callable[[Any, Any], Awaitable[Any]]:
+    ctx: CsmsContext, action: str, response: R, time_field: str | None
+) -> Callable[[Any, Any], AnswerAfter[R]]:
     """A handler that stores the request in the event log (timestamped by ``time_field`` of the
     request, or the clock), then answers ``response``."""
 
-    async def handler(request: Any, conn: Any) -> Any:
+    def handler(request: Any, conn: Any) -> AnswerAfter[R]:
         timestamp = getattr(request, time_field) if time_field else None
-        await ctx.record_event(conn.identity, action, request, timestamp)
-        return response
+        return answer_after(ctx.record_event(conn.identity, action, request, timestamp), response)
 
     return handler

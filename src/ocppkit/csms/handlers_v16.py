@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from functools import partial
 
-from ocppkit.csms.context import CsmsContext, stored_event_handler
+from ocppkit.csms.context import CsmsContext, answer_after, stored_event_handler
 from ocppkit.messages import v16
 from ocppkit.runtime.connection import OcppConnection
-from ocppkit.runtime.router import Router
+from ocppkit.runtime.router import AnswerAfter, Router
 from ocppkit.store import ConnectorStatus, MeterSample, StationRecord
 
 __all__ = ["install_v16"]
@@ -38,6 +40,16 @@ def _samples(meter_values: list[v16.MeterValue] | list[v16.TransactionData]) -> 
         for mv in meter_values
         for sv in mv.sampled_value
     ]
+
+
+def _remember(
+    ctx: CsmsContext, identity: str, wire_id: str, written: asyncio.Future[int | None]
+) -> None:
+    """A transaction's samples were stored: note its store id for the next MeterValues."""
+    if not written.cancelled() and written.exception() is None:
+        tx_id = written.result()
+        if tx_id is not None:
+            ctx.remember(identity, wire_id, tx_id)
 
 
 def install_v16(router: Router, ctx: CsmsContext) -> None:
@@ -76,11 +88,16 @@ def install_v16(router: Router, ctx: CsmsContext) -> None:
         ctx.store.touch(conn.identity, now)  # written behind: answered inline, no task
         return v16.HeartbeatResponse(current_time=now)
 
+    status_ok = v16.StatusNotificationResponse()
+    meter_values_ok = v16.MeterValuesResponse()
+
+    # the frequent messages are plain handlers answered once their store write is done
+    # (AnswerAfter): no task per message
     @router.on(v16.StatusNotificationRequest)
-    async def status(
+    def status(
         req: v16.StatusNotificationRequest, conn: OcppConnection
-    ) -> v16.StatusNotificationResponse:
-        await ctx.store.record_status(
+    ) -> AnswerAfter[v16.StatusNotificationResponse]:
+        written = ctx.store.record_status(
             ConnectorStatus(
                 station_id=conn.identity,
                 evse_id=0,
@@ -91,7 +108,7 @@ def install_v16(router: Router, ctx: CsmsContext) -> None:
                 timestamp=req.timestamp or ctx.clock(),
             )
         )
-        return v16.StatusNotificationResponse()
+        return answer_after(written, status_ok)
 
     @router.on(v16.AuthorizeRequest)
     async def authorize(req: v16.AuthorizeRequest, conn: OcppConnection) -> v16.AuthorizeResponse:
@@ -140,33 +157,33 @@ def install_v16(router: Router, ctx: CsmsContext) -> None:
         return v16.StopTransactionResponse(id_tag_info=info)
 
     @router.on(v16.MeterValuesRequest)
-    async def meter_values(
+    def meter_values(
         req: v16.MeterValuesRequest, conn: OcppConnection
-    ) -> v16.MeterValuesResponse:
+    ) -> AnswerAfter[v16.MeterValuesResponse]:
         if req.transaction_id is None:  # outside a transaction: kept in the event log, as in 2.x
-            await ctx.record_event(conn.identity, "MeterValues", req)
-            return v16.MeterValuesResponse()
+            return answer_after(
+                ctx.record_event(conn.identity, "MeterValues", req), meter_values_ok
+            )
         samples = _samples(req.meter_value)
         wire_id = str(req.transaction_id)
         tx_id = ctx.known_transactions.get((conn.identity, wire_id))
         if tx_id is not None:
-            await ctx.store.add_meter_values(tx_id, samples)
-        else:  # one store write: added to the transaction, or to the event log if it is unknown
-            unknown = ctx.event(conn.identity, "MeterValues", req)
-            tx_id = await ctx.store.add_transaction_meter_values(
-                conn.identity, wire_id, samples, unknown
-            )
-            if tx_id is not None:
-                ctx.remember(conn.identity, wire_id, tx_id)
-        return v16.MeterValuesResponse()
+            return answer_after(ctx.store.add_meter_values(tx_id, samples), meter_values_ok)
+        # one store write: added to the transaction, or to the event log if it is unknown
+        unknown = ctx.event(conn.identity, "MeterValues", req)
+        written = asyncio.ensure_future(
+            ctx.store.add_transaction_meter_values(conn.identity, wire_id, samples, unknown)
+        )
+        written.add_done_callback(partial(_remember, ctx, conn.identity, wire_id))
+        return AnswerAfter(written, meter_values_ok)
 
     # messages kept in the event log --------------------------------------------------------
     @router.on(v16.DataTransferRequest)
-    async def data_transfer(
+    def data_transfer(
         req: v16.DataTransferRequest, conn: OcppConnection
-    ) -> v16.DataTransferResponse:
-        await ctx.record_event(conn.identity, "DataTransfer", req)
-        return v16.DataTransferResponse(status="UnknownVendorId")
+    ) -> AnswerAfter[v16.DataTransferResponse]:
+        written = ctx.record_event(conn.identity, "DataTransfer", req)
+        return answer_after(written, v16.DataTransferResponse(status="UnknownVendorId"))
 
     for name, time_field in _EVENTS.items():
         response = getattr(v16, f"{name}Response")()

@@ -6,7 +6,7 @@ import logging
 from types import ModuleType
 from typing import Any
 
-from ocppkit.csms.context import CsmsContext, stored_event_handler
+from ocppkit.csms.context import CsmsContext, answer_after, stored_event_handler
 from ocppkit.messages import v21, v201
 from ocppkit.protocol.versions import OcppVersion
 from ocppkit.runtime.connection import OcppConnection
@@ -100,8 +100,10 @@ def install_v2x(router: Router, ctx: CsmsContext) -> None:
         ctx.store.touch(conn.identity, now)  # written behind: answered inline, no task
         return pkg.HeartbeatResponse(current_time=now)
 
-    async def status(req: Any, conn: OcppConnection) -> Any:
-        await ctx.store.record_status(
+    status_ok = pkg.StatusNotificationResponse()
+
+    def status(req: Any, conn: OcppConnection) -> Any:  # answered once stored, no task
+        written = ctx.store.record_status(
             ConnectorStatus(
                 station_id=conn.identity,
                 evse_id=req.evse_id,
@@ -110,7 +112,7 @@ def install_v2x(router: Router, ctx: CsmsContext) -> None:
                 timestamp=req.timestamp,
             )
         )
-        return pkg.StatusNotificationResponse()
+        return answer_after(written, status_ok)
 
     async def authorize(req: Any, conn: OcppConnection) -> Any:
         return pkg.AuthorizeResponse(id_token_info=await token_info(req.id_token))
@@ -142,9 +144,9 @@ def install_v2x(router: Router, ctx: CsmsContext) -> None:
         id_token_info = await token_info(req.id_token) if req.id_token else None
         return pkg.TransactionEventResponse(id_token_info=id_token_info)
 
-    async def data_transfer(req: Any, conn: OcppConnection) -> Any:
-        await ctx.record_event(conn.identity, "DataTransfer", req)
-        return pkg.DataTransferResponse(status="UnknownVendorId")
+    def data_transfer(req: Any, conn: OcppConnection) -> Any:
+        written = ctx.record_event(conn.identity, "DataTransfer", req)
+        return answer_after(written, pkg.DataTransferResponse(status="UnknownVendorId"))
 
     for request_type, handler in (
         (pkg.BootNotificationRequest, boot),

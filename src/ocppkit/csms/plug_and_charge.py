@@ -39,7 +39,7 @@ from ocppkit.messages import v16, v201
 from ocppkit.messages._base import OcppRequest, OcppStruct
 from ocppkit.protocol.errors import OcppError
 from ocppkit.runtime.connection import OcppConnection
-from ocppkit.runtime.router import Router
+from ocppkit.runtime.router import Router, respond
 
 if TYPE_CHECKING:
     from ocppkit.certificates import CertificateAuthority
@@ -116,8 +116,7 @@ def install_plug_and_charge(router: Router, hooks: PncHooks) -> None:
         if not is_pnc(req):
             if before is None:
                 return v16.DataTransferResponse(status="UnknownVendorId")
-            answer = before.handler(req, conn)
-            return await answer if before.is_async else answer  # type: ignore[no-any-return]
+            return await respond(before, req, conn)  # type: ignore[no-any-return]
         if (req.message_id or "") not in TO_CSMS:
             return v16.DataTransferResponse(status="UnknownMessageId")
         try:

@@ -11,12 +11,13 @@ from typing import TYPE_CHECKING, Any
 from ocppkit.protocol.errors import NotConnectedError
 from ocppkit.runtime.client import HandshakeError, OcppClient, ReconnectPolicy
 from ocppkit.runtime.connection import FrameHook, IssueHook, OcppConnection
-from ocppkit.runtime.router import Router
+from ocppkit.runtime.router import AnswerAfter, Router, respond
 
 if TYPE_CHECKING:
     from ocppkit.runtime.server import Handshake, OcppServer, Rejection
 
 __all__ = [
+    "AnswerAfter",
     "FrameHook",
     "Handshake",
     "HandshakeError",
@@ -28,6 +29,7 @@ __all__ = [
     "ReconnectPolicy",
     "Rejection",
     "Router",
+    "respond",
 ]
 
 _SERVER = frozenset({"Handshake", "OcppServer", "Rejection"})

@@ -4,10 +4,14 @@
   the peer's CALLERROR, ``PayloadValidationError`` for an invalid CALLRESULT, ``CallTimeoutError``,
   ``ConnectionClosedError``. It never returns ``None``. Cancelling the awaiting task cancels the
   call.
-- every incoming CALL runs in its own task, so a handler may itself ``await conn.call(...)``;
-  a handler's exception becomes a CALLERROR (``InternalError``, or the ``CallError`` it raised)
-  and never closes the connection; an action without a handler is answered ``NotSupported``.
-- frames go out in the order the session produced them; timeouts run on the event loop's clock.
+- every incoming CALL to an ``async`` handler runs in its own task, so a handler may itself
+  ``await conn.call(...)``; a plain handler runs inline, and one returning ``AnswerAfter`` is
+  answered when its future is done; a handler's exception becomes a CALLERROR
+  (``InternalError``, or the ``CallError`` it raised) and never closes the connection; an
+  action without a handler is answered ``NotSupported``.
+- frames go out in the order the session produced them, written at once where the transport
+  can (``send_nowait``; ``can_send_nowait()`` False makes it wait for ``send``); timeouts run on
+  the event loop's clock.
 - every frame in and out goes to the ``ocppkit.wire`` logger (DEBUG) and the optional
   ``on_frame(direction, data)`` hook; every ``ProtocolIssue`` to ``ocppkit.protocol`` (WARNING)
   and the optional ``on_issue`` hook.
@@ -18,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Coroutine
+from functools import partial
 from typing import Any, Literal, TypeVar
 
 from ocppkit.messages._base import OcppRequest
@@ -39,7 +44,7 @@ from ocppkit.protocol.events import (
 )
 from ocppkit.protocol.session import DEFAULT_CALL_TIMEOUT, OcppSession, ValidationPolicy
 from ocppkit.protocol.versions import OcppVersion
-from ocppkit.runtime.router import AfterHook, Route, Router
+from ocppkit.runtime.router import AfterHook, AnswerAfter, Route, Router
 from ocppkit.transport import Transport, TransportClosed
 
 __all__ = ["FrameHook", "IssueHook", "OcppConnection"]
@@ -84,9 +89,12 @@ class OcppConnection:
         self._loop = asyncio.get_running_loop()
         self._waiters: dict[str, asyncio.Future[Any]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._answering: set[asyncio.Future[Any]] = set()  # AnswerAfter futures not yet done
         self._send_lock = asyncio.Lock()
-        # transports that can write synchronously (picows) skip the lock and the await
+        # transports that can write synchronously (picows, websockets) skip the lock and the
+        # await, while ``can_send_nowait()`` (if they have it) says the write buffer has room
         self._send_now: Callable[[bytes], None] | None = getattr(transport, "send_nowait", None)
+        self._can_send_now: Callable[[], bool] | None = getattr(transport, "can_send_nowait", None)
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None
         self._closed = asyncio.Event()
@@ -160,7 +168,7 @@ class OcppConnection:
             wire_log.debug("%s <- %s", self.identity, _text(data))
         self._session.receive_data(data, self._loop.time())
         self._dispatch(self._session.events_received())
-        if self._send_now is not None:
+        if self._session.has_data_to_send and self._writable_now():
             self._flush_now()
         self._arm_timer()
 
@@ -170,9 +178,9 @@ class OcppConnection:
         self._shutdown()
 
     async def drain(self) -> None:
-        """Wait until every handler task running now has finished (and sent its answer)."""
-        while self._tasks:
-            await asyncio.wait(list(self._tasks))
+        """Wait until every handler running now has finished (and sent its answer)."""
+        while self._tasks or self._answering:
+            await asyncio.wait([*self._tasks, *self._answering])
 
     def _shutdown(self) -> None:
         if self._closed.is_set():
@@ -230,8 +238,39 @@ class OcppConnection:
             response = route.handler(event.request, self)
         except Exception as exc:
             error = self._failure(event.action, exc)
+        else:
+            if type(response) is AnswerAfter:
+                future = response.future
+                self._answering.add(future)
+                future.add_done_callback(partial(self._answer_after, event, route, response))
+                return
         if is_call and self._answer(event.unique_id, response, error) and route.after is not None:
             self._spawn(self._after(route.after, event.request, response))
+
+    def _answer_after(
+        self,
+        event: CallReceived | SendReceived,
+        route: Route,
+        answer: AnswerAfter[Any],
+        future: asyncio.Future[Any],
+    ) -> None:
+        """An ``AnswerAfter`` future is done: answer (or fail) the CALL and write it out."""
+        self._answering.discard(future)
+        error: CallError | None = None
+        if future.cancelled():
+            error = InternalError(f"{event.action} failed: cancelled")
+        else:
+            exc = future.exception()
+            if exc is not None:
+                error = self._failure(event.action, exc)
+        if type(event) is not CallReceived or self.closed:
+            return
+        if self._answer(event.unique_id, answer.response, error) and route.after is not None:
+            self._spawn(self._after(route.after, event.request, answer.response))
+        elif self._writable_now():
+            self._flush_now()
+        else:
+            self._spawn(self._flush())
 
     async def _handle(self, event: CallReceived | SendReceived, route: Route) -> None:
         error: CallError | None = None
@@ -254,11 +293,11 @@ class OcppConnection:
         except Exception:
             protocol_log.exception("%s: after-hook failed", self.identity)
 
-    def _failure(self, action: str, exc: Exception) -> CallError:
+    def _failure(self, action: str, exc: BaseException) -> CallError:
         """A handler's exception -> the CALLERROR to send (its own, or InternalError)."""
         if isinstance(exc, CallError):
             return exc
-        protocol_log.exception("%s: %s handler failed", self.identity, action)
+        protocol_log.error("%s: %s handler failed", self.identity, action, exc_info=exc)
         return InternalError(f"{action} failed: {type(exc).__name__}")
 
     def _answer(self, uid: str, response: Any, error: CallError | None) -> bool:
@@ -282,8 +321,17 @@ class OcppConnection:
         if wire_log.isEnabledFor(logging.DEBUG):
             wire_log.debug("%s -> %s", self.identity, _text(data))
 
+    def _writable_now(self) -> bool:
+        """True if pending frames may be written synchronously now: the transport can, its
+        write buffer has room, and no ``await send`` is under way (it would be overtaken)."""
+        return (
+            self._send_now is not None
+            and not self._send_lock.locked()
+            and (self._can_send_now is None or self._can_send_now())
+        )
+
     def _flush_now(self) -> None:
-        """Write pending frames synchronously (transports with ``send_nowait``)."""
+        """Write pending frames synchronously (see ``_writable_now``)."""
         assert self._send_now is not None
         for data in self._session.data_to_send():
             self._outgoing(data)
@@ -296,7 +344,7 @@ class OcppConnection:
     async def _flush(self) -> None:
         if not self._session.has_data_to_send:
             return
-        if self._send_now is not None:
+        if self._writable_now():
             self._flush_now()
             return
         async with self._send_lock:

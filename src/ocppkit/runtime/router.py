@@ -13,15 +13,23 @@ registers a hook that runs once the response has been sent (e.g. to send a follo
 
 A handler may also be a plain function (``def``): it runs inline, without a task of its own —
 the cheapest path, for handlers that need no I/O (a heartbeat, an in-memory lookup). An ``async``
-handler runs in its own task, so it may await anything, including ``conn.call(...)``.
+handler runs in its own task, so it may await anything, including ``conn.call(...)``. Between
+the two, a plain handler whose only I/O is one future it starts (a store write) returns
+``AnswerAfter(future, response)``: the response goes out once the future is done — its
+exception becomes the CALLERROR — still without a task::
+
+    @router.on(v16.StatusNotificationRequest)
+    def status(request: v16.StatusNotificationRequest, conn: OcppConnection) -> Any:
+        return AnswerAfter(store_write(request), v16.StatusNotificationResponse())
 """
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeAlias, TypeVar
 
 from ocppkit.messages import actions
 from ocppkit.messages._base import OcppRequest
@@ -31,14 +39,31 @@ from ocppkit.protocol.versions import OcppVersion
 if TYPE_CHECKING:
     from ocppkit.runtime.connection import OcppConnection
 
-__all__ = ["AfterHook", "Handler", "Route", "Router"]
+__all__ = ["AfterHook", "AnswerAfter", "Handler", "Route", "Router", "respond"]
 
 Req = TypeVar("Req", bound=OcppRequest[Any])
 Resp = TypeVar("Resp")
 
+
+class AnswerAfter(Generic[Resp]):
+    """What a plain handler returns to answer ``response`` once ``future`` is done (a failed or
+    cancelled future: the CALLERROR instead), without a task of its own."""
+
+    __slots__ = ("future", "response")
+
+    def __init__(self, future: asyncio.Future[Any], response: Resp) -> None:
+        self.future = future
+        self.response = response
+
+    def __repr__(self) -> str:
+        return f"AnswerAfter({self.future!r}, {self.response!r})"
+
+
 Handler = Callable[[Any, "OcppConnection"], Any]
 """``(async) (request, connection) -> response`` (``None`` for 2.1 SEND messages)."""
-TypedHandler: TypeAlias = Callable[[Any, "OcppConnection"], Awaitable[Resp] | Resp]
+TypedHandler: TypeAlias = Callable[
+    [Any, "OcppConnection"], Awaitable[Resp] | Resp | AnswerAfter[Resp]
+]
 """A handler whose response type is checked against its request's response type."""
 AfterHook = Callable[[Any, Any, "OcppConnection"], Awaitable[None]]
 """``async (request, response, connection)``, run after the response was sent."""
@@ -51,6 +76,18 @@ class Route:
     handler: Handler
     after: AfterHook | None = None
     is_async: bool = True
+
+
+async def respond(route: Route, request: Any, conn: OcppConnection) -> Any:
+    """The response of ``route``'s handler to ``request``, whatever kind of handler it is (for a
+    handler that hands some requests on to the one it replaced)."""
+    answer = route.handler(request, conn)
+    if route.is_async:
+        return await answer
+    if type(answer) is AnswerAfter:
+        await answer.future
+        return answer.response
+    return answer
 
 
 class Router:

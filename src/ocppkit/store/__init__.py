@@ -1,7 +1,12 @@
 """Persistence for the CSMS: one ``Store`` interface, an in-memory fake and SQLite (default).
 
-Every method is async and **durable when it returns**: the CSMS sends a CALLRESULT only after the
-store call that records the message has returned (``nothing acknowledged is ever lost``). Writes
+Every method is awaited and **durable when it returns**: the CSMS sends a CALLRESULT only after
+the store call that records the message has returned (``nothing acknowledged is ever lost``).
+The writes of a CSMS's busiest messages (``record_status``, ``record_event``,
+``add_meter_values``, ``add_transaction_meter_values``) are declared to return an
+``Awaitable``: an ``async def`` implements them, and so does a plain method returning an
+``asyncio.Future`` — which lets the CSMS answer those messages without a task each
+(``AnswerAfter``); ``SqliteStore`` does so. Writes
 are idempotent where a charge point may retry after a reconnect:
 
 - 1.6 ``start_transaction``: the same (station, connector, id_tag, timestamp) returns the same
@@ -24,7 +29,7 @@ contract every implementation passes (a PostgreSQL store will too).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
@@ -171,7 +176,7 @@ class Store(Protocol):
         ...
 
     # statuses -----------------------------------------------------------------------------------
-    async def record_status(self, status: ConnectorStatus) -> None:
+    def record_status(self, status: ConnectorStatus) -> Awaitable[None]:
         """Append a status report to the history (the latest per connector is the current one)."""
         ...
 
@@ -244,17 +249,17 @@ class Store(Protocol):
         meter_stop on Ended."""
         ...
 
-    async def add_meter_values(self, transaction_id: int, samples: list[MeterSample]) -> int:
+    def add_meter_values(self, transaction_id: int, samples: list[MeterSample]) -> Awaitable[int]:
         """Store samples of a transaction, skipping stored ones; returns how many were new."""
         ...
 
-    async def add_transaction_meter_values(
+    def add_transaction_meter_values(
         self,
         station_id: str,
         ocpp_id: str,
         samples: list[MeterSample],
         unknown: EventRecord | None = None,
-    ) -> int | None:
+    ) -> Awaitable[int | None]:
         """Store samples of the station's transaction with wire id ``ocpp_id`` (as
         ``add_meter_values``) and return its store id; when the store knows no such transaction,
         record ``unknown`` in the event log instead (if given) and return None. One write: the
@@ -290,7 +295,7 @@ class Store(Protocol):
         ...
 
     # events ---------------------------------------------------------------------------------
-    async def record_event(self, event: EventRecord) -> None:
+    def record_event(self, event: EventRecord) -> Awaitable[None]:
         """Append a station message to the event log (``data`` must be JSON-compatible)."""
         ...
 

@@ -278,9 +278,9 @@ class SqliteStore:
         return station if when is None else _replace(station, last_seen=_dt(when))
 
     # statuses -----------------------------------------------------------------------------------
-    async def record_status(self, status: ConnectorStatus) -> None:
+    def record_status(self, status: ConnectorStatus) -> asyncio.Future[None]:
         """Append a status report; it becomes current unless a newer one is known."""
-        await self._write(_record_status, status)
+        return self._write(_record_status, status)
 
     async def current_statuses(self, station_id: str) -> list[ConnectorStatus]:
         """The latest status of each (evse, connector) of a station, by evse and connector."""
@@ -367,19 +367,21 @@ class SqliteStore:
             stop_reason,
         )
 
-    async def add_meter_values(self, transaction_id: int, samples: list[MeterSample]) -> int:
+    def add_meter_values(
+        self, transaction_id: int, samples: list[MeterSample]
+    ) -> asyncio.Future[int]:
         """Store samples of a transaction, skipping stored ones; returns how many were new.
 
         Raises ``KeyError`` for an unknown transaction."""
-        return await self._write(_add_meter_values, transaction_id, list(samples))
+        return self._write(_add_meter_values, transaction_id, list(samples))
 
-    async def add_transaction_meter_values(
+    def add_transaction_meter_values(
         self,
         station_id: str,
         ocpp_id: str,
         samples: list[MeterSample],
         unknown: EventRecord | None = None,
-    ) -> int | None:
+    ) -> asyncio.Future[int | None]:
         """Samples of a transaction named by its wire id; ``unknown`` to the event log when the
         transaction is not known (returns None). One operation on the writer, no read first."""
         event = None
@@ -390,9 +392,7 @@ class SqliteStore:
                 _us(unknown.timestamp),
                 dump_json(unknown.data),
             )
-        return await self._write(
-            _add_transaction_meter_values, station_id, ocpp_id, list(samples), event
-        )
+        return self._write(_add_transaction_meter_values, station_id, ocpp_id, list(samples), event)
 
     async def meter_values(self, transaction_id: int) -> list[MeterSample]:
         """A transaction's samples in timestamp order (then arrival order)."""
@@ -427,11 +427,11 @@ class SqliteStore:
         return await self._write(_prune_frames, keep, chosen)
 
     # events ---------------------------------------------------------------------------------
-    async def record_event(self, event: EventRecord) -> None:
+    def record_event(self, event: EventRecord) -> asyncio.Future[None]:
         """Append a station message to the event log (``data`` must be JSON-compatible: a
         ``TypeError`` otherwise)."""
         data = dump_json(event.data)  # on the loop: a bad payload fails before it is queued
-        await self._write(_record_event, event.station_id, event.kind, _us(event.timestamp), data)
+        return self._write(_record_event, event.station_id, event.kind, _us(event.timestamp), data)
 
     async def events(
         self, station_id: str, kind: str | None = None, limit: int = 100

@@ -23,7 +23,9 @@ Threads
       batch gets the error and nothing of it is stored.
     - **grouped operations**: an operation with a *many-form* (``grouped``) runs once per batch
       for all its queued calls — e.g. one multi-row ``INSERT`` instead of one statement per
-      call. That matters more than the SQL: the ``sqlite3`` module releases the GIL around every
+      call — without a savepoint of its own (if one fails, the batch is rolled back and run
+      again with a savepoint per group, and a failing group's calls run one by one). That
+      matters more than the SQL: the ``sqlite3`` module releases the GIL around every
       statement, and under load each release is a hand-off to the busy event-loop thread and
       back (futex system calls, context switches), so statements per batch, not rows, set the
       writer's cost. Grouped calls run after the batch's other calls (never before a call queued
@@ -75,6 +77,10 @@ class _Op:
         self.kwargs = kwargs
         self.loop = loop
         self.future = future
+
+
+class _GroupFailed(Exception):
+    """A many-form failed in a batch run without savepoints: run the batch again, guarded."""
 
 
 class _Stop:
@@ -334,7 +340,18 @@ class SqliteWorkers:
         return ops, None
 
     def _run_writes(self, conn: sqlite3.Connection, ops: list[_Op]) -> list[tuple[bool, Any]]:
-        """One transaction, a savepoint per operation (or per group), one commit."""
+        """One transaction, one commit. Grouped calls run through their many-forms without a
+        savepoint (each statement the writer runs is a GIL hand-off under load); if one fails,
+        the batch is rolled back and run again with a savepoint per group, where a failing
+        group falls back to its calls one by one."""
+        try:
+            return self._run_batch(conn, ops, guarded=False)
+        except _GroupFailed:
+            return self._run_batch(conn, ops, guarded=True)
+
+    def _run_batch(
+        self, conn: sqlite3.Connection, ops: list[_Op], *, guarded: bool
+    ) -> list[tuple[bool, Any]]:
         results: list[tuple[bool, Any]] = [(False, None)] * len(ops)
         grouped = self.grouped
         groups: dict[Callable[..., Any], list[int]] = {}
@@ -347,9 +364,8 @@ class SqliteWorkers:
                     results[index] = self._run_one(conn, op)
             for fn, indexes in groups.items():
                 members = [ops[index] for index in indexes]
-                for index, result in zip(
-                    indexes, self._run_group(conn, grouped[fn], members), strict=True
-                ):
+                outcomes = self._run_group(conn, grouped[fn], members, guarded=guarded)
+                for index, result in zip(indexes, outcomes, strict=True):
                     results[index] = result
             if self.before_commit is not None:
                 self.before_commit(conn)
@@ -358,6 +374,8 @@ class SqliteWorkers:
             if conn.in_transaction:
                 with contextlib.suppress(sqlite3.Error):
                     conn.execute("ROLLBACK")
+            if isinstance(exc, _GroupFailed):
+                raise
             return [(False, exc)] * len(ops)
         self.commits += 1
         self.writes += len(ops)
@@ -382,22 +400,35 @@ class SqliteWorkers:
         return True, value
 
     def _run_group(
-        self, conn: sqlite3.Connection, many: Callable[..., list[Any]], ops: list[_Op]
+        self,
+        conn: sqlite3.Connection,
+        many: Callable[..., list[Any]],
+        ops: list[_Op],
+        *,
+        guarded: bool,
     ) -> list[tuple[bool, Any]]:
-        """Run the calls of one grouped operation through its many-form, or one by one if that
-        fails."""
+        """Run the calls of one grouped operation through its many-form: unguarded, a failure
+        raises ``_GroupFailed``; guarded, in a savepoint, falling back to one call at a time."""
         if len(ops) == 1:
             return [self._run_one(conn, ops[0])]
-        conn.execute("SAVEPOINT grp")
-        try:
-            values = many(conn, [op.args for op in ops])
-        except Exception:
-            if not conn.in_transaction:
-                raise
-            conn.execute("ROLLBACK TO grp")
+        if not guarded:
+            try:
+                values = many(conn, [op.args for op in ops])
+            except Exception as exc:
+                if not conn.in_transaction:  # SQLite aborted the transaction (I/O error …)
+                    raise
+                raise _GroupFailed from exc
+        else:
+            conn.execute("SAVEPOINT grp")
+            try:
+                values = many(conn, [op.args for op in ops])
+            except Exception:
+                if not conn.in_transaction:
+                    raise
+                conn.execute("ROLLBACK TO grp")
+                conn.execute("RELEASE grp")
+                return [self._run_one(conn, op) for op in ops]
             conn.execute("RELEASE grp")
-            return [self._run_one(conn, op) for op in ops]
-        conn.execute("RELEASE grp")
         if len(values) != len(ops):
             raise RuntimeError(f"{many.__name__} returned {len(values)} results for {len(ops)}")
         return [(True, value) for value in values]
