@@ -181,6 +181,41 @@ def test_csms_command_refuses_a_negative_log_keep() -> None:
     assert "--log-keep" in result.output
 
 
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="CPU affinity is Linux only")
+def test_pin_to_cpu_pins_the_process_and_the_threads_it_starts_later() -> None:
+    """In a child process (pinning the test run would slow it): every thread, the ones it
+    already has and the ones it starts afterwards, runs on the chosen CPU only; a CPU the
+    process may not use is refused."""
+    cpu = max(os.sched_getaffinity(0))
+    script = f"""
+import os, threading, click
+from ocppkit.cli.csms import pin_to_cpu
+early = threading.Thread(target=threading.Event().wait, daemon=True)
+early.start()
+pin_to_cpu({cpu})
+seen = []
+later = threading.Thread(target=lambda: seen.append(os.sched_getaffinity(0)))
+later.start(); later.join()
+mine, early_one = os.sched_getaffinity(0), os.sched_getaffinity(early.native_id)
+print(sorted(mine), sorted(early_one), sorted(seen[0]))
+try:
+    pin_to_cpu(100000)
+except click.BadParameter as exc:
+    print("refused:", exc.format_message())
+"""
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=60
+    ).stdout.splitlines()
+    assert out[0] == f"[{cpu}] [{cpu}] [{cpu}]"
+    assert "--cpu: CPU 100000 is not one this process may run on" in out[1]
+
+
+def test_csms_command_refuses_a_cpu_it_may_not_use() -> None:
+    result = CliRunner().invoke(main, ["csms", "--cpu", "100000"])
+    assert result.exit_code == 2
+    assert "--cpu" in result.output
+
+
 def test_the_development_ca_is_made_once_next_to_the_database_and_reused(tmp_path: Path) -> None:
     from ocppkit.cli.csms import load_authority
 
