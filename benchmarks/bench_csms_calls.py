@@ -8,6 +8,8 @@ waits for the answers. Variants:
 
 - ``runtime``: the four handlers as plain functions (answered inline), as ``server.py``;
 - ``runtime-async``: the same as coroutines (a task per CALL);
+- ``csms-null``: the same on a store whose writes are finished futures (``NullWrites``): the
+  handlers' own work, no store;
 - ``csms-memory``: the CSMS role's default handlers on ``MemoryStore``;
 - ``csms-sqlite``: the same on ``SqliteStore`` (writer/reader threads, a commit per batch).
 
@@ -41,7 +43,7 @@ from ocppkit.store import Store
 from ocppkit.store.memory import MemoryStore
 from ocppkit.store.sqlite import SqliteStore
 
-VARIANTS = ("runtime", "runtime-async", "csms-memory", "csms-sqlite")
+VARIANTS = ("runtime", "runtime-async", "csms-null", "csms-memory", "csms-sqlite")
 TS = "2026-01-01T00:00:00.000Z"
 SAMPLED = [
     {"value": v, "measurand": m, "unit": u, **extra}
@@ -79,6 +81,30 @@ def frame(n: int, action: str) -> bytes:
     return msgspec.json.encode([2, f"c{n}", action, PAYLOADS[action]])
 
 
+class NullWrites(MemoryStore):
+    """``MemoryStore`` whose hot writes store nothing and return a finished future (futures
+    where ``MemoryStore`` has coroutines, as ``SqliteStore`` has: hence the ignores)."""
+
+    def _done(self, value: Any = None) -> asyncio.Future[Any]:
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        future.set_result(value)
+        return future
+
+    def record_status(self, status: Any) -> asyncio.Future[None]:  # type: ignore[override]
+        return self._done()
+
+    def record_event(self, event: Any) -> asyncio.Future[None]:  # type: ignore[override]
+        return self._done()
+
+    def add_meter_values(self, transaction_id: int, samples: Any) -> asyncio.Future[int]:  # type: ignore[override]
+        return self._done(0)
+
+    def add_transaction_meter_values(  # type: ignore[override]
+        self, station_id: str, ocpp_id: str, samples: Any, unknown: Any = None
+    ) -> asyncio.Future[int | None]:
+        return self._done()
+
+
 def runtime_router(*, async_handlers: bool) -> Router:
     """The runtime benchmark's four handlers (no I/O)."""
     router = Router(OcppVersion.V16)
@@ -111,7 +137,8 @@ async def measure(variant: str, calls: int, directory: Path) -> float:
     """CPU µs per call of one run of ``variant``."""
     store: Store | None = None
     if variant.startswith("csms"):
-        store = MemoryStore() if variant == "csms-memory" else SqliteStore(directory / "b.db")
+        stores = {"csms-null": NullWrites, "csms-memory": MemoryStore}
+        store = stores[variant]() if variant in stores else SqliteStore(directory / "b.db")
         await store.open()
         router: Router = Csms(store, versions=(OcppVersion.V16,), message_log=False).router(
             OcppVersion.V16

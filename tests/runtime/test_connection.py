@@ -308,7 +308,7 @@ def test_answer_after_answers_once_the_future_is_done() -> None:
         assert b'"Accepted"' in conn.transport.sent[-1]  # type: ignore[attr-defined]
         after.append(request.id_tag)
 
-    async def answered(cp: OcppConnection, csms: OcppConnection, tag: str) -> Any:
+    async def answered(cp: OcppConnection, tag: str) -> Any:
         """Send Authorize ``tag``; once its handler ran, check it is not answered yet, let the
         test settle the future, and return the call (a task) for the caller to await."""
         call = asyncio.create_task(cp.call(v16.AuthorizeRequest(id_tag=tag)))
@@ -320,7 +320,7 @@ def test_answer_after_answers_once_the_future_is_done() -> None:
 
     async def scenario(cp: OcppConnection, csms: OcppConnection) -> None:
         sent = csms.transport.sent  # type: ignore[attr-defined]
-        call = await answered(cp, csms, "ok")
+        call = await answered(cp, "ok")
         assert sent == []
         drained = asyncio.create_task(csms.drain())
         await asyncio.sleep(0)
@@ -329,15 +329,15 @@ def test_answer_after_answers_once_the_future_is_done() -> None:
         await drained
         assert len(sent) == 1
         assert (await call).id_tag_info.status == "Accepted"
-        call = await answered(cp, csms, "fails")
+        call = await answered(cp, "fails")
         pending["fails"].set_exception(RuntimeError("disk on fire"))
         with pytest.raises(InternalError, match="RuntimeError"):
             await call
-        call = await answered(cp, csms, "refused")
+        call = await answered(cp, "refused")
         pending["refused"].set_exception(SecurityError("not you"))
         with pytest.raises(SecurityError, match="not you"):
             await call
-        call = await answered(cp, csms, "cancelled")
+        call = await answered(cp, "cancelled")
         pending["cancelled"].cancel()
         with pytest.raises(InternalError, match="cancelled"):
             await call

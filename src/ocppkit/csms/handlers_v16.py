@@ -171,11 +171,10 @@ def install_v16(router: Router, ctx: CsmsContext) -> None:
             return answer_after(ctx.store.add_meter_values(tx_id, samples), meter_values_ok)
         # one store write: added to the transaction, or to the event log if it is unknown
         unknown = ctx.event(conn.identity, "MeterValues", req)
-        written = asyncio.ensure_future(
-            ctx.store.add_transaction_meter_values(conn.identity, wire_id, samples, unknown)
-        )
-        written.add_done_callback(partial(_remember, ctx, conn.identity, wire_id))
-        return AnswerAfter(written, meter_values_ok)
+        written = ctx.store.add_transaction_meter_values(conn.identity, wire_id, samples, unknown)
+        answer = answer_after(written, meter_values_ok)
+        answer.future.add_done_callback(partial(_remember, ctx, conn.identity, wire_id))
+        return answer
 
     # messages kept in the event log --------------------------------------------------------
     @router.on(v16.DataTransferRequest)

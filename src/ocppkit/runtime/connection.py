@@ -267,10 +267,8 @@ class OcppConnection:
             return
         if self._answer(event.unique_id, answer.response, error) and route.after is not None:
             self._spawn(self._after(route.after, event.request, answer.response))
-        elif self._writable_now():
-            self._flush_now()
         else:
-            self._spawn(self._flush())
+            self._flush_soon()
 
     async def _handle(self, event: CallReceived | SendReceived, route: Route) -> None:
         error: CallError | None = None
@@ -341,6 +339,13 @@ class OcppConnection:
                 self._shutdown()
                 return
 
+    def _flush_soon(self) -> None:
+        """Write pending frames now if the transport can, else in a task (``_flush``)."""
+        if self._writable_now():
+            self._flush_now()
+        elif self._session.has_data_to_send:
+            self._spawn(self._flush())
+
     async def _flush(self) -> None:
         if not self._session.has_data_to_send:
             return
@@ -370,7 +375,7 @@ class OcppConnection:
         self._session.tick(self._loop.time())
         self._dispatch(self._session.events_received())
         self._arm_timer()
-        self._spawn(self._flush())  # a queued CALL may now go out
+        self._flush_soon()  # a queued CALL may now go out
 
 
 def _text(data: bytes | str) -> str:
