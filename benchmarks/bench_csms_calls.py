@@ -13,10 +13,12 @@ waits for the answers. Variants:
 - ``csms-memory``: the CSMS role's default handlers on ``MemoryStore``;
 - ``csms-sqlite``: the same on ``SqliteStore`` (writer/reader threads, a commit per batch).
 
-Prints process CPU time (every thread) per call, the median of ``--repeats`` runs. Socket and
-websocket costs are left out on purpose; the shared harness measures those (RESULTS.md).
+Prints process CPU time (every thread) per call, the median of ``--repeats`` runs; with
+``--split`` (Linux), also the event-loop thread's share (the rest is the SQLite threads'), from
+``/proc/self/task``. Socket and websocket costs are left out on purpose; the shared harness
+measures those (RESULTS.md).
 
-    python benchmarks/bench_csms_calls.py [--calls 20000] [--repeats 5] [variant ...]
+    python benchmarks/bench_csms_calls.py [--calls 20000] [--repeats 5] [--split] [variant ...]
 """
 
 from __future__ import annotations
@@ -24,8 +26,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import os
 import statistics
 import tempfile
+import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -133,8 +137,15 @@ def runtime_router(*, async_handlers: bool) -> Router:
     return router
 
 
-async def measure(variant: str, calls: int, directory: Path) -> float:
-    """CPU µs per call of one run of ``variant``."""
+def loop_thread_cpu() -> float:
+    """CPU seconds (user + system) of the calling thread, from ``/proc`` (Linux)."""
+    with open(f"/proc/self/task/{threading.get_native_id()}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def measure(variant: str, calls: int, directory: Path) -> tuple[float, float]:
+    """CPU µs per call of one run of ``variant``: the process's, and its event-loop thread's."""
     store: Store | None = None
     if variant.startswith("csms"):
         stores = {"csms-null": NullWrites, "csms-memory": MemoryStore}
@@ -150,15 +161,15 @@ async def measure(variant: str, calls: int, directory: Path) -> float:
     await conn.drain()
     frames = [frame(n, MIX[n % len(MIX)]) for n in range(1, calls + 1)]
     gc.collect()
-    start = time.process_time()
+    start, loop_start = time.process_time(), loop_thread_cpu()
     for k in range(0, len(frames), IN_FLIGHT):
         for data in frames[k : k + IN_FLIGHT]:
             conn.receive(data)
         await conn.drain()
-    cpu = time.process_time() - start
+    cpu, loop_cpu = time.process_time() - start, loop_thread_cpu() - loop_start
     if store is not None:
         await store.close()
-    return cpu / calls * 1e6
+    return cpu / calls * 1e6, loop_cpu / calls * 1e6
 
 
 async def main() -> None:
@@ -167,18 +178,26 @@ async def main() -> None:
     parser.add_argument("variants", nargs="*", help=f"some of {', '.join(VARIANTS)} (all)")
     parser.add_argument("--calls", type=int, default=20_000)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument(
+        "--split", action="store_true", help="also the event-loop thread's CPU (Linux /proc)"
+    )
     args = parser.parse_args()
     unknown = set(args.variants) - set(VARIANTS)
     if unknown:
         parser.error(f"unknown variants: {', '.join(sorted(unknown))}")
     print(f"1.6 load mix, {IN_FLIGHT} CALLs in flight, {datetime.now(UTC):%Y-%m-%d}")
-    print("| variant | CPU µs per call (median; min–max) |\n|---|---:|")
+    split = " event-loop thread µs (median) |" if args.split else ""
+    print(f"| variant | CPU µs per call (median; min–max) |{split}")
+    print("|---|---:|" + ("---:|" if args.split else ""))
     for variant in args.variants or VARIANTS:
-        runs = []
+        runs, loop_runs = [], []
         for _ in range(args.repeats):
             with tempfile.TemporaryDirectory() as directory:
-                runs.append(await measure(variant, args.calls, Path(directory)))
-        print(f"| {variant} | {statistics.median(runs):.1f} ({min(runs):.1f}–{max(runs):.1f}) |")
+                total, loop_only = await measure(variant, args.calls, Path(directory))
+            runs.append(total)
+            loop_runs.append(loop_only)
+        row = f"| {variant} | {statistics.median(runs):.1f} ({min(runs):.1f}–{max(runs):.1f}) |"
+        print(row + (f" {statistics.median(loop_runs):.1f} |" if args.split else ""))
 
 
 if __name__ == "__main__":
