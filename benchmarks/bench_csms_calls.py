@@ -144,8 +144,12 @@ def loop_thread_cpu() -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-async def measure(variant: str, calls: int, directory: Path) -> tuple[float, float]:
-    """CPU µs per call of one run of ``variant``: the process's, and its event-loop thread's."""
+async def measure(
+    variant: str, calls: int, directory: Path, *, split: bool = False
+) -> tuple[float, float]:
+    """CPU µs per call of one run of ``variant``: the process's, and (``split``) its event-loop
+    thread's (else 0)."""
+    thread_cpu = loop_thread_cpu if split else lambda: 0.0
     store: Store | None = None
     if variant.startswith("csms"):
         stores = {"csms-null": NullWrites, "csms-memory": MemoryStore}
@@ -161,12 +165,12 @@ async def measure(variant: str, calls: int, directory: Path) -> tuple[float, flo
     await conn.drain()
     frames = [frame(n, MIX[n % len(MIX)]) for n in range(1, calls + 1)]
     gc.collect()
-    start, loop_start = time.process_time(), loop_thread_cpu()
+    start, loop_start = time.process_time(), thread_cpu()
     for k in range(0, len(frames), IN_FLIGHT):
         for data in frames[k : k + IN_FLIGHT]:
             conn.receive(data)
         await conn.drain()
-    cpu, loop_cpu = time.process_time() - start, loop_thread_cpu() - loop_start
+    cpu, loop_cpu = time.process_time() - start, thread_cpu() - loop_start
     if store is not None:
         await store.close()
     return cpu / calls * 1e6, loop_cpu / calls * 1e6
@@ -193,7 +197,9 @@ async def main() -> None:
         runs, loop_runs = [], []
         for _ in range(args.repeats):
             with tempfile.TemporaryDirectory() as directory:
-                total, loop_only = await measure(variant, args.calls, Path(directory))
+                total, loop_only = await measure(
+                    variant, args.calls, Path(directory), split=args.split
+                )
             runs.append(total)
             loop_runs.append(loop_only)
         row = f"| {variant} | {statistics.median(runs):.1f} ({min(runs):.1f}–{max(runs):.1f}) |"
