@@ -562,7 +562,9 @@ def test_group_commit_runs_queued_writes_in_one_transaction(tmp_path: Path) -> N
             held, release = await hold_writer(store)
             commits, writes = store.commits, store.writes
 
-            async def release_writer() -> None:  # runs after every write below is queued
+            async def release_writer() -> None:
+                # after every write below is queued; the loop turn's hand-off runs first
+                await asyncio.sleep(0)
                 release.set()
 
             calls: list[Awaitable[Any]] = [
@@ -593,15 +595,17 @@ def test_group_commit_runs_queued_writes_in_one_transaction(tmp_path: Path) -> N
 
 
 def test_meter_values_by_wire_id_fail_whole(tmp_path: Path) -> None:
-    """The operation runs without the writer's savepoint: when its second sample cannot be
-    stored, the first is not left behind either, and the batch's other writes commit."""
+    """The operation runs without the writer's savepoint: when its last sample cannot be stored
+    (after more than one multi-row statement's worth), the others are not left behind either,
+    and the batch's other writes commit."""
 
     async def main() -> None:
         async with SqliteStore(tmp_path / "s.db") as store:
             tx = await store.start_transaction("CP1", 1, "TAG", 0, T0)
             unbindable = MeterSample(timestamp=T0, value=object())  # type: ignore[arg-type]
+            stored = [sample(T0 + timedelta(seconds=n)) for n in range(40)]
             results = await asyncio.gather(
-                store.add_transaction_meter_values("CP1", tx.ocpp_id, [sample(T0), unbindable]),
+                store.add_transaction_meter_values("CP1", tx.ocpp_id, [*stored, unbindable]),
                 store.put_token(IdTokenRecord(token="AFTER")),
                 return_exceptions=True,
             )

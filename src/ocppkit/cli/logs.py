@@ -90,10 +90,12 @@ def logs(station: str, db: str, lines: int, follow: bool, interval: float) -> No
             everything = await store.frames(station, limit=10**9)
             for frame in everything[-lines:] if lines else []:
                 click.echo(_line(frame))
+            if not follow:
+                return
             cursor = _Cursor()
             for frame in everything:
                 cursor.shown(frame)
-            while follow:
+            while True:
                 await asyncio.sleep(interval)  # the log lives in another process: look again
                 for frame in await _new_frames(store, station, cursor):
                     click.echo(_line(frame))

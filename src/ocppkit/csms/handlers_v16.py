@@ -177,12 +177,10 @@ def install_v16(router: Router, ctx: CsmsContext) -> None:
         return answer
 
     # messages kept in the event log --------------------------------------------------------
-    @router.on(v16.DataTransferRequest)
-    def data_transfer(
-        req: v16.DataTransferRequest, conn: OcppConnection
-    ) -> AnswerAfter[v16.DataTransferResponse]:
-        written = ctx.record_event(conn.identity, "DataTransfer", req)
-        return answer_after(written, v16.DataTransferResponse(status="UnknownVendorId"))
+    unknown_vendor = v16.DataTransferResponse(status="UnknownVendorId")
+    router.add(
+        v16.DataTransferRequest, stored_event_handler(ctx, "DataTransfer", unknown_vendor, None)
+    )
 
     for name, time_field in _EVENTS.items():
         response = getattr(v16, f"{name}Response")()

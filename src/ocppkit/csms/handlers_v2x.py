@@ -144,10 +144,9 @@ def install_v2x(router: Router, ctx: CsmsContext) -> None:
         id_token_info = await token_info(req.id_token) if req.id_token else None
         return pkg.TransactionEventResponse(id_token_info=id_token_info)
 
-    def data_transfer(req: Any, conn: OcppConnection) -> Any:
-        written = ctx.record_event(conn.identity, "DataTransfer", req)
-        return answer_after(written, pkg.DataTransferResponse(status="UnknownVendorId"))
-
+    data_transfer = stored_event_handler(
+        ctx, "DataTransfer", pkg.DataTransferResponse(status="UnknownVendorId"), None
+    )
     for request_type, handler in (
         (pkg.BootNotificationRequest, boot),
         (pkg.HeartbeatRequest, heartbeat),

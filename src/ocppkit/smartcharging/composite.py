@@ -247,8 +247,8 @@ class _Evaluator:
         ids = list(self.connectors) if connector == 0 else [connector]
         profiles = {id(p): p for n in [*ids, 0] for p in self.candidates(n)}
         points: set[datetime] = set()
+        anchors = {self._anchor(n) for n in ids} | {self.origin}
         for profile in profiles.values():
-            anchors = {self._anchor(n) for n in ids} | {self.origin}
             points.update(_profile_points(profile, start, end, anchors))
         return sorted(t for t in points if start < t < end)
 

@@ -88,6 +88,12 @@ log = logging.getLogger("ocppkit.store")
 _replace = msgspec.structs.replace
 
 
+def _event_row(event: EventRecord) -> tuple[str, str, int, str]:
+    """An event as the writer stores it, converted on the event loop (a payload that is not
+    JSON-compatible fails here, before anything is queued)."""
+    return event.station_id, event.kind, _us(event.timestamp), dump_json(event.data)
+
+
 def _log_failure(task: asyncio.Task[None]) -> None:
     if not task.cancelled() and task.exception() is not None:
         log.error("sqlite store: writing last_seen failed", exc_info=task.exception())
@@ -384,14 +390,7 @@ class SqliteStore:
     ) -> asyncio.Future[int | None]:
         """Samples of a transaction named by its wire id; ``unknown`` to the event log when the
         transaction is not known (returns None). One operation on the writer, no read first."""
-        event = None
-        if unknown is not None:  # encoded on the loop: a bad payload fails before it is queued
-            event = (
-                unknown.station_id,
-                unknown.kind,
-                _us(unknown.timestamp),
-                dump_json(unknown.data),
-            )
+        event = None if unknown is None else _event_row(unknown)
         return self._write(_add_transaction_meter_values, station_id, ocpp_id, list(samples), event)
 
     async def meter_values(self, transaction_id: int) -> list[MeterSample]:
@@ -430,8 +429,7 @@ class SqliteStore:
     def record_event(self, event: EventRecord) -> asyncio.Future[None]:
         """Append a station message to the event log (``data`` must be JSON-compatible: a
         ``TypeError`` otherwise)."""
-        data = dump_json(event.data)  # on the loop: a bad payload fails before it is queued
-        return self._write(_record_event, event.station_id, event.kind, _us(event.timestamp), data)
+        return self._write(_record_event, *_event_row(event))
 
     async def events(
         self, station_id: str, kind: str | None = None, limit: int = 100

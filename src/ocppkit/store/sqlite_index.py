@@ -27,21 +27,19 @@ Table = Literal["statuses", "events", "frames"]
 TABLES: tuple[Table, ...] = ("statuses", "events", "frames")
 
 
-def catch_up(conn: sqlite3.Connection, table: Table) -> int:
-    """Index the tail of ``table`` (inside the caller's transaction); returns the rows indexed."""
+def catch_up(conn: sqlite3.Connection, table: Table) -> None:
+    """Index the tail of ``table`` (inside the caller's transaction)."""
     name = f"{table}_idx"
     (mark,) = conn.execute("SELECT value FROM counters WHERE name = ?", (name,)).fetchone()
     (top,) = conn.execute(f"SELECT ifnull(max(id), 0) FROM {table}").fetchone()
-    indexed = 0
     if top > mark:
-        indexed = conn.execute(
+        conn.execute(
             f"INSERT INTO {name} (station_id, ts, id) SELECT station_id, ts, id FROM {table}"
             " WHERE id > ? AND id <= ? ORDER BY station_id, ts, id",
             (mark, top),
-        ).rowcount
+        )
     if top != mark:  # below it only after a deletion of the newest rows: see the docstring
         conn.execute("UPDATE counters SET value = ? WHERE name = ?", (top, name))
-    return indexed
 
 
 def station_rows_sql(

@@ -393,7 +393,7 @@ def _add_transaction_meter_values_many(
             events.append(unknown)
         results.append(tx_id)
     _insert_rows(conn, _INSERT_SAMPLES, samples, " ON CONFLICT DO NOTHING")
-    _insert_rows(conn, _INSERT_EVENTS, events)
+    _record_events(conn, events)
     return results
 
 

@@ -16,7 +16,8 @@ Threads
       iteration (one wake-up of the writer per iteration, not per call: under load a wake-up per
       call is a GIL hand-off per call); the callers await futures. The writer takes *every*
       operation queued so far (after ``batch_window`` seconds more, when > 0), runs them in
-      **one** transaction with a ``SAVEPOINT`` each, commits once (one fsync for the whole
+      **one** transaction (with a ``SAVEPOINT`` each, except one-statement and grouped
+      operations: see below), commits once (one fsync for the whole
       batch: *group commit*), then resolves the callers' futures through
       ``loop.call_soon_threadsafe``. An operation that fails rolls back its savepoint and fails
       only its caller; if the commit itself fails (I/O error, disk full), every caller of the
@@ -134,8 +135,10 @@ class SqliteWorkers:
 
     ``grouped``: write operations with a many-form, ``{fn: many}``: ``many(conn, calls)`` gets
     the argument tuples of every queued call of ``fn`` (positional arguments only) and returns
-    their results in the same order. It runs in a savepoint; if it raises, the calls run one by
-    one through ``fn``, so a bad call fails only its own caller. A lone call runs through ``fn``.
+    their results in the same order. It runs without a savepoint; if it raises, the batch is
+    rolled back and run again with a savepoint per many-form, where a failing one's calls run one
+    by one through ``fn``, so a bad call fails only its own caller. A lone call runs through
+    ``fn``.
 
     ``batch_window``: seconds the writer waits, after the first queued write, for more writes to
     join the same commit (0: commit what is queued at once; under load batches form anyway,
@@ -159,7 +162,8 @@ class SqliteWorkers:
 
     max_batch = 10_000
     """The writer stops taking queued items for a transaction once it holds this many operations
-    (an event-loop iteration's calls are taken whole, so a batch may hold a few more)."""
+    (an event-loop iteration's calls are taken whole, so a batch may hold more: up to the last
+    item's size more)."""
 
     def __init__(
         self,

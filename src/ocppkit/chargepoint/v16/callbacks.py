@@ -71,7 +71,8 @@ class ChargerCallbacks:
     def apply_limit(self, connector_id: int, limit: ChargingLimit) -> None:
         """Keep the connector within ``limit`` from now on (smart charging: called at start-up,
         when profiles or transactions change and when a schedule changes period, only for
-        connectors whose limit changed; connector 0: the station's cap). Without any profile
+        connectors whose limit changed; connector 0: the station's total, the connectors' own
+        limits summed and capped by StationMax). Without any profile
         the limit is the configured hardware maximum."""
 
     async def set_enabled(self, connector_id: int, enabled: bool) -> None:

@@ -17,8 +17,9 @@ Rejected, an unknown messageId UnknownMessageId):
 
 - InstallCertificate: V2GRootCertificate, MORootCertificate (and the CSMS/manufacturer roots)
   into the stack's certificate store (``certificates``);
-- DeleteCertificate / GetInstalledCertificateIds: over that store, plus the V2G certificate
-  chain (``V2GCertificateChain``);
+- DeleteCertificate / GetInstalledCertificateIds: over that store; GetInstalledCertificateIds
+  also lists the V2G certificate chain (``V2GCertificateChain``), which DeleteCertificate does
+  not delete (NotFound);
 - CertificateSigned(V2GCertificate): checked against the installed V2GRootCertificates and the
   pending SECC key, then kept (namespace ``"v2g_certificate"``, key encrypted) and handed to
   ``ChargerCallbacks.v2g_certificate_installed`` for the ISO 15118 stack; otherwise Rejected with

@@ -1,7 +1,8 @@
 """Security events and the security log (1.6 Security Whitepaper, edition 2): kept, sent, uploaded.
 
 - Every event goes into a bounded security log (namespace ``"security_log"``, the newest
-  ``capacity`` entries; the oldest is dropped in the same write that adds a new one).
+  ``capacity`` entries; for a critical event the oldest is dropped in the same atomic write that
+  adds the new one, for others in deletes right after it).
 - Critical events (the whitepaper's list, ``CRITICAL``) are also queued as
   SecurityEventNotification on the durable outbox, in the same atomic write as the log entry, so
   they reach the CSMS after any power loss or offline time.

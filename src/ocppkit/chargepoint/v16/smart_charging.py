@@ -19,7 +19,7 @@ composite schedules answered, and the effective limit *applied* through the inte
   schedule changes period (a timer), with only the connectors whose limit changed. The station
   cap (StationMax) is shared between the connectors with a transaction: each gets at most its
   own limit, and what one cannot use is shared by the others (water-filling); connector 0 gets
-  the cap itself.
+  the station's total (the connectors' own limits summed), capped by StationMax.
 """
 
 from __future__ import annotations
@@ -80,7 +80,7 @@ class SmartCharging:
         self.installed = ProfileSet()
         self._wire: dict[int, dict[str, Any]] = {}  # profile id -> what is stored
         self.applied: dict[int, ChargingLimit] = {}
-        """The limit last given to ``apply_limit``, per connector (0: the station's cap)."""
+        """The limit last given to ``apply_limit``, per connector (0: the station's total)."""
         self._timer: Handle | None = None
         router.add(v16.SetChargingProfileRequest, self.set_profile)
         router.add(v16.ClearChargingProfileRequest, self.clear_profile)
@@ -214,7 +214,8 @@ class SmartCharging:
 
     # -- applying --------------------------------------------------------------------------------
     def limits(self) -> dict[int, ChargingLimit]:
-        """The effective limit of every connector now (0: the station's cap)."""
+        """The effective limit of every connector now (0: the station's total, the connectors'
+        own limits summed and capped by StationMax)."""
         now = self.ctx.clock.now()
         running = self.running()
         ids = tuple(self.ctx.connectors.ids())
@@ -235,9 +236,7 @@ class SmartCharging:
 
     def apply(self) -> None:
         """Give the integrator the limits that changed; arm the timer for the next change."""
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        self.cancel_timers()
         for n, limit in self.limits().items():
             if self.applied.get(n) != limit:
                 self.applied[n] = limit
