@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import random
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -515,6 +516,113 @@ def test_reconnect_now_during_a_handshake_ends_on_the_new_settings() -> None:
         await asyncio.wait_for(runner, 10)
         await old.close()
         await new.close()
+
+    run(main)
+
+
+class RecordedBackOff(ReconnectPolicy):
+    """An hour-long back-off that says when the client asked for it."""
+
+    def __init__(self) -> None:
+        super().__init__(wait_minimum=3600, random_range=0, repeat_times=1)
+        object.__setattr__(self, "asked", asyncio.Event())
+
+    def delay(self, attempt: int, rng: random.Random) -> float:
+        self.asked.set()  # type: ignore[attr-defined]
+        return super().delay(attempt, rng)
+
+
+def test_a_drop_after_reconnect_now_during_a_handshake_backs_off() -> None:
+    """The reconnect_now made during a handshake is spent by the attempt after it: when that
+    connection later drops, the client backs off as usual rather than reconnecting at once."""
+
+    async def main() -> None:
+        entered, release = asyncio.Event(), asyncio.Event()
+        handshakes: list[str] = []
+
+        async def slow(handshake: Handshake) -> bool:
+            entered.set()
+            await release.wait()
+            return True
+
+        async def counted(handshake: Handshake) -> bool:
+            handshakes.append(handshake.identity)
+            return True
+
+        old = OcppServer(csms_routers(), auth=slow)
+        new = OcppServer(csms_routers(), auth=counted)
+        await old.start("127.0.0.1", 0)
+        await new.start("127.0.0.1", 0)
+        policy = RecordedBackOff()
+        client = OcppClient(f"ws://127.0.0.1:{old.port}/CP1", reconnect=policy)
+        runner = asyncio.create_task(client.run())
+        await asyncio.wait_for(entered.wait(), 10)
+        client.url = f"ws://127.0.0.1:{new.port}/CP1"
+        switching = asyncio.create_task(client.reconnect_now(timeout=10))
+        await asyncio.sleep(0)  # let it register (a yield, not a wait)
+        release.set()
+        assert await switching
+        server_side = new.get("CP1")
+        assert server_side is not None
+        await server_side.close(1000, "dropped by the test")
+        await asyncio.wait_for(policy.asked.wait(), 10)  # type: ignore[attr-defined]
+        # an attempt begun now (without the back-off) would reach the server before run() ends
+        await client.close()
+        await asyncio.wait_for(runner, 10)
+        assert handshakes == ["CP1"]
+        await old.close()
+        await new.close()
+
+    run(main)
+
+
+def test_reconnect_now_during_on_connect_reports_the_attempt_after_it() -> None:
+    """A reconnect_now made while on_connect runs is answered by the attempt it caused, not by
+    the connection it closes."""
+
+    async def main() -> None:
+        server = OcppServer(csms_routers())
+        await server.start("127.0.0.1", 0)
+        waiting: list[asyncio.Task[bool]] = []
+        asked = asyncio.Event()
+
+        async def opened(conn: OcppConnection) -> None:
+            if not waiting:
+                client.url = "ws://127.0.0.1:9/CP1"  # nobody listens: the next attempt fails
+                waiting.append(asyncio.create_task(client.reconnect_now(timeout=10)))
+                await asyncio.sleep(0)  # let it register (a yield, not a wait)
+                asked.set()
+
+        client = OcppClient(f"ws://127.0.0.1:{server.port}/CP1", on_connect=opened)
+        runner = asyncio.create_task(client.run())
+        await asyncio.wait_for(asked.wait(), 10)
+        assert await waiting[0] is False
+        await client.close()
+        await asyncio.wait_for(runner, 10)
+        await server.close()
+
+    run(main)
+
+
+def test_close_during_a_handshake_leaves_no_connection_open() -> None:
+    async def main() -> None:
+        entered, release = asyncio.Event(), asyncio.Event()
+
+        async def slow(handshake: Handshake) -> bool:
+            entered.set()
+            await release.wait()
+            return True
+
+        server = OcppServer(csms_routers(), auth=slow)
+        await server.start("127.0.0.1", 0)
+        client = OcppClient(f"ws://127.0.0.1:{server.port}/CP1")
+        runner = asyncio.create_task(client.run())
+        await asyncio.wait_for(entered.wait(), 10)
+        await client.close()
+        release.set()  # the handshake completes after close(): run() must close it and end
+        await asyncio.wait_for(runner, 10)
+        assert client.connection is None
+        await server.close()
 
     run(main)
 

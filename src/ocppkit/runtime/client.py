@@ -121,9 +121,10 @@ class OcppClient:
         self.connection: OcppConnection | None = None
         self._connected = asyncio.Event()
         self._stopping = False
-        self._now = False  # the next attempt without waiting (reconnect_now)
         self._generation = 0  # reconnect_now requests so far
-        self._wake = asyncio.Event()  # cuts a back-off wait short (reconnect_now)
+        # set by reconnect_now (and close): the next attempt without waiting; cleared as each
+        # attempt begins, so a request made during an attempt is kept for the one after it
+        self._wake = asyncio.Event()
         self._outcome: asyncio.Future[bool] | None = None
 
     async def connect(self) -> OcppConnection:
@@ -173,6 +174,7 @@ class OcppClient:
         attempt = 0
         while not self._stopping:
             generation = self._generation
+            self._wake.clear()  # this attempt is the one a reconnect_now asked for
             try:
                 conn = await self.connect()
             except (HandshakeError, OSError, TimeoutError) as exc:
@@ -191,19 +193,20 @@ class OcppClient:
                 await self._pause(delay)
                 continue
             attempt = 0
-            if generation != self._generation:  # begun with the settings reconnect_now replaced
-                await conn.close(1000, "reconnecting")
+            # closed meanwhile, or begun with the settings reconnect_now replaced
+            if self._stopping or generation != self._generation:
+                await conn.close(1000, "client closing" if self._stopping else "reconnecting")
                 self.connection = None
                 self._connected.clear()
                 continue
-            self._wake.clear()
             runner = asyncio.create_task(conn.run())
             if self.on_connect is not None:
                 try:
                     await self.on_connect(conn)
                 except Exception:
                     log.exception("%s: on_connect failed", self.identity)
-            self._tell(True)
+            if generation == self._generation:  # else: reconnect_now came during on_connect
+                self._tell(True)
             await runner
             self._connected.clear()
             self.connection = None
@@ -214,19 +217,14 @@ class OcppClient:
                     log.exception("%s: on_disconnect failed", self.identity)
             if not self._stopping:
                 delay = self.reconnect.delay(0, self._rng)
-                if not self._now:
+                if not self._wake.is_set():
                     log.warning("%s: disconnected; reconnecting in %.1f s", self.identity, delay)
                 await self._pause(delay)
 
     async def _pause(self, delay: float) -> None:
         """Wait ``delay`` seconds before the next attempt, or until ``reconnect_now``."""
-        if self._now:
-            self._now = False
-            return
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), delay)
-        self._wake.clear()
-        self._now = False
 
     def _tell(self, connected: bool) -> None:
         outcome, self._outcome = self._outcome, None
@@ -240,7 +238,6 @@ class OcppClient:
         self._tell(False)  # an earlier waiter: superseded
         outcome = self._outcome = asyncio.get_running_loop().create_future()
         self._generation += 1  # an attempt already under way does not count
-        self._now = True
         self._wake.set()
         if self.connection is not None:
             await self.connection.close(1000, "reconnecting")
