@@ -22,6 +22,7 @@ from ocppkit.certificates import (
     hash_data,
     is_self_signed,
     load_certificates,
+    load_csr,
     load_private_key,
     make_csr,
     matches_key,
@@ -151,6 +152,11 @@ def test_chain_errors_say_why() -> None:
     forged = x509.load_der_x509_csr(bytes(der)).public_bytes(serialization.Encoding.PEM).decode()
     with pytest.raises(ChainError, match="signature does not verify"):
         root.sign(forged)
+    with pytest.raises(ChainError, match="signature does not verify"):
+        load_csr(forged)
+    assert load_csr(make_csr(new_private_key(), "CP")).subject == x509.Name(
+        [x509.NameAttribute(NameOID.COMMON_NAME, "CP")]
+    )
 
 
 def test_firmware_signatures_rsa_pss_and_ecdsa() -> None:

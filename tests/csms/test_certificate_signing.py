@@ -8,6 +8,9 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.x509.oid import NameOID
 
 from ocppkit.certificates import CertificateAuthority, load_certificates, make_csr, new_private_key
 from ocppkit.csms.role import Csms
@@ -78,11 +81,23 @@ def test_a_csr_comes_back_signed_as_certificate_signed(version: OcppVersion) -> 
             assert request.request_id == 17
         bad = await conn.call(module.SignCertificateRequest(csr="not a CSR", **extra))
         assert bad.status == "Rejected"
+        # one the authority would refuse to sign is refused in the answer, not after it
+        nameless = await conn.call(module.SignCertificateRequest(csr=nameless_csr(), **extra))
+        assert nameless.status == "Rejected"
+        assert signed.empty()
         await conn.close()
         runner.cancel()
         await csms.close(grace=1)
 
     run(main)
+
+
+def nameless_csr() -> str:
+    """A well-formed, correctly signed CSR whose subject has no common name."""
+    subject = x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "CPO")])
+    builder = x509.CertificateSigningRequestBuilder().subject_name(subject)
+    csr = builder.sign(new_private_key(), hashes.SHA256())
+    return csr.public_bytes(serialization.Encoding.PEM).decode()
 
 
 def test_without_a_certificate_authority_sign_certificate_is_rejected() -> None:

@@ -6,7 +6,7 @@ Plain functions over PEM text on top of ``cryptography`` (the ``security`` extra
 ``pip install ocppkit[security]``); nothing here does I/O.
 """
 
-from ocppkit.certificates.authority import CertificateAuthority
+from ocppkit.certificates.authority import CertificateAuthority, load_csr
 from ocppkit.certificates.chain import (
     ChainError,
     check_issued,
@@ -36,6 +36,7 @@ __all__ = [
     "hash_data",
     "is_self_signed",
     "load_certificates",
+    "load_csr",
     "load_private_key",
     "make_csr",
     "matches_key",

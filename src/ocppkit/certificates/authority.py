@@ -26,7 +26,7 @@ from ocppkit.certificates.keys import (
     new_private_key,
 )
 
-__all__ = ["CertificateAuthority"]
+__all__ = ["CertificateAuthority", "load_csr"]
 
 _CA_USAGE = x509.KeyUsage(
     digital_signature=True,
@@ -100,15 +100,8 @@ class CertificateAuthority:
 
     def sign(self, csr_pem: str, *, now: datetime | None = None) -> str:
         """A certificate chain (PEM: the new certificate, then this CA's) for the CSR
-        (``ChainError`` when the CSR is malformed or its signature does not verify)."""
-        try:
-            csr = x509.load_pem_x509_csr(csr_pem.encode("ascii"))
-        except (ValueError, UnicodeEncodeError) as exc:
-            raise ChainError(f"not a PEM certificate request: {exc}") from None
-        if not csr.is_signature_valid:
-            raise ChainError("the certificate request's signature does not verify")
-        if not csr.subject.get_attributes_for_oid(NameOID.COMMON_NAME):
-            raise ChainError("the certificate request has no common name")
+        (``ChainError`` when ``load_csr`` refuses it)."""
+        csr = load_csr(csr_pem)
         start = (now or datetime.now(UTC)) - timedelta(minutes=5)
         cert = (
             x509.CertificateBuilder()
@@ -124,3 +117,17 @@ class CertificateAuthority:
         )
         leaf = cert.public_bytes(serialization.Encoding.PEM).decode("ascii")
         return leaf + self.certificate_pem
+
+
+def load_csr(csr_pem: str) -> x509.CertificateSigningRequest:
+    """The certificate request in ``csr_pem`` if a CA can sign it: PEM, its signature verifies,
+    its subject has a common name (``ChainError`` saying which is not so)."""
+    try:
+        csr = x509.load_pem_x509_csr(csr_pem.encode("ascii"))
+    except (ValueError, UnicodeEncodeError) as exc:
+        raise ChainError(f"not a PEM certificate request: {exc}") from None
+    if not csr.is_signature_valid:
+        raise ChainError("the certificate request's signature does not verify")
+    if not csr.subject.get_attributes_for_oid(NameOID.COMMON_NAME):
+        raise ChainError("the certificate request has no common name")
+    return csr

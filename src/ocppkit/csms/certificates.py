@@ -2,11 +2,12 @@
 SignCertificate answered, the CSR signed by a certificate authority, CertificateSigned sent.
 
 ``install_certificate_signing(router, version, authority)`` registers the SignCertificate
-handler of one version: Rejected without an authority or for a CSR that does not parse or
-verify; else Accepted, and after the answer went out the authority signs it and the chain goes
-back to the same station as CertificateSigned (2.x: with the request's ``certificateType``; 2.1:
-its ``requestId``). The whitepaper says a CSMS SHOULD forward the CSR to the CPO's CA: pass that
-CA (``CertificateAuthority.load``) or, for development, ``CertificateAuthority.create()``.
+handler of one version: Rejected without an authority or for a CSR the authority cannot sign
+(``load_csr``: not PEM, a signature that does not verify, no common name); else Accepted, and
+after the answer went out the authority signs it and the chain goes back to the same station as
+CertificateSigned (2.x: with the request's ``certificateType``; 2.1: its ``requestId``). The
+whitepaper says a CSMS SHOULD forward the CSR to the CPO's CA: pass that CA
+(``CertificateAuthority.load``) or, for development, ``CertificateAuthority.create()``.
 """
 
 from __future__ import annotations
@@ -30,13 +31,13 @@ log = logging.getLogger("ocppkit.csms")
 
 def _csr_error(csr: str) -> str | None:
     """Why ``csr`` cannot be signed (None: it can)."""
-    from cryptography import x509
+    from ocppkit.certificates import ChainError, load_csr
 
     try:
-        request = x509.load_pem_x509_csr(csr.encode("ascii"))
-    except (ValueError, UnicodeEncodeError):
-        return "the CSR is not a PEM certificate request"
-    return None if request.is_signature_valid else "the CSR's signature does not verify"
+        load_csr(csr)
+    except ChainError as exc:
+        return str(exc)
+    return None
 
 
 def install_certificate_signing(
