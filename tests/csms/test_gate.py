@@ -18,9 +18,10 @@ from ocppkit.csms.role import Csms
 from ocppkit.csms.station import Station16, Station21, Station201, station_for
 from ocppkit.messages import actions, v16, v21, v201
 from ocppkit.messages._base import OcppRequest
-from ocppkit.protocol import OcppVersion, SecurityError
+from ocppkit.protocol import InternalError, OcppVersion, SecurityError
 from ocppkit.runtime.client import OcppClient
 from ocppkit.runtime.connection import OcppConnection
+from ocppkit.runtime.router import AnswerAfter
 from ocppkit.store import StationRecord
 from ocppkit.store.memory import MemoryStore
 from ocppkit.testing import ConnectedPair, FakePeer, connected_pair, default_instance
@@ -439,3 +440,46 @@ def test_a_user_boot_handler_decides_acceptance_too() -> None:
             await csms.close()
 
     asyncio.run(asyncio.wait_for(main(), 30))
+
+
+@pytest.mark.parametrize("fails", [False, True])
+def test_a_plain_boot_handler_answering_after_a_write_decides_acceptance(fails: bool) -> None:
+    """A plain BootNotification handler may return ``AnswerAfter`` (the answer waits for a
+    write): the gate takes the station as accepted from the answer's response once the write
+    is done, and a failed write (answered with a CALLERROR) accepts nothing."""
+
+    async def main() -> None:
+        store = MemoryStore()
+        await store.open()
+        csms = Csms(store, message_log=False)
+        router = csms.router(OcppVersion.V16)
+        written: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        handled = asyncio.Event()
+
+        @router.on(v16.BootNotificationRequest)
+        def boot(req: Any, conn: Any) -> AnswerAfter[v16.BootNotificationResponse]:
+            handled.set()
+            now = datetime.now(UTC)
+            answer = v16.BootNotificationResponse(status="Accepted", interval=60, current_time=now)
+            return AnswerAfter(written, answer)
+
+        async with connected_pair(OcppVersion.V16, csms=router) as pair:
+            booting = asyncio.create_task(
+                pair.charge_point.call(
+                    v16.BootNotificationRequest(charge_point_vendor="V", charge_point_model="M")
+                )
+            )
+            await handled.wait()
+            assert not csms.is_accepted(pair.csms.identity)
+            if fails:
+                written.set_exception(OSError("disk full"))
+                with pytest.raises(InternalError):
+                    await booting
+                assert await refused(pair.charge_point, v16.HeartbeatRequest())
+            else:
+                written.set_result(None)
+                assert (await booting).status == "Accepted"
+                await pair.charge_point.call(v16.HeartbeatRequest())  # no SecurityError
+            assert csms.is_accepted(pair.csms.identity) is not fails
+
+    run(main)

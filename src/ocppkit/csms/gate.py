@@ -43,6 +43,7 @@ to ``allow_after`` yourself, or use ``station_for(conn)``.
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 from collections import Counter
 from collections.abc import Callable, Mapping
@@ -55,7 +56,7 @@ from ocppkit.messages._base import OcppRequest
 from ocppkit.protocol.errors import SecurityError
 from ocppkit.protocol.versions import OcppVersion
 from ocppkit.runtime.connection import OcppConnection
-from ocppkit.runtime.router import Resp, Router, TypedHandler
+from ocppkit.runtime.router import AnswerAfter, Resp, Router, TypedHandler
 
 __all__ = ["FOLLOW_UPS", "TRIGGERED_ACTIONS", "GatedRouter"]
 
@@ -234,7 +235,18 @@ class GatedRouter(Router):
                 def boot(request: Any, conn: OcppConnection) -> Any:
                     booting(conn)
                     response = handler(request, conn)
-                    booted(conn, response)
+                    if type(response) is AnswerAfter:
+                        # the answer waits for its future; it runs this callback before the
+                        # connection's (registered later), so the gate is set when it goes out
+                        answer: AnswerAfter[Any] = response
+
+                        def settled(future: asyncio.Future[Any]) -> None:
+                            ok = not future.cancelled() and future.exception() is None
+                            booted(conn, answer.response if ok else None)  # failed: CALLERROR
+
+                        answer.future.add_done_callback(settled)
+                    else:
+                        booted(conn, response)
                     return response
 
                 register(boot)
