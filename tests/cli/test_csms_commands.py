@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import os
 import signal
 import subprocess
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import click
 import pytest
@@ -182,6 +184,26 @@ def test_csms_command_refuses_a_negative_log_keep() -> None:
 
 
 @pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="CPU affinity is Linux only")
+@pytest.mark.parametrize(
+    ("args", "extra"),
+    [(["csms"], "ocppkit[csms]"), (["demo", "--duration", "1"], "ocppkit[demo]")],
+)
+def test_without_the_api_libraries_the_command_names_the_extra(
+    args: list[str], extra: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = importlib.util.find_spec
+
+    def find_spec(name: str, package: str | None = None) -> Any:
+        return None if name == "prometheus_client" else real(name, package)
+
+    monkeypatch.setattr(importlib.util, "find_spec", find_spec)
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 2, result.output
+    assert "needs prometheus_client" in result.output
+    assert f'pip install "{extra}"' in result.output
+    assert isinstance(result.exception, SystemExit)  # a usage error, not a traceback
+
+
 def test_pin_to_cpu_pins_the_process_and_the_threads_it_starts_later() -> None:
     """In a child process (pinning the test run would slow it): every thread, the ones it
     already has and the ones it starts afterwards, runs on the chosen CPU only; a CPU the

@@ -190,8 +190,11 @@ def _tls(cp: ChargePoint16, profile: int, cafile: str | None) -> ssl.SSLContext:
         else ssl.create_default_context(cafile=cafile)
     )
     context.minimum_version = ssl.TLSVersion.TLSv1_2
-    credentials = cp.certificates.client_credentials() if cp.has_certificates else None
-    if profile == 3 and credentials is not None:
+    # the key is decrypted only when profile 3 presents it
+    credentials = (
+        cp.certificates.client_credentials() if profile == 3 and cp.has_certificates else None
+    )
+    if credentials is not None:
         with tempfile.TemporaryDirectory() as directory:  # ssl loads chains from files only
             chain, key = Path(directory, "chain.pem"), Path(directory, "key.pem")
             chain.write_text(credentials[0])

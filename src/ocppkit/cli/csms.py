@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import importlib.util
 import logging
 import os
 import signal
@@ -186,6 +187,18 @@ def load_authority(
     return CertificateAuthority.load(Path(cert).read_text(), Path(key).read_text())
 
 
+API_MODULES = ("uvicorn", "starlette", "prometheus_client")
+"""What the HTTP API imports (the ``csms`` extra)."""
+
+
+def require_api(what: str, extra: str, alternative: str = "") -> None:
+    """A usage error naming the extra to install when the HTTP API's libraries are missing."""
+    missing = [m for m in API_MODULES if importlib.util.find_spec(m) is None]
+    if missing:
+        hint = f'pip install "{extra}"' + (f" ({alternative})" if alternative else "")
+        raise click.UsageError(f"{what} needs {', '.join(missing)}: {hint}")
+
+
 def _api_server(csms: Csms, host: str, port: int) -> Any:
     """A uvicorn server for the HTTP API that leaves signal handling to us."""
     import uvicorn
@@ -316,6 +329,8 @@ def csms(
     --log-keep frames kept per station. Stops cleanly on Ctrl-C / SIGTERM: running calls
     finish, the message log and the database are flushed.
     """
+    if not no_api:
+        require_api("the HTTP API", "ocppkit[csms]", "or --no-api")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     for noisy in ("websockets", "uvicorn.error"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import importlib.util
 import json
 import logging
 import signal
@@ -190,9 +189,9 @@ def demo(
     While it runs, try the HTTP API it prints, e.g. list the stations or send one a command.
     """
     logging.basicConfig(level=logging.ERROR)
-    missing = [m for m in ("uvicorn", "starlette") if importlib.util.find_spec(m) is None]
-    if missing:
-        raise click.UsageError(f'the demo needs {", ".join(missing)}: pip install "ocppkit[demo]"')
+    from ocppkit.cli.csms import require_api
+
+    require_api("the demo", "ocppkit[demo]")
     scenario = _scenario(scenario_file, speed)
     if scenario_file is None:  # a busy afternoon: something happens within a minute
         scenario = dataclasses.replace(scenario, sessions_per_day=96, dwell_minutes=(20, 90))
