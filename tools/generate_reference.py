@@ -52,6 +52,14 @@ def _annotation(value: Any) -> str:
     return value if isinstance(value, str) else inspect.formatannotation(value)
 
 
+def _default(value: Any) -> str:
+    """A default as a reader would write it: functions and classes by name (their repr holds a
+    memory address, which would make the file differ on every run)."""
+    if inspect.isfunction(value) or inspect.isbuiltin(value) or inspect.isclass(value):
+        return str(value.__qualname__)
+    return repr(value)
+
+
 def _signature(obj: Any) -> str:
     """``(a: int, *, b: str = 'x') -> bool``, annotations as written in the source."""
     try:
@@ -68,11 +76,8 @@ def _signature(obj: Any) -> str:
         if param.annotation is not param.empty:
             text += f": {_annotation(param.annotation)}"
         if param.default is not param.empty:
-            text += (
-                f" = {param.default!r}"
-                if param.annotation is not param.empty
-                else f"={param.default!r}"
-            )
+            default = _default(param.default)
+            text += f" = {default}" if param.annotation is not param.empty else f"={default}"
         params.append((param.kind, text))
     parts: list[str] = []
     seen_keyword_only = False

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -347,25 +348,6 @@ def test_answer_after_answers_once_the_future_is_done() -> None:
     run_pair(scenario, csms_router=router)
 
 
-def test_answer_after_on_a_closed_connection_sends_nothing() -> None:
-    async def main() -> None:
-        _, b = memory_pair("ocpp1.6")
-        router = Router(OcppVersion.V16)
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        router.add(
-            v16.HeartbeatRequest,
-            lambda request, conn: AnswerAfter(future, v16.HeartbeatResponse(current_time=NOW)),
-        )
-        csms = OcppConnection(b, OcppVersion.V16, router, identity="CP1")
-        csms.receive(b'[2,"1","Heartbeat",{}]')
-        await csms.close()
-        future.set_result(None)
-        await csms.drain()
-        assert b.sent == []
-
-    asyncio.run(main())
-
-
 class WriteNowTransport:
     """A transport that can write at once, unless ``room`` is False; ``send`` waits for
     ``release`` (a full write buffer draining)."""
@@ -393,6 +375,33 @@ class WriteNowTransport:
 
     async def close(self, code: int = 1000, reason: str = "") -> None:
         pass
+
+
+def test_answer_after_on_a_closed_connection_sends_nothing(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A write done after the connection closed answers nothing (the transport here would
+    still take a frame) and is no error: the CALL it answers went with the connection."""
+
+    async def main() -> None:
+        transport = WriteNowTransport()
+        router = Router(OcppVersion.V16)
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        router.add(
+            v16.HeartbeatRequest,
+            lambda request, conn: AnswerAfter(future, v16.HeartbeatResponse(current_time=NOW)),
+        )
+        csms = OcppConnection(transport, OcppVersion.V16, router, identity="CP1")
+        csms.receive(b'[2,"1","Heartbeat",{}]')
+        await csms.close()
+        future.set_result(None)
+        await csms.drain()  # the answer's callback has run
+        await csms.drain()  # and anything it started
+        assert transport.written == []
+
+    with caplog.at_level(logging.ERROR):
+        asyncio.run(main())
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
 
 
 def test_frames_are_written_at_once_while_there_is_room_and_in_order_when_not() -> None:
