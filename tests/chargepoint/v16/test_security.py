@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import dataclasses
+import ssl
 import subprocess
 import sys
 from collections.abc import Awaitable, Callable
@@ -24,6 +25,7 @@ from ocppkit.certificates import (
     make_csr,
     new_private_key,
 )
+from ocppkit.chargepoint.asyncio_runtime import _tls
 from ocppkit.messages import v16
 from tests.chargepoint.v16.harness import T0, FakeCsms, Harness, Recorder, make
 
@@ -328,6 +330,12 @@ def test_renewal_signs_a_csr_and_installs_the_matching_chain_with_an_encrypted_k
             credentials = h.cp.certificates.client_credentials()
             assert credentials is not None
             assert "BEGIN PRIVATE KEY" in credentials[1]
+            # profile 2 presents no client certificate: a key that does not decrypt is no
+            # matter there; profile 3 needs it
+            h.cp.certificates.passphrase = b"not the passphrase"
+            assert _tls(h.cp, 2, None).minimum_version is ssl.TLSVersion.TLSv1_2
+            with pytest.raises(ValueError, match="password"):
+                _tls(h.cp, 3, None)
 
     run(main)
 
