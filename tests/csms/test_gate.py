@@ -92,7 +92,7 @@ TRIGGER_TYPES = [
 def test_every_requested_message_opens_a_station_action_of_its_version(
     version: OcppVersion, trigger: type[Any]
 ) -> None:
-    router = GatedRouter(version, lambda conn: False)
+    router = GatedRouter(version)
     station_actions = {
         a for a, spec in actions(version).items() if spec.direction in ("cp_to_csms", "both")
     }
@@ -121,7 +121,7 @@ def test_certificate_triggers_open_sign_certificate() -> None:
         (OcppVersion.V201, v201.TriggerMessageRequest, "SignCombinedCertificate"),
         (OcppVersion.V21, v21.TriggerMessageRequest, "SignV2G20Certificate"),
     ]:
-        router = GatedRouter(version, lambda conn: False)
+        router = GatedRouter(version)
         assert router.requested_actions(trigger(requested_message=value)) == {"SignCertificate"}
 
 
@@ -129,7 +129,7 @@ def test_follow_ups_name_a_request_and_its_reports_in_the_versions_that_have_the
     seen: set[str] = set()
     for version in OcppVersion:
         specs = actions(version)
-        router = GatedRouter(version, lambda conn: False)
+        router = GatedRouter(version)
         for action, reports in FOLLOW_UPS.items():
             if action not in specs:
                 continue
@@ -141,10 +141,7 @@ def test_follow_ups_name_a_request_and_its_reports_in_the_versions_that_have_the
     assert seen == set(FOLLOW_UPS)
     # a request asking for nothing opens nothing
     assert (
-        GatedRouter(OcppVersion.V16, lambda conn: False).requested_actions(
-            v16.ResetRequest(type="Soft")
-        )
-        == frozenset()
+        GatedRouter(OcppVersion.V16).requested_actions(v16.ResetRequest(type="Soft")) == frozenset()
     )
 
 

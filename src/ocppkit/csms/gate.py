@@ -124,15 +124,13 @@ class GatedRouter(Router):
     def __init__(
         self,
         version: OcppVersion,
-        is_accepted: Callable[[OcppConnection], bool],
         accepted: set[str] | None = None,
     ) -> None:
-        """``accepted``: the identities whose last boot was answered Accepted, kept up to date
-        from every BootNotification answer — whichever handler (a default or the user's) gave
-        it; ``is_accepted`` reads it (or whatever else the owner decides)."""
+        """``accepted``: the identities whose last boot was answered Accepted (shared with the
+        owner, who may fill it, e.g. from the store at start-up), kept up to date from every
+        BootNotification answer — whichever handler (a default or the user's) gave it."""
         super().__init__(version)
-        self.is_accepted = is_accepted
-        self._accepted = accepted
+        self.accepted: set[str] = set() if accepted is None else accepted
         self._station_actions = frozenset(
             name
             for name, spec in actions(version).items()
@@ -171,7 +169,7 @@ class GatedRouter(Router):
     ) -> R:
         """``conn.call(request)``, opening the gate for what the request asks the station to
         send: provisionally while it awaits its response, then unless the response refuses it."""
-        if self.is_accepted(conn):
+        if conn.identity in self.accepted:
             return await conn.call(request, timeout=timeout)
         asked = self.requested_actions(request)
         if not asked:
@@ -185,6 +183,10 @@ class GatedRouter(Router):
         if _opens(response):
             grants.opened.update(asked)
         return response
+
+    def is_accepted(self, conn: OcppConnection) -> bool:
+        """True if the station's last boot was answered Accepted."""
+        return conn.identity in self.accepted
 
     def allows(self, conn: OcppConnection, action: str) -> bool:
         """True if the station, not accepted, may send ``action`` on ``conn`` nonetheless."""
@@ -209,11 +211,10 @@ class GatedRouter(Router):
         status = getattr(response, "status", None)
         if status == "Pending":
             self._pending.add(conn.identity)
-        if self._accepted is not None:
-            if status == "Accepted":
-                self._accepted.add(conn.identity)
-            else:
-                self._accepted.discard(conn.identity)
+        if status == "Accepted":
+            self.accepted.add(conn.identity)
+        else:
+            self.accepted.discard(conn.identity)
 
     def _boot_register(
         self, register: Callable[[TypedHandler[Resp]], TypedHandler[Resp]]
@@ -262,7 +263,7 @@ class GatedRouter(Router):
         action = self._action(request_type)
         if action in _UNGATED:
             return self._boot_register(super().on(request_type))
-        is_accepted = self.is_accepted
+        accepted = self.accepted
         allows = self.allows
 
         def refuse(conn: OcppConnection) -> SecurityError:
@@ -274,7 +275,7 @@ class GatedRouter(Router):
             # one plain wrapper for both kinds: for a coroutine function it returns the
             # handler's coroutine itself (no extra coroutine frame per CALL), routed as async
             def gated(request: Any, conn: OcppConnection) -> Any:
-                if not is_accepted(conn) and not allows(conn, action):
+                if conn.identity not in accepted and not allows(conn, action):
                     raise refuse(conn)
                 return handler(request, conn)
 

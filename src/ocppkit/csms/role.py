@@ -89,7 +89,7 @@ class Csms:
         )
         self._routers: dict[OcppVersion, GatedRouter] = {}
         for version in versions:
-            router = GatedRouter(version, self._is_accepted, self.context.accepted)
+            router = GatedRouter(version, self.context.accepted)
             (install_v16 if version is OcppVersion.V16 else install_v2x)(router, self.context)
             install_certificate_signing(router, version, certificate_authority)
             if version is OcppVersion.V16:
@@ -192,9 +192,6 @@ class Csms:
         await self.store.close()
 
     # -- internals ---------------------------------------------------------------------------------
-    def _is_accepted(self, conn: OcppConnection) -> bool:
-        return conn.identity in self.context.accepted
-
     async def _connected(self, conn: OcppConnection, handshake: Handshake) -> None:
         # a station unknown so far is stored by its boot: connecting must not make it "known"
         if await self.store.get_station(conn.identity) is not None:
