@@ -226,9 +226,8 @@ class OcppConnection:
         task.add_done_callback(self._tasks.discard)
 
     def _handle_inline(self, event: CallReceived | SendReceived, route: Route | None) -> None:
-        is_call = type(event) is CallReceived
         if route is None:
-            if is_call:
+            if type(event) is CallReceived:
                 unsupported = NotSupportedError(f"{event.action} is not supported here")
                 self._answer(event.unique_id, None, unsupported)
             return
@@ -244,8 +243,8 @@ class OcppConnection:
                 self._answering.add(future)
                 future.add_done_callback(partial(self._answer_after, event, route, response))
                 return
-        if is_call and self._answer(event.unique_id, response, error) and route.after is not None:
-            self._spawn(self._after(route.after, event.request, response))
+        if type(event) is CallReceived:
+            self._reply(event, route, response, error)  # flushed by whoever dispatched
 
     def _answer_after(
         self,
@@ -263,11 +262,11 @@ class OcppConnection:
             exc = future.exception()
             if exc is not None:
                 error = self._failure(event.action, exc)
-        if type(event) is not CallReceived or self.closed:
-            return
-        if self._answer(event.unique_id, answer.response, error) and route.after is not None:
-            self._spawn(self._after(route.after, event.request, answer.response))
-        else:
+        if (
+            type(event) is CallReceived
+            and not self.closed
+            and not self._reply(event, route, answer.response, error)
+        ):
             self._flush_soon()
 
     async def _handle(self, event: CallReceived | SendReceived, route: Route) -> None:
@@ -277,12 +276,22 @@ class OcppConnection:
             response = await route.handler(event.request, self)
         except Exception as exc:
             error = self._failure(event.action, exc)
-        if type(event) is not CallReceived or self.closed:
-            return
-        if self._answer(event.unique_id, response, error) and route.after is not None:
-            await self._after(route.after, event.request, response)
-        else:
+        if (
+            type(event) is CallReceived
+            and not self.closed
+            and not self._reply(event, route, response, error)
+        ):
             await self._flush()
+
+    def _reply(
+        self, event: CallReceived, route: Route, response: Any, error: CallError | None
+    ) -> bool:
+        """Queue the answer to ``event``; True if it was a CALLRESULT and the route has an
+        after-hook, which then runs in a task of its own (writing the answer out first)."""
+        if self._answer(event.unique_id, response, error) and route.after is not None:
+            self._spawn(self._after(route.after, event.request, response))
+            return True
+        return False
 
     async def _after(self, hook: AfterHook, request: Any, response: Any) -> None:
         await self._flush()  # the response goes out before the hook runs
