@@ -4,7 +4,8 @@
 # each server's ratio to the first per rep. Servers run one at a time on a random port.
 # Usage: benchmarks/ab.sh REPS NAME "COMMAND" [NAME "COMMAND" ...]
 #   COMMAND has {port}; environment variables go in front with `env X=Y …`.
-#   CONNS (default 50), DURATION (default 5) and PYTHON (the harness's interpreter) from the
+#   CONNS (default 50), DURATION (default 5), PYTHON (the harness's interpreter) and AB_OUT (a
+#   file to append the raw lines "NAME REP US_PER_CALL" to, kept for RESULTS.md) from the
 #   environment. Example:
 #   benchmarks/ab.sh 4 runtime "python benchmarks/server.py --port {port}" \
 #       csms "python -m ocppkit csms --port {port} --no-api --log-keep 0 --db /tmp/ab-{port}.db"
@@ -42,3 +43,12 @@ for n in names[1:]:
     ratios = [round(b / a, 2) for a, b in zip(by[names[0]], by[n])]
     print(f"{n}/{names[0]} per rep: {ratios} median {statistics.median(ratios):.2f}")
 PY
+if [ -n "${AB_OUT:-}" ]; then
+    {
+        echo "# $(date -u +%FT%TZ) commit $(git -C "$(dirname "$0")" rev-parse --short HEAD)," \
+            "conns ${CONNS:-50}, duration ${DURATION:-5} s"
+        args=("$@")
+        for ((i = 0; i < ${#args[@]}; i += 2)); do echo "# ${args[i]}: ${args[i + 1]}"; done
+        cat "$OUT"
+    } >>"$AB_OUT"
+fi
