@@ -17,6 +17,7 @@ import pytest
 from click.testing import CliRunner
 
 from ocppkit.cli import main
+from ocppkit.cli.csms import serving_csms
 from ocppkit.cli.logs import _Cursor, _new_frames
 from ocppkit.messages import v16
 from ocppkit.protocol import OcppVersion
@@ -256,3 +257,19 @@ def test_the_development_ca_is_made_once_next_to_the_database_and_reused(tmp_pat
         load_authority(str(tmp_path / "ocppkit.db.ca.pem"), None, dev=False, db=db)
     with pytest.raises(click.UsageError, match="not both"):
         load_authority(str(tmp_path / "ocppkit.db.ca.pem"), None, dev=True, db=db)
+
+
+def test_history_days_reaches_the_csms_and_zero_keeps_everything(tmp_path: Path) -> None:
+    async def serve() -> None:
+        for days, expected in ((7.0, 7.0), (0.0, None)):
+            db = str(tmp_path / f"h{days}.db")
+            async with serving_csms(
+                host="127.0.0.1", port=0, api_port=None, db=db, history_days=days
+            ) as csms:
+                assert csms.history_days == expected
+                assert (csms._pruner is not None) is (expected is not None)
+
+    asyncio.run(serve())
+    result = CliRunner().invoke(main, ["csms", "--history-days", "-1"])
+    assert result.exit_code == 2
+    assert "--history-days" in result.output

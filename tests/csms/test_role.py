@@ -17,7 +17,7 @@ from ocppkit.protocol import InternalError, OcppVersion, SecurityError
 from ocppkit.runtime.client import OcppClient
 from ocppkit.runtime.connection import OcppConnection
 from ocppkit.runtime.router import Router
-from ocppkit.store import EventRecord, IdTokenRecord, StationRecord
+from ocppkit.store import ConnectorStatus, EventRecord, IdTokenRecord, StationRecord
 from ocppkit.store.memory import MemoryStore
 
 T0 = datetime(2025, 3, 4, 5, 6, 7, tzinfo=UTC)
@@ -448,5 +448,67 @@ def test_a_failed_store_write_is_never_acknowledged(as_future: bool) -> None:
         await client.close()
         await runner
         await csms.close()
+
+    run(main)
+
+
+class PruneSpy(MemoryStore):
+    """A ``MemoryStore`` that tells each ``prune_history`` (with its cutoff) as it ends."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pruned: asyncio.Queue[tuple[datetime, int]] = asyncio.Queue()
+
+    async def prune_history(self, before: datetime) -> int:
+        deleted = await super().prune_history(before)
+        self.pruned.put_nowait((before, deleted))
+        return deleted
+
+
+def test_history_older_than_history_days_is_pruned_at_start_and_then_periodically() -> None:
+    async def main() -> None:
+        store = PruneSpy()
+        await store.open()
+        old, recent = T0 - timedelta(days=40), T0 - timedelta(days=10)
+        for state, when in (("Available", old), ("Charging", recent)):
+            await store.record_status(
+                ConnectorStatus(
+                    station_id="CP1", evse_id=0, connector_id=1, status=state, timestamp=when
+                )
+            )
+            await store.record_event(
+                EventRecord(
+                    station_id="CP1", kind="DataTransfer", timestamp=when, data={"s": state}
+                )
+            )
+        csms = Csms(store, message_log=False, history_days=30)
+        csms.context.clock = lambda: T0
+        csms.prune_interval = 0  # back to back: each round is awaited through the queue
+        await csms.start("127.0.0.1", 0)
+        try:
+            assert await store.pruned.get() == (T0 - timedelta(days=30), 2)  # at start
+            assert [s.status for s in await store.status_history("CP1")] == ["Charging"]
+            assert [e.data for e in await store.events("CP1")] == [{"s": "Charging"}]
+            assert await store.pruned.get() == (T0 - timedelta(days=30), 0)  # and again
+        finally:
+            await csms.close()
+        assert csms._pruner is None  # stopped with the CSMS
+
+    run(main)
+
+
+def test_without_history_days_nothing_is_pruned() -> None:
+    async def main() -> None:
+        store = MemoryStore()
+        await store.open()
+        long_ago = T0 - timedelta(days=999)
+        await store.record_event(
+            EventRecord(station_id="CP1", kind="DataTransfer", timestamp=long_ago, data={})
+        )
+        csms = Csms(store, message_log=False)
+        assert await csms.prune_history() == 0
+        assert len(await store.events("CP1")) == 1
+        with pytest.raises(ValueError, match="history_days"):
+            Csms(store, message_log=False, history_days=0)
 
     run(main)

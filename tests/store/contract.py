@@ -747,6 +747,53 @@ class StoreContract:
         assert await store.prune_frames(2, []) == 0
         assert await store.frames("CP1") == a
 
+    # history retention ---------------------------------------------------------------------
+    @contract
+    async def test_prune_history_drops_what_is_older_but_no_current_status(
+        self, store: Store
+    ) -> None:
+        charging = status("CP1", 1, "Charging", at(5))
+        lone = status("CP1", 2, "Available", at(1))  # old, but its connector's current status
+        faulted = status("CP2", 1, "Faulted", at(3))
+        for report in (
+            status("CP1", 1, "Available", at(1)),
+            charging,
+            lone,
+            status("CP1", 1, "Preparing", at(2)),  # late
+            faulted,
+            status("CP2", 1, "Available", at(1)),  # late
+        ):
+            await store.record_status(report)
+        kept = event("CP1", "DataTransfer", at(4), n=2)
+        boundary = event("CP1", "DataTransfer", at(3), n=3)  # at ``before``: kept
+        for record in (event("CP1", "DataTransfer", at(1), n=1), kept, boundary):
+            await store.record_event(record)
+        await store.record_event(event("CP2", "SecurityEventNotification", at(2)))
+        current = {s: await store.current_statuses(s) for s in ("CP1", "CP2")}
+
+        assert await store.prune_history(at(3)) == 5  # 3 status reports, 2 events
+        assert await store.status_history("CP1") == [charging, lone]
+        assert await store.status_history("CP2") == [faulted]
+        assert await store.events("CP1") == [kept, boundary]
+        assert await store.events("CP2") == []
+        assert {s: await store.current_statuses(s) for s in ("CP1", "CP2")} == current
+        assert await store.prune_history(at(3)) == 0
+
+        # what comes after a prune is read as before
+        newer = status("CP1", 1, "Finishing", at(6))
+        await store.record_status(newer)
+        await store.record_event(later := event("CP2", "DataTransfer", at(7)))
+        assert await store.status_history("CP1", limit=1) == [newer]
+        assert await store.events("CP2") == [later]
+        # everything older: only the current statuses stay
+        assert await store.prune_history(at(100)) == 4  # charging, kept, boundary, later
+        assert await store.status_history("CP1") == [newer, lone]
+        assert await store.status_history("CP2") == [faulted]
+        assert await store.events("CP1") == await store.events("CP2") == []
+        # the newest rows went: a new row may take a freed id, and is read all the same
+        await store.record_event(last := event("CP2", "DataTransfer", at(8)))
+        assert await store.events("CP2") == [last]
+
     # event log --------------------------------------------------------------------------------
     @contract
     async def test_events_newest_first_with_kind_and_limit(self, store: Store) -> None:

@@ -44,12 +44,15 @@ async def serving_csms(
     heartbeat_interval: int = 300,
     backend: Literal["websockets", "picows"] = "websockets",
     log_keep: int = 10_000,
+    history_days: float = 0,
     certificate_authority: Any = None,
 ) -> AsyncIterator[Csms]:
     """The whole CSMS (OCPP server, SQLite store, message log, HTTP API) running while the
     ``async with`` block runs; shut down in order at its end."""
     if log_keep < 0:
         raise click.UsageError("--log-keep must be >= 0")
+    if history_days < 0:
+        raise click.UsageError("--history-days must be >= 0")
     store = SqliteStore(db)
     ssl_context = None
     if security_profile >= 2:
@@ -67,6 +70,7 @@ async def serving_csms(
         security_profile=security_profile,
         message_log=MessageLog(store, keep=log_keep) if log_keep else False,
         certificate_authority=certificate_authority,
+        history_days=history_days or None,
     )
     if api_port is not None:
         _check_free(host, api_port, "--api-port")
@@ -112,7 +116,8 @@ async def run_csms(
     """Run the CSMS until ``stop`` is set (or SIGINT / SIGTERM), then shut down cleanly.
 
     ``options`` are ``serving_csms``'s: every frame goes to the message log in ``db``,
-    ``log_keep`` frames kept per station (0: no message log), with or without the HTTP API;
+    ``log_keep`` frames kept per station (0: no message log), status reports and events kept
+    ``history_days`` (0: for ever), with or without the HTTP API;
     ``certificate_authority`` (a ``CertificateAuthority``) signs the stations' certificate
     requests."""
     stop = stop or asyncio.Event()
@@ -292,6 +297,14 @@ def _api_server(csms: Csms, host: str, port: int) -> Any:
     help="Frames of the message log kept per station (0: no message log).",
 )
 @click.option(
+    "--history-days",
+    type=click.FloatRange(min=0),
+    default=90,
+    show_default=True,
+    help="Days of status reports and events kept, pruned hourly (0: for ever; transactions "
+    "and their meter values are always kept).",
+)
+@click.option(
     "--cpu",
     type=click.IntRange(min=0),
     default=None,
@@ -315,6 +328,7 @@ def csms(
     sign_ca_key: str | None,
     dev_ca: bool,
     log_keep: int,
+    history_days: float,
     cpu: int | None,
 ) -> None:
     """Run a CSMS: every OCPP version on one port, stored in SQLite, with an HTTP API.
@@ -326,7 +340,8 @@ def csms(
       $ curl -X POST localhost:8080/api/stations/CP-1/calls/Reset -d '{"type": "Soft"}'
 
     Every frame in and out goes to the message log (`ocppkit logs CP-1`), the newest
-    --log-keep frames kept per station. Stops cleanly on Ctrl-C / SIGTERM: running calls
+    --log-keep frames kept per station; status reports and events are kept --history-days
+    days (transactions for ever). Stops cleanly on Ctrl-C / SIGTERM: running calls
     finish, the message log and the database are flushed.
     """
     if not no_api:
@@ -351,6 +366,7 @@ def csms(
             heartbeat_interval=heartbeat_interval,
             backend=backend,
             log_keep=log_keep,
+            history_days=history_days,
             certificate_authority=authority,
         )
     )

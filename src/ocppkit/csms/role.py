@@ -21,12 +21,19 @@ CertificateSigned, Rejected without one). Stations whose boot was not Accepted g
 
 Every frame in and out is written to the store by ``csms.message_log`` (``MessageLog``: batched,
 bounded, 10,000 frames kept per station by default; ``Csms(store, message_log=False)``: none).
+With ``history_days``, status reports and events older than that are deleted from the store at
+start and then every hour (``store.prune_history``: no connector's current status, and never a
+transaction or its meter values); by default they are kept for ever.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 import ssl
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
 from ocppkit.csms.certificates import install_certificate_signing
@@ -47,6 +54,8 @@ if TYPE_CHECKING:  # cryptography is the security extra
     from ocppkit.certificates import CertificateAuthority
 
 __all__ = ["Csms"]
+
+log = logging.getLogger("ocppkit.csms")
 
 StationHook = Callable[[Station16 | Station201 | Station21], Awaitable[None]]
 
@@ -69,14 +78,22 @@ class Csms:
         message_log: MessageLog | Literal[False] | None = None,
         certificate_authority: CertificateAuthority | None = None,
         pnc_hooks: PncHooks | None = None,
+        history_days: float | None = None,
     ) -> None:
         """``message_log`` writes every frame in and out to the store: None (the default) makes a
         ``MessageLog(store)`` (10,000 frames kept per station), False keeps no log, or give
         your own ``MessageLog(store, keep=...)``. ``self.message_log`` is the log, or None.
         ``certificate_authority`` signs the stations' SignCertificate CSRs (None: Rejected).
         ``pnc_hooks`` answers ISO 15118 Plug & Charge over 1.6 DataTransfer (default:
-        ``PncHooks()``; V2G CSRs signed by its authority, else ``certificate_authority``)."""
+        ``PncHooks()``; V2G CSRs signed by its authority, else ``certificate_authority``).
+        ``history_days``: status reports and events are kept this long (None: for ever)."""
+        if history_days is not None and history_days <= 0:
+            raise ValueError("history_days must be > 0 (None: keep the history for ever)")
         self.store = store
+        self.history_days = history_days
+        self.prune_interval = 3600.0
+        """Seconds between two prunings of the history (with ``history_days``)."""
+        self._pruner: asyncio.Task[None] | None = None
         if message_log is None:
             message_log = MessageLog(store)
         self.message_log: MessageLog | None = None if message_log is False else message_log
@@ -182,16 +199,42 @@ class Csms:
             if self.message_log is not None:
                 await self.message_log.close()
             raise
+        if self.history_days is not None:
+            self._pruner = asyncio.create_task(self._prune_periodically())
 
     async def close(self, grace: float = 5.0) -> None:
         """Stop serving (handlers finish within ``grace``), write what the message log still
         holds, then close the store."""
+        if self._pruner is not None:
+            self._pruner.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._pruner
+            self._pruner = None
         await self.server.close(grace)
         if self.message_log is not None:
             await self.message_log.close()
         await self.store.close()
 
+    async def prune_history(self) -> int:
+        """Delete the status reports and events older than ``history_days`` now (see the module
+        docstring); returns how many went. ``start`` runs it every ``prune_interval``."""
+        if self.history_days is None:
+            return 0
+        before = self.context.clock() - timedelta(days=self.history_days)
+        deleted = await self.store.prune_history(before)
+        if deleted:
+            log.info("history before %s pruned: %d status reports and events", before, deleted)
+        return deleted
+
     # -- internals ---------------------------------------------------------------------------------
+    async def _prune_periodically(self) -> None:
+        while True:
+            try:
+                await self.prune_history()
+            except Exception:  # a full disk, a locked file: the next round tries again
+                log.exception("pruning the history failed")
+            await asyncio.sleep(self.prune_interval)
+
     async def _connected(self, conn: OcppConnection, handshake: Handshake) -> None:
         # a station unknown so far is stored by its boot: connecting must not make it "known"
         if await self.store.get_station(conn.identity) is not None:

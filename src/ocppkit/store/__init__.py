@@ -294,6 +294,13 @@ class Store(Protocol):
         returns how many were deleted."""
         ...
 
+    # history retention ---------------------------------------------------------------------
+    async def prune_history(self, before: datetime) -> int:
+        """Delete the status reports and events timestamped before ``before`` (each connector's
+        current status stays, however old); returns how many were deleted. Transactions and
+        their meter values are never pruned."""
+        ...
+
     # events ---------------------------------------------------------------------------------
     def record_event(self, event: EventRecord) -> Awaitable[None]:
         """Append a station message to the event log (``data`` must be JSON-compatible)."""

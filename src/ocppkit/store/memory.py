@@ -405,6 +405,21 @@ class MemoryStore:
                 self._frames[station_id] = entries[len(entries) - keep :]
         return deleted
 
+    # history retention ---------------------------------------------------------------------
+    async def prune_history(self, before: datetime) -> int:
+        """Delete the status reports and events timestamped before ``before`` (each connector's
+        current status stays, however old); returns how many were deleted."""
+        self._check_open()
+        before = utc(before)
+        current = {id(entry) for entry in self._current.values()}
+        deleted = 0
+        for log in (self._statuses, self._event_log):
+            for station_id, entries in log.items():
+                kept = [e for e in entries if e[0] >= before or id(e) in current]
+                deleted += len(entries) - len(kept)
+                log[station_id] = kept  # type: ignore[assignment]
+        return deleted
+
     # events ---------------------------------------------------------------------------------
     async def record_event(self, event: EventRecord) -> None:
         """Append a station message to the event log (``data`` must be JSON-compatible)."""

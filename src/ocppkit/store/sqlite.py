@@ -65,6 +65,7 @@ from ocppkit.store.sqlite_ops import (
     _log_frames,
     _meter_values,
     _prune_frames,
+    _prune_history,
     _put_token,
     _record_boot,
     _record_event,
@@ -424,6 +425,12 @@ class SqliteStore:
         check_count("keep", keep)
         chosen = None if station_ids is None else list(station_ids)
         return await self._write(_prune_frames, keep, chosen)
+
+    # history retention ---------------------------------------------------------------------
+    async def prune_history(self, before: datetime) -> int:
+        """Delete the status reports and events timestamped before ``before`` (each connector's
+        current status stays, however old); returns how many were deleted."""
+        return await self._write(_prune_history, _us(before))
 
     # events ---------------------------------------------------------------------------------
     def record_event(self, event: EventRecord) -> asyncio.Future[None]:

@@ -11,9 +11,9 @@ time in one sorted insert — once per interval, one leaf per station per interv
 
 A per-station read (``station_rows_sql``) unions the index, walked in order with its limit, and
 a scan of the tail (a rowid range: at most one interval's rows) in **one** statement, so it sees
-one snapshot of index, mark and tail. Rows are never updated; the only deletion (pruning the
-message log) catches up first and moves the mark back to the largest id left, so a new row
-never gets an id at or below the mark (SQLite reuses the largest rowid + 1).
+one snapshot of index, mark and tail. Rows are never updated; deletions (pruning the message
+log, pruning the history) catch up first and move the mark back to the largest id left, so a
+new row never gets an id at or below the mark (SQLite reuses the largest rowid + 1).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from __future__ import annotations
 import sqlite3
 from typing import Literal
 
-__all__ = ["TABLES", "catch_up", "station_rows_sql"]
+__all__ = ["TABLES", "catch_up", "indexed_stations", "station_rows_sql"]
 
 Table = Literal["statuses", "events", "frames"]
 TABLES: tuple[Table, ...] = ("statuses", "events", "frames")
@@ -40,6 +40,18 @@ def catch_up(conn: sqlite3.Connection, table: Table) -> None:
         )
     if top != mark:  # below it only after a deletion of the newest rows: see the docstring
         conn.execute("UPDATE counters SET value = ? WHERE name = ?", (top, name))
+
+
+def indexed_stations(conn: sqlite3.Connection, table: Table) -> list[str]:
+    """The stations with rows in ``table``'s index, found by a skip scan of the index (one
+    look-up per station, not a read of every row)."""
+    name = f"{table}_idx"
+    rows = conn.execute(
+        f"WITH RECURSIVE s (id) AS (SELECT min(station_id) FROM {name}"
+        f" UNION ALL SELECT (SELECT min(station_id) FROM {name} WHERE station_id > s.id)"
+        " FROM s WHERE s.id IS NOT NULL) SELECT id FROM s WHERE id IS NOT NULL"
+    )
+    return [row[0] for row in rows]
 
 
 def station_rows_sql(

@@ -23,7 +23,7 @@ from ocppkit.store import (
     TransactionRecord,
 )
 from ocppkit.store._rules import EventType, transaction_after_event, utc
-from ocppkit.store.sqlite_index import catch_up, station_rows_sql
+from ocppkit.store.sqlite_index import Table, catch_up, indexed_stations, station_rows_sql
 from ocppkit.store.sqlite_rows import (
     _EVENT_COLUMNS,
     _FRAME_COLUMNS,
@@ -495,7 +495,7 @@ _FRAMES_AFTER = station_rows_sql("frames", _FRAME_COLUMNS, newest_first=False, a
 def _prune_frames(conn: sqlite3.Connection, keep: int, station_ids: Sequence[str] | None) -> int:
     catch_up(conn, "frames")  # every frame is in frames_idx now
     if station_ids is None:
-        station_ids = [row[0] for row in conn.execute("SELECT DISTINCT station_id FROM frames_idx")]
+        station_ids = indexed_stations(conn, "frames")
     deleted = 0
     for station_id in station_ids:  # the newest frame to go, then it and every older one
         cut = conn.execute(
@@ -512,6 +512,25 @@ def _prune_frames(conn: sqlite3.Connection, keep: int, station_ids: Sequence[str
         ).rowcount
         conn.execute(f"DELETE FROM frames_idx WHERE {older}", (station_id, *cut))
     catch_up(conn, "frames")  # the mark moves back if the newest frames went
+    return deleted
+
+
+def _prune_history(conn: sqlite3.Connection, before: int) -> int:
+    """Delete status reports (but no connector's current one) and events with ``ts < before``,
+    per station through the index tables."""
+    deleted = 0
+    spared = {"statuses": " AND id NOT IN (SELECT status_id FROM current_statuses)", "events": ""}
+    table: Table
+    for table in ("statuses", "events"):
+        catch_up(conn, table)  # every row is in the index now
+        older = f"station_id = ? AND ts < ?{spared[table]}"
+        for station_id in indexed_stations(conn, table):
+            deleted += conn.execute(
+                f"DELETE FROM {table} WHERE id IN (SELECT id FROM {table}_idx WHERE {older})",
+                (station_id, before),
+            ).rowcount
+            conn.execute(f"DELETE FROM {table}_idx WHERE {older}", (station_id, before))
+        catch_up(conn, table)  # the mark moves back if the newest rows went
     return deleted
 
 
