@@ -488,14 +488,21 @@ def test_reconnect_now_reports_its_one_attempt_and_cuts_the_back_off_short() -> 
     run(main)
 
 
+def slow_handshake() -> tuple[asyncio.Event, asyncio.Event, Callable[[Handshake], Awaitable[bool]]]:
+    """An auth hook that sets ``entered`` and accepts once ``release`` is set."""
+    entered, release = asyncio.Event(), asyncio.Event()
+
+    async def slow(handshake: Handshake) -> bool:
+        entered.set()
+        await release.wait()
+        return True
+
+    return entered, release, slow
+
+
 def test_reconnect_now_during_a_handshake_ends_on_the_new_settings() -> None:
     async def main() -> None:
-        entered, release = asyncio.Event(), asyncio.Event()
-
-        async def slow(handshake: Handshake) -> bool:
-            entered.set()
-            await release.wait()  # the client is in the middle of connecting here
-            return True
+        entered, release, slow = slow_handshake()  # the client waits in the middle of connecting
 
         old = OcppServer(csms_routers(), auth=slow)
         new = OcppServer(csms_routers())
@@ -537,13 +544,8 @@ def test_a_drop_after_reconnect_now_during_a_handshake_backs_off() -> None:
     connection later drops, the client backs off as usual rather than reconnecting at once."""
 
     async def main() -> None:
-        entered, release = asyncio.Event(), asyncio.Event()
+        entered, release, slow = slow_handshake()
         handshakes: list[str] = []
-
-        async def slow(handshake: Handshake) -> bool:
-            entered.set()
-            await release.wait()
-            return True
 
         async def counted(handshake: Handshake) -> bool:
             handshakes.append(handshake.identity)
@@ -606,12 +608,7 @@ def test_reconnect_now_during_on_connect_reports_the_attempt_after_it() -> None:
 
 def test_close_during_a_handshake_leaves_no_connection_open() -> None:
     async def main() -> None:
-        entered, release = asyncio.Event(), asyncio.Event()
-
-        async def slow(handshake: Handshake) -> bool:
-            entered.set()
-            await release.wait()
-            return True
+        entered, release, slow = slow_handshake()
 
         server = OcppServer(csms_routers(), auth=slow)
         await server.start("127.0.0.1", 0)

@@ -519,17 +519,23 @@ def _prune_history(conn: sqlite3.Connection, before: int) -> int:
     """Delete status reports (but no connector's current one) and events with ``ts < before``,
     per station through the index tables."""
     deleted = 0
-    spared = {"statuses": " AND id NOT IN (SELECT status_id FROM current_statuses)", "events": ""}
+    # the station's current statuses only (a range of current_statuses' key), not all stations'
+    spared = {
+        "statuses": " AND id NOT IN (SELECT status_id FROM current_statuses"
+        " WHERE station_id = :station)",
+        "events": "",
+    }
     table: Table
     for table in ("statuses", "events"):
         catch_up(conn, table)  # every row is in the index now
-        older = f"station_id = ? AND ts < ?{spared[table]}"
+        older = f"station_id = :station AND ts < :before{spared[table]}"
         for station_id in indexed_stations(conn, table):
+            parameters = {"station": station_id, "before": before}
             deleted += conn.execute(
                 f"DELETE FROM {table} WHERE id IN (SELECT id FROM {table}_idx WHERE {older})",
-                (station_id, before),
+                parameters,
             ).rowcount
-            conn.execute(f"DELETE FROM {table}_idx WHERE {older}", (station_id, before))
+            conn.execute(f"DELETE FROM {table}_idx WHERE {older}", parameters)
         catch_up(conn, table)  # the mark moves back if the newest rows went
     return deleted
 
