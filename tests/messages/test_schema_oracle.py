@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Literal
 
 import pytest
 
-from ocppkit.messages import actions
+from ocppkit.messages import actions, v201
 from ocppkit.protocol import OcppVersion
 from ocppkit.protocol.codec import decode_payload, encode_payload
 from tests.messages.schema_payloads import (
@@ -156,3 +156,27 @@ def test_same_json_catches_what_it_should() -> None:
     assert same_json({"a": "x"}, {"a": "y"}) != []
     assert same_json({"a": [1]}, {"a": [1, 1]}) != []
     assert same_json({"a": 1.5}, {"a": 1}) != []
+
+
+@pytest.mark.parametrize(
+    "case",
+    [c for c in CASES if c.side.version.is_2x and c.shape == "full"],
+    ids=lambda c: c.id,
+)
+def test_2x_date_times_are_written_to_the_millisecond(case: Case) -> None:
+    """``millis=True`` changes the date-times (.250+02:00 in full payloads) and nothing else."""
+    obj, _ = decode_payload(case.side.tp, json.dumps(case.payload()).encode(), "strict")
+    plain, millis = encode_payload(obj), encode_payload(obj, millis=True)
+    assert millis == plain.replace(b".250000+02:00", b".250+02:00")
+    assert list(oracle(case.side.schema).iter_errors(json.loads(millis))) == []
+
+
+def test_millis_keeps_text_that_only_looks_like_a_date_time() -> None:
+    looks_like = "2025-03-04T05:06:07.123456Z"
+    request = v201.DataTransferRequest(vendor_id="ACME", data={"at": looks_like})
+    encoded = json.loads(encode_payload(request, millis=True))
+    assert encoded == {"vendorId": "ACME", "data": {"at": looks_like}}
+    when = datetime(2025, 3, 4, 5, 6, 7, 999, tzinfo=UTC)  # under a millisecond: no fraction
+    assert json.loads(encode_payload(v201.HeartbeatResponse(current_time=when), millis=True)) == {
+        "currentTime": "2025-03-04T05:06:07Z"
+    }

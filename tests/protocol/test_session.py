@@ -541,3 +541,23 @@ def test_two_sessions_talk_to_each_other() -> None:
         cp.receive_data(data)
     done = only(cp.events_received(), CallCompleted)
     assert (done.unique_id, done.response.status, done.response.interval) == (uid, "Accepted", 300)
+
+
+@pytest.mark.parametrize(
+    ("version", "written"),
+    [
+        (OcppVersion.V16, "2025-01-02T03:04:05.123456Z"),  # 1.6 sets no limit: as msgspec writes
+        (OcppVersion.V201, "2025-01-02T03:04:05.123Z"),
+        (OcppVersion.V21, "2025-01-02T03:04:05.123Z"),
+    ],
+)
+def test_2x_date_times_go_out_with_at_most_3_fraction_digits(
+    version: OcppVersion, written: str
+) -> None:
+    messages = {OcppVersion.V16: v16, OcppVersion.V201: v201, OcppVersion.V21: v21}[version]
+    session = OcppSession(version, id_factory=ids())
+    session.receive_data(b'[2,"h1","Heartbeat",{}]')
+    call = only(session.events_received(), CallReceived)
+    when = NOW.replace(microsecond=123456)
+    session.send_result(call.unique_id, messages.HeartbeatResponse(current_time=when))
+    assert frames(session) == [[3, "h1", {"currentTime": written}]]

@@ -74,7 +74,7 @@ def wrap(request: OcppRequest[Any]) -> v16.DataTransferRequest:
     action = _action(request)
     if action not in TO_CSMS | TO_STATION:
         raise TunnelError(f"{action} is not a Plug & Charge message")
-    data, _ = encode_checked(request, "strict")
+    data, _ = encode_checked(request, "strict", millis=True)
     return v16.DataTransferRequest(vendor_id=VENDOR_ID, message_id=action, data=data.decode())
 
 
@@ -96,7 +96,7 @@ def unwrap(request: v16.DataTransferRequest, allowed: frozenset[str]) -> OcppReq
 
 def wrap_response(response: OcppStruct) -> v16.DataTransferResponse:
     """A 2.0.1 response as the DataTransfer answer that carries it."""
-    data, _ = encode_checked(response, "strict")
+    data, _ = encode_checked(response, "strict", millis=True)
     return v16.DataTransferResponse(status="Accepted", data=data.decode())
 
 

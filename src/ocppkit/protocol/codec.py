@@ -16,7 +16,9 @@ PropertyConstraintViolation; unknown field or a payload that is not an object ->
 
 Integral numbers written with a fraction (``300.0``) are accepted for integer fields, as JSON Schema
 draft-06 (2.x) does; the 1.6 draft-04 schemas would refuse them. Date-times are parsed by msgspec,
-which also accepts a space for ``T`` and offsets without a colon (``+0200``).
+which also accepts a space for ``T`` and offsets without a colon (``+0200``). Outgoing 2.x
+date-times are written with at most 3 fraction digits (``millis``; rpc.md §10), truncated to the
+millisecond; 1.6 sets no limit, so its date-times keep msgspec's 6 digits.
 """
 
 from __future__ import annotations
@@ -78,9 +80,41 @@ def _decoder(tp: type[T]) -> msgspec.json.Decoder[T]:
     return dec
 
 
-def encode_payload(payload: OcppStruct) -> bytes:
-    """A payload object -> its JSON bytes (absent optional fields omitted)."""
-    return _encoder.encode(payload)
+def encode_payload(payload: OcppStruct, *, millis: bool = False) -> bytes:
+    """A payload object -> its JSON bytes (absent optional fields omitted).
+
+    ``millis=True`` (OCPP 2.x, whose date-times have at most 3 fraction digits): every date-time
+    with a sub-second part is written to the millisecond (truncated); msgspec writes 6 digits.
+    """
+    raw = _encoder.encode(payload)
+    return _to_millis(raw, payload) if millis else raw
+
+
+# the fraction of a date-time as msgspec writes it: always 6 digits
+_SIX_DIGITS = re.compile(rb'\.\d{6}(?:Z|[+-]\d\d:\d\d)?"')
+
+
+def _to_millis(raw: bytes, payload: OcppStruct) -> bytes:
+    """``raw`` (``payload`` encoded) with its date-times to the millisecond. Exact: a string
+    that only looks like a date-time keeps its text (it is re-encoded from the objects)."""
+    if _SIX_DIGITS.search(raw) is None:  # the usual case: one scan, no copy
+        return raw
+    return _encoder.encode(_millis_tree(msgspec.to_builtins(payload, builtin_types=(datetime,))))
+
+
+def _millis_tree(value: Any) -> Any:
+    if type(value) is dict:
+        return {key: _millis_tree(item) for key, item in value.items()}
+    if type(value) is list:
+        return [_millis_tree(item) for item in value]
+    if isinstance(value, datetime):  # msgspec's own text, its fraction cut to 3 digits
+        text = _encoder.encode(value)  # b'"2025-01-02T03:04:05.123456Z"': 6 digits or none
+        dot = text.find(b".")
+        if dot < 0:
+            return msgspec.Raw(text)
+        millis = text[dot : dot + 4] if text[dot + 1 : dot + 4] != b"000" else b""
+        return msgspec.Raw(text[:dot] + millis + text[dot + 7 :])
+    return value
 
 
 def decode_payload(
@@ -133,10 +167,15 @@ def decode_call(data: bytes | str, version: OcppVersion, mode: Mode = "strict") 
     return CallReceived(frame.unique_id, frame.action, request)
 
 
-def encode_checked(payload: OcppStruct, mode: Mode) -> tuple[bytes, list[Issue]]:
+def encode_checked(
+    payload: OcppStruct, mode: Mode, *, millis: bool = False
+) -> tuple[bytes, list[Issue]]:
     """Encode an outgoing payload and check the bytes per ``mode``: strict raises
-    ``PayloadValidationError``, lenient returns the issues, off does not check."""
+    ``PayloadValidationError``, lenient returns the issues, off does not check. ``millis``: as
+    for ``encode_payload`` (OCPP 2.x)."""
     raw = _encoder.encode(payload)
+    if millis:
+        raw = _to_millis(raw, payload)
     if mode == "off":
         return raw, []
     _, issues = decode_payload(type(payload), raw, mode)

@@ -132,6 +132,7 @@ class OcppSession:
     ) -> None:
         """``supported_actions``: the actions we answer (others get NotSupported); None = all."""
         self.version = version
+        self._millis = version.is_2x  # 2.x date-times: at most 3 fraction digits (rpc.md §10)
         self.call_timeout = call_timeout
         self.validation = validation or ValidationPolicy()
         self._actions = actions(version)
@@ -476,7 +477,8 @@ class OcppSession:
             raise ConnectionClosedError("the connection is closed")
 
     def _encode(self, action: str, payload: OcppStruct) -> bytes:
-        raw, issues = encode_checked(payload, self.validation.mode(action, outgoing=True))
+        mode = self.validation.mode(action, outgoing=True)
+        raw, issues = encode_checked(payload, mode, millis=self._millis)
         if issues:  # lenient outgoing: sent anyway, reported
             self._issue("lenient", "; ".join(map(str, issues)) + " (outgoing)", None, action)
         return raw
