@@ -453,10 +453,12 @@ def test_a_failed_store_write_is_never_acknowledged(as_future: bool) -> None:
 
 
 class PruneSpy(MemoryStore):
-    """A ``MemoryStore`` that tells each ``prune_history`` (with its cutoff) as it ends."""
+    """A ``MemoryStore`` on a settable clock that tells each ``prune_history`` (with its cutoff)
+    as it ends."""
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, now: datetime) -> None:
+        super().__init__(clock=lambda: self.now)
+        self.now = now
         self.pruned: asyncio.Queue[tuple[datetime, int]] = asyncio.Queue()
 
     async def prune_history(self, before: datetime) -> int:
@@ -464,31 +466,46 @@ class PruneSpy(MemoryStore):
         self.pruned.put_nowait((before, deleted))
         return deleted
 
+    async def record(self, state: str, timestamp: datetime, connector_id: int = 1) -> None:
+        """A status report and an event of CP1 with the station's ``timestamp``."""
+        report = ConnectorStatus(
+            station_id="CP1",
+            evse_id=0,
+            connector_id=connector_id,
+            status=state,
+            timestamp=timestamp,
+        )
+        await self.record_status(report)
+        data = {"s": state}
+        await self.record_event(
+            EventRecord(station_id="CP1", kind="DataTransfer", timestamp=timestamp, data=data)
+        )
 
-def test_history_older_than_history_days_is_pruned_at_start_and_then_periodically() -> None:
+
+def test_history_received_before_history_days_is_pruned_at_start_and_then_periodically() -> None:
+    """What the CSMS received more than ``history_days`` ago goes, whatever the station's clock
+    said: old reports stamped in the future go, recent ones stamped 1970 stay."""
+
     async def main() -> None:
-        store = PruneSpy()
+        store = PruneSpy(T0 - timedelta(days=40))
         await store.open()
-        old, recent = T0 - timedelta(days=40), T0 - timedelta(days=10)
-        for state, when in (("Available", old), ("Charging", recent)):
-            await store.record_status(
-                ConnectorStatus(
-                    station_id="CP1", evse_id=0, connector_id=1, status=state, timestamp=when
-                )
-            )
-            await store.record_event(
-                EventRecord(
-                    station_id="CP1", kind="DataTransfer", timestamp=when, data={"s": state}
-                )
-            )
+        await store.record("Available", T0 + timedelta(days=365))
+        await store.record("Preparing", T0 + timedelta(days=366))
         csms = Csms(store, message_log=False, history_days=30)
-        csms.context.clock = lambda: T0
+        csms.context.clock = lambda: store.now
         csms.prune_interval = 0  # back to back: each round is awaited through the queue
         await csms.start("127.0.0.1", 0)
-        try:
-            assert await store.pruned.get() == (T0 - timedelta(days=30), 2)  # at start
-            assert [s.status for s in await store.status_history("CP1")] == ["Charging"]
+        try:  # between two rounds, the test runs first (the pruner yields after each)
+            assert await store.pruned.get() == (T0 - timedelta(days=70), 0)  # at start
+            store.now = T0 - timedelta(days=10)
+            await store.record("Charging", datetime(1970, 1, 1, tzinfo=UTC), connector_id=2)
+            assert await store.pruned.get() == (T0 - timedelta(days=40), 0)
+            store.now = T0
+            # Available and the two old events; Preparing is connector 1's current status
+            assert await store.pruned.get() == (T0 - timedelta(days=30), 3)
             assert [e.data for e in await store.events("CP1")] == [{"s": "Charging"}]
+            statuses = await store.status_history("CP1")
+            assert [s.status for s in statuses] == ["Preparing", "Charging"]
             assert await store.pruned.get() == (T0 - timedelta(days=30), 0)  # and again
         finally:
             await csms.close()

@@ -749,11 +749,13 @@ class StoreContract:
 
     # history retention ---------------------------------------------------------------------
     @contract
-    async def test_prune_history_drops_what_is_older_but_no_current_status(
+    async def test_prune_history_drops_what_arrived_before_but_no_current_status(
         self, store: Store
     ) -> None:
+        received = at(10**6)  # the store's clock; the reports' own times are far older
+        store.clock = lambda: received
         charging = status("CP1", 1, "Charging", at(5))
-        lone = status("CP1", 2, "Available", at(1))  # old, but its connector's current status
+        lone = status("CP1", 2, "Available", at(1))  # its connector's current status
         faulted = status("CP2", 1, "Faulted", at(3))
         for report in (
             status("CP1", 1, "Available", at(1)),
@@ -764,35 +766,41 @@ class StoreContract:
             status("CP2", 1, "Available", at(1)),  # late
         ):
             await store.record_status(report)
-        kept = event("CP1", "DataTransfer", at(4), n=2)
-        boundary = event("CP1", "DataTransfer", at(3), n=3)  # at ``before``: kept
-        for record in (event("CP1", "DataTransfer", at(1), n=1), kept, boundary):
+        for record in (event("CP1", "DataTransfer", at(1), n=1), event("CP1", "Heartbeat", at(9))):
             await store.record_event(record)
         await store.record_event(event("CP2", "SecurityEventNotification", at(2)))
         current = {s: await store.current_statuses(s) for s in ("CP1", "CP2")}
+        # the first call marks what has arrived; there is no mark before ``before`` yet
+        assert await store.prune_history(received - timedelta(days=90)) == 0
 
-        assert await store.prune_history(at(3)) == 5  # 3 status reports, 2 events
-        assert await store.status_history("CP1") == [charging, lone]
-        assert await store.status_history("CP2") == [faulted]
-        assert await store.events("CP1") == [kept, boundary]
-        assert await store.events("CP2") == []
-        assert {s: await store.current_statuses(s) for s in ("CP1", "CP2")} == current
-        assert await store.prune_history(at(3)) == 0
-
-        # what comes after a prune is read as before
-        newer = status("CP1", 1, "Finishing", at(6))
+        # received later, with a station clock decades behind: kept
+        later = received + timedelta(hours=1)
+        store.clock = lambda: later
+        newer = status("CP1", 1, "Finishing", T0 - timedelta(days=20_000))
         await store.record_status(newer)
-        await store.record_event(later := event("CP2", "DataTransfer", at(7)))
-        assert await store.status_history("CP1", limit=1) == [newer]
-        assert await store.events("CP2") == [later]
-        # everything older: only the current statuses stay
-        assert await store.prune_history(at(100)) == 4  # charging, kept, boundary, later
-        assert await store.status_history("CP1") == [newer, lone]
+        await store.record_event(kept := event("CP2", "DataTransfer", T0 - timedelta(days=9)))
+        assert await store.prune_history(received) == 0  # received at ``before``: kept
+        assert await store.prune_history(received + timedelta(seconds=1)) == 6  # 3 + 3
+        assert await store.status_history("CP1") == [charging, lone, newer]
         assert await store.status_history("CP2") == [faulted]
-        assert await store.events("CP1") == await store.events("CP2") == []
-        # the newest rows went: a new row may take a freed id, and is read all the same
-        await store.record_event(last := event("CP2", "DataTransfer", at(8)))
-        assert await store.events("CP2") == [last]
+        assert await store.events("CP1") == []
+        assert await store.events("CP2") == [kept]
+        assert {s: await store.current_statuses(s) for s in ("CP1", "CP2")} == current
+        assert await store.prune_history(received + timedelta(seconds=1)) == 0
+
+        # everything received before the last mark: only the current statuses stay
+        last = later + timedelta(hours=1)
+        store.clock = lambda: last
+        # (``newer`` is older than ``charging`` by its timestamp: not current, so it goes)
+        assert await store.prune_history(later + timedelta(seconds=1)) == 2  # newer, kept
+        assert await store.status_history("CP1") == [charging, lone]
+        assert await store.events("CP2") == []
+        # the newest rows went: a new row may take a freed id; a mark taken before it (``last``)
+        # does not cover it, and it is read as before
+        await store.record_event(fresh := event("CP2", "DataTransfer", at(8)))
+        store.clock = lambda: last + timedelta(hours=1)
+        assert await store.prune_history(last + timedelta(seconds=1)) == 0
+        assert await store.events("CP2") == [fresh]
 
     # event log --------------------------------------------------------------------------------
     @contract

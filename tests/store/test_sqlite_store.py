@@ -21,7 +21,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ocppkit.store import IdTokenRecord, MeterSample, StationRecord, Store
+from ocppkit.store import IdTokenRecord, MeterSample, StationRecord, Store, sqlite_ops
 from ocppkit.store import sqlite_migrations as migrations
 from ocppkit.store.memory import MemoryStore
 from ocppkit.store.sqlite import SchemaVersionError, SqliteStore
@@ -380,6 +380,96 @@ def test_file_at_version_4_is_upgraded(tmp_path: Path) -> None:
             assert mark.fetchone() == (2,)
     finally:
         conn.close()
+
+
+def test_file_at_version_5_is_upgraded(tmp_path: Path) -> None:
+    """The rows stored before the upgrade count as received at the upgrade: a prune before it
+    keeps them, whatever their timestamps (1970 here); a later one drops them."""
+    path = tmp_path / "v5.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    assert migrations.migrate(conn, target=5) == 0
+    for when in (1, 2):
+        conn.execute(
+            "INSERT INTO statuses (station_id, evse_id, connector_id, status, ts)"
+            " VALUES ('CP1', 0, 1, 'Charging', ?)",
+            (when,),
+        )
+        conn.execute(
+            "INSERT INTO events (station_id, kind, ts, data) VALUES ('CP1', 'DataTransfer', ?, ?)",
+            (when, f'{{"n":{when}}}'),
+        )
+    conn.close()
+    upgraded = datetime.now(UTC)
+
+    async def main() -> None:
+        async with SqliteStore(path) as store:
+            store.clock = lambda: upgraded + timedelta(days=1)
+            assert await store.prune_history(upgraded - timedelta(minutes=1)) == 0
+            assert len(await store.status_history("CP1")) == len(await store.events("CP1")) == 2
+            # the upgrade's mark is older than this ``before``: the current status stays
+            assert await store.prune_history(upgraded + timedelta(minutes=1)) == 3
+            assert [s.timestamp.microsecond for s in await store.status_history("CP1")] == [2]
+            assert await store.events("CP1") == []
+
+    run(main())
+
+
+def test_a_large_prune_commits_in_chunks(tmp_path: Path) -> None:
+    """``prune_history`` deletes at most ``_PRUNE_CHUNK`` rows per commit (other writes go on
+    between the chunks); index and reads stay right."""
+
+    async def main() -> None:
+        async with SqliteStore(tmp_path / "s.db", index_interval=0) as store:
+            store.clock = lambda: at(0)
+            for n in range(5):
+                await store.record_status(status("CP1", 1, "Charging", at(n)))
+                await store.record_event(event(f"CP{n % 2}", "DataTransfer", at(n), n=n))
+            assert await store.prune_history(at(-1)) == 0  # the mark at(0)
+            await store.record_event(late := event("CP1", "DataTransfer", at(-10)))
+            store.clock = lambda: at(1)
+            commits = store._db.commits
+            with mock.patch("ocppkit.store.sqlite_ops._PRUNE_CHUNK", 3):
+                assert await store.prune_history(at(0.5)) == 9  # 4 statuses, 5 events
+            assert store._db.commits - commits == 1 + 4  # the mark, then 3 + 3 + 3 + 0
+            assert [s.timestamp for s in await store.status_history("CP1")] == [at(4)]
+            assert await store.events("CP0") == []
+            assert await store.events("CP1") == [late]
+
+    run(main())
+
+
+def test_a_row_arriving_between_two_chunks_stays(tmp_path: Path) -> None:
+    """A chunk that deleted the newest rows frees their ids; a row arriving before the next
+    chunk takes one of them, and the next chunk must not take it for an old one."""
+    real_chunk = sqlite_ops._prune_history
+    chunks: list[tuple[int, bool]] = []
+
+    def chunk_then_arrival(conn: sqlite3.Connection, mark: int) -> tuple[int, bool]:
+        result = real_chunk(conn, mark)
+        if not chunks:  # as if a station's event came in between the commits
+            conn.execute(
+                "INSERT INTO events (station_id, kind, ts, data)"
+                " VALUES ('CP9', 'DataTransfer', 0, '{\"new\":1}')"
+            )
+        chunks.append(result)
+        return result
+
+    async def main() -> None:
+        async with SqliteStore(tmp_path / "s.db") as store:
+            store.clock = lambda: at(0)
+            for n in range(3):
+                await store.record_event(event("CP1", "DataTransfer", at(n), n=n))
+            assert await store.prune_history(at(-1)) == 0  # the mark at(0)
+            store.clock = lambda: at(1)
+            with (
+                mock.patch("ocppkit.store.sqlite._prune_history", chunk_then_arrival),
+                mock.patch("ocppkit.store.sqlite_ops._PRUNE_CHUNK", 3),
+            ):
+                assert await store.prune_history(at(0.5)) == 3
+            assert chunks == [(3, True), (0, False)]
+            assert [e.data for e in await store.events("CP9")] == [{"new": 1}]
+
+    run(main())
 
 
 def test_file_of_a_newer_version_is_refused(tmp_path: Path) -> None:

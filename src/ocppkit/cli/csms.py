@@ -301,8 +301,8 @@ def _api_server(csms: Csms, host: str, port: int) -> Any:
     type=click.FloatRange(min=0),
     default=90,
     show_default=True,
-    help="Days of status reports and events kept, pruned hourly (0: for ever; transactions "
-    "and their meter values are always kept).",
+    help="Days status reports and events are kept after they were received, pruned hourly "
+    "(0: for ever; transactions and their meter values are always kept).",
 )
 @click.option(
     "--cpu",

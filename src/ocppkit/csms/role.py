@@ -21,9 +21,10 @@ CertificateSigned, Rejected without one). Stations whose boot was not Accepted g
 
 Every frame in and out is written to the store by ``csms.message_log`` (``MessageLog``: batched,
 bounded, 10,000 frames kept per station by default; ``Csms(store, message_log=False)``: none).
-With ``history_days``, status reports and events older than that are deleted from the store at
-start and then every hour (``store.prune_history``: no connector's current status, and never a
-transaction or its meter values); by default they are kept for ever.
+With ``history_days``, status reports and events the store received longer ago than that (by
+its clock: a station's timestamps may be wrong) are deleted at start and then every hour
+(``store.prune_history``: no connector's current status, and never a transaction or its meter
+values); by default they are kept for ever.
 """
 
 from __future__ import annotations
@@ -216,8 +217,8 @@ class Csms:
         await self.store.close()
 
     async def prune_history(self) -> int:
-        """Delete the status reports and events older than ``history_days`` now (see the module
-        docstring); returns how many went. ``start`` runs it every ``prune_interval``."""
+        """Delete the status reports and events received more than ``history_days`` ago (see
+        the module docstring); returns how many went. ``start`` runs it every ``prune_interval``."""
         if self.history_days is None:
             return 0
         before = self.context.clock() - timedelta(days=self.history_days)

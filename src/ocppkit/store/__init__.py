@@ -29,7 +29,7 @@ contract every implementation passes (a PostgreSQL store will too).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
@@ -143,6 +143,9 @@ class EventRecord(msgspec.Struct, frozen=True, kw_only=True):
 
 class Store(Protocol):
     """What the CSMS persists. Methods return once the data is durable."""
+
+    clock: Callable[[], datetime]
+    """The store's time source (UTC): when it received what, for ``prune_history``."""
 
     async def open(self) -> None:
         """Create or migrate the schema; start background work."""
@@ -296,9 +299,15 @@ class Store(Protocol):
 
     # history retention ---------------------------------------------------------------------
     async def prune_history(self, before: datetime) -> int:
-        """Delete the status reports and events timestamped before ``before`` (each connector's
-        current status stays, however old); returns how many were deleted. Transactions and
-        their meter values are never pruned."""
+        """Delete the status reports and events the store *received* before ``before`` (by its
+        ``clock``, never by their timestamps: a station's clock may be years off); each
+        connector's current status stays, however old. Returns how many were deleted.
+
+        Receipt is known to the granularity of these calls: each one first records an *arrival
+        mark* (the time, and what has arrived so far), and what arrived before the newest mark
+        older than ``before`` goes. So call it periodically (``Csms`` does, hourly): a row goes
+        at most one period after ``before`` passes it. Transactions and their meter values are
+        never pruned."""
         ...
 
     # events ---------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ __all__ = [
     "load_json",
     "transaction_after_event",
     "utc",
+    "utc_now",
     "utc_or_none",
 ]
 
@@ -29,6 +30,11 @@ def utc(when: datetime) -> datetime:
     if when.tzinfo is None:
         return when.replace(tzinfo=UTC)
     return when.astimezone(UTC)
+
+
+def utc_now() -> datetime:
+    """The current time in UTC (a store's default ``clock``)."""
+    return datetime.now(UTC)
 
 
 def utc_or_none(when: datetime | None) -> datetime | None:

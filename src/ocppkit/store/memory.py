@@ -26,7 +26,7 @@ The methods do not await anything, so each runs atomically on the event loop.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 import msgspec
@@ -46,6 +46,7 @@ from ocppkit.store._rules import (
     json_data,
     transaction_after_event,
     utc,
+    utc_now,
     utc_or_none,
 )
 
@@ -66,7 +67,9 @@ class MemoryStore:
     raise ``RuntimeError``, as for every store.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, clock: Callable[[], datetime] = utc_now) -> None:
+        """``clock``: the time of the arrival marks ``prune_history`` records."""
+        self.clock = clock
         self._open = False
         self._seq = itertools.count(1)  # arrival order of statuses, samples and frames
         self._stations: dict[str, _Station] = {}
@@ -84,6 +87,7 @@ class MemoryStore:
         )
         self._frames: dict[str, list[tuple[datetime, int, FrameRecord]]] = {}
         self._event_log: dict[str, list[tuple[datetime, int, EventRecord]]] = {}
+        self._marks: list[tuple[datetime, int]] = []  # arrival marks: (time, next seq then)
 
     def _check_open(self) -> None:
         if not self._open:
@@ -407,15 +411,22 @@ class MemoryStore:
 
     # history retention ---------------------------------------------------------------------
     async def prune_history(self, before: datetime) -> int:
-        """Delete the status reports and events timestamped before ``before`` (each connector's
-        current status stays, however old); returns how many were deleted."""
+        """Delete the status reports and events received before ``before`` by the arrival
+        marks (see ``Store.prune_history``; each connector's current status stays); returns how
+        many were deleted."""
         self._check_open()
         before = utc(before)
+        self._marks.append((utc(self.clock()), next(self._seq)))
+        older = [mark for mark in self._marks if mark[0] < before]
+        if not older:
+            return 0
+        at, top = max(older)
+        self._marks = [mark for mark in self._marks if mark[0] >= at]
         current = {id(entry) for entry in self._current.values()}
         deleted = 0
         for log in (self._statuses, self._event_log):
             for station_id, entries in log.items():
-                kept = [e for e in entries if e[0] >= before or id(e) in current]
+                kept = [e for e in entries if e[1] >= top or id(e) in current]
                 deleted += len(entries) - len(kept)
                 log[station_id] = kept  # type: ignore[assignment]
         return deleted

@@ -27,7 +27,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 from time import monotonic
@@ -43,7 +43,7 @@ from ocppkit.store import (
     StationRecord,
     TransactionRecord,
 )
-from ocppkit.store._rules import EventType, check_count, dump_json
+from ocppkit.store._rules import EventType, check_count, dump_json, utc_now
 from ocppkit.store.sqlite_index import TABLES, catch_up
 from ocppkit.store.sqlite_migrations import SchemaVersionError, migrate
 from ocppkit.store.sqlite_ops import (
@@ -63,6 +63,7 @@ from ocppkit.store.sqlite_ops import (
     _list_tokens,
     _list_transactions,
     _log_frames,
+    _mark_arrivals,
     _meter_values,
     _prune_frames,
     _prune_history,
@@ -116,6 +117,8 @@ class SqliteStore:
     commit). Reads see every committed row either way; a longer interval means fewer pages per
     commit and a longer unindexed tail for reads to scan.
 
+    ``clock``: the time of the arrival marks ``prune_history`` records (tests pass a fake).
+
     For tests and monitoring: ``commits`` (transactions committed), ``writes`` (write
     operations run), ``writer_thread_id`` / ``reader_thread_id`` (``threading.get_ident()`` of
     the threads holding the connections).
@@ -128,6 +131,7 @@ class SqliteStore:
         batch_window: float = 0.0,
         touch_interval: float = 1.0,
         index_interval: float = 1.0,
+        clock: Callable[[], datetime] = utc_now,
     ) -> None:
         if touch_interval < 0:
             raise ValueError(f"touch_interval must be >= 0, got {touch_interval}")
@@ -136,6 +140,7 @@ class SqliteStore:
         self.path = Path(path)
         self.touch_interval = touch_interval
         self.index_interval = index_interval
+        self.clock = clock
         self._index_due = 0.0  # monotonic() of the next index update (writer thread)
         self._db = SqliteWorkers(
             self.path,
@@ -428,9 +433,15 @@ class SqliteStore:
 
     # history retention ---------------------------------------------------------------------
     async def prune_history(self, before: datetime) -> int:
-        """Delete the status reports and events timestamped before ``before`` (each connector's
-        current status stays, however old); returns how many were deleted."""
-        return await self._write(_prune_history, _us(before))
+        """Delete the status reports and events received before ``before`` by the arrival
+        marks (see ``Store.prune_history``; each connector's current status stays); returns how
+        many were deleted. Large deletions are committed in chunks, so other writes go on."""
+        mark = await self._write(_mark_arrivals, _us(self.clock()), _us(before))
+        deleted, more = 0, mark is not None
+        while mark is not None and more:
+            chunk, more = await self._write(_prune_history, mark)
+            deleted += chunk
+        return deleted
 
     # events ---------------------------------------------------------------------------------
     def record_event(self, event: EventRecord) -> asyncio.Future[None]:

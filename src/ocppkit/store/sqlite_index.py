@@ -12,8 +12,9 @@ time in one sorted insert — once per interval, one leaf per station per interv
 A per-station read (``station_rows_sql``) unions the index, walked in order with its limit, and
 a scan of the tail (a rowid range: at most one interval's rows) in **one** statement, so it sees
 one snapshot of index, mark and tail. Rows are never updated; deletions (pruning the message
-log, pruning the history) catch up first and move the mark back to the largest id left, so a
-new row never gets an id at or below the mark (SQLite reuses the largest rowid + 1).
+log, pruning the history) delete their index rows too and then ``catch_up``, which moves the
+mark back to the largest id left, so a new row never gets an id at or below the mark (SQLite
+reuses the largest rowid + 1).
 """
 
 from __future__ import annotations

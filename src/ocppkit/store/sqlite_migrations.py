@@ -202,12 +202,32 @@ def _v5_station_index_tables(conn: sqlite3.Connection) -> None:
         )
 
 
+def _v6_arrival_marks(conn: sqlite3.Connection) -> None:
+    """When the store received its status reports and events, to the granularity of its
+    ``prune_history`` calls: each call adds a mark (its time, the largest id of each table then),
+    so history is pruned by receipt, never by a station's clock. The rows already stored count
+    as received now (at the upgrade)."""
+    conn.execute(
+        """CREATE TABLE arrival_marks (
+            at INTEGER PRIMARY KEY,
+            statuses INTEGER NOT NULL,
+            events INTEGER NOT NULL
+        )"""
+    )
+    conn.execute(
+        "INSERT INTO arrival_marks (at, statuses, events) VALUES ("
+        " CAST((julianday('now') - 2440587.5) * 86400000000 AS INTEGER),"
+        " (SELECT ifnull(max(id), 0) FROM statuses), (SELECT ifnull(max(id), 0) FROM events))"
+    )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     _v1_core,
     _v2_message_log,
     _v3_events,
     _v4_current_status_trigger,
     _v5_station_index_tables,
+    _v6_arrival_marks,
 )
 """The migrations, in order: ``MIGRATIONS[i]`` upgrades version ``i`` to ``i + 1``."""
 

@@ -515,29 +515,57 @@ def _prune_frames(conn: sqlite3.Connection, keep: int, station_ids: Sequence[str
     return deleted
 
 
-def _prune_history(conn: sqlite3.Connection, before: int) -> int:
-    """Delete status reports (but no connector's current one) and events with ``ts < before``,
-    per station through the index tables."""
+def _mark_arrivals(conn: sqlite3.Connection, now: int, before: int) -> int | None:
+    """Add the arrival mark of ``now``; return the time of the newest mark older than
+    ``before`` (what arrived before it goes), or None. Older marks go."""
+    conn.execute(
+        "INSERT OR REPLACE INTO arrival_marks (at, statuses, events) VALUES (?,"
+        " (SELECT ifnull(max(id), 0) FROM statuses), (SELECT ifnull(max(id), 0) FROM events))",
+        (now,),
+    )
+    row = conn.execute("SELECT max(at) FROM arrival_marks WHERE at < ?", (before,)).fetchone()
+    if row[0] is None:
+        return None
+    conn.execute("DELETE FROM arrival_marks WHERE at < ?", row)
+    return int(row[0])
+
+
+_PRUNE_CHUNK = 10_000
+
+
+def _prune_history(conn: sqlite3.Connection, mark: int) -> tuple[int, bool]:
+    """Delete up to ``_PRUNE_CHUNK`` of the status reports (no connector's current one) and
+    events that arrived before the arrival mark of time ``mark``, with their index rows;
+    returns how many went and whether there may be more (the caller commits between chunks)."""
+    row = conn.execute(
+        "SELECT statuses, events FROM arrival_marks WHERE at = ?", (mark,)
+    ).fetchone()
+    if row is None:  # a later call used a newer mark and removed this one
+        return 0, False
     deleted = 0
-    # the station's current statuses only (a range of current_statuses' key), not all stations'
-    spared = {
-        "statuses": " AND id NOT IN (SELECT status_id FROM current_statuses"
-        " WHERE station_id = :station)",
-        "events": "",
-    }
-    table: Table
-    for table in ("statuses", "events"):
-        catch_up(conn, table)  # every row is in the index now
-        older = f"station_id = :station AND ts < :before{spared[table]}"
-        for station_id in indexed_stations(conn, table):
-            parameters = {"station": station_id, "before": before}
-            deleted += conn.execute(
-                f"DELETE FROM {table} WHERE id IN (SELECT id FROM {table}_idx WHERE {older})",
-                parameters,
-            ).rowcount
-            conn.execute(f"DELETE FROM {table}_idx WHERE {older}", parameters)
+    cuts: dict[Table, int] = {"statuses": row[0], "events": row[1]}
+    spared = {"statuses": " AND id NOT IN (SELECT status_id FROM current_statuses)", "events": ""}
+    for table, cut in cuts.items():
+        gone = conn.execute(
+            f"DELETE FROM {table} WHERE id IN (SELECT id FROM {table}"
+            f" WHERE id <= ?{spared[table]} LIMIT ?) RETURNING station_id, ts, id",
+            (cut, _PRUNE_CHUNK - deleted),
+        ).fetchall()
+        conn.executemany(
+            f"DELETE FROM {table}_idx WHERE station_id = ? AND ts = ? AND id = ?", gone
+        )
         catch_up(conn, table)  # the mark moves back if the newest rows went
-    return deleted
+        deleted += len(gone)
+        if deleted == _PRUNE_CHUNK:
+            break
+    # SQLite gives a new row the largest id + 1: no mark may claim an id that is free again
+    # (before the next chunk, too: rows may arrive between two chunks)
+    conn.execute(
+        "UPDATE arrival_marks SET"
+        " statuses = min(statuses, (SELECT ifnull(max(id), 0) FROM statuses)),"
+        " events = min(events, (SELECT ifnull(max(id), 0) FROM events))"
+    )
+    return deleted, deleted == _PRUNE_CHUNK
 
 
 def _record_event(conn: sqlite3.Connection, station_id: str, kind: str, ts: int, data: str) -> None:
