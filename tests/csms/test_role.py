@@ -491,9 +491,9 @@ def test_history_received_before_history_days_is_pruned_at_start_and_then_period
         await store.open()
         await store.record("Available", T0 + timedelta(days=365))
         await store.record("Preparing", T0 + timedelta(days=366))
-        csms = Csms(store, message_log=False, history_days=30)
+        # prune_interval=0: back to back, each round awaited through the queue
+        csms = Csms(store, message_log=False, history_days=30, prune_interval=0)
         csms.context.clock = lambda: store.now
-        csms.prune_interval = 0  # back to back: each round is awaited through the queue
         await csms.start("127.0.0.1", 0)
         try:  # between two rounds, the test runs first (the pruner yields after each)
             assert await store.pruned.get() == (T0 - timedelta(days=70), 0)  # at start
@@ -527,5 +527,7 @@ def test_without_history_days_nothing_is_pruned() -> None:
         assert len(await store.events("CP1")) == 1
         with pytest.raises(ValueError, match="history_days"):
             Csms(store, message_log=False, history_days=0)
+        with pytest.raises(ValueError, match="prune_interval"):
+            Csms(store, message_log=False, history_days=1, prune_interval=-1)
 
     run(main)

@@ -80,6 +80,7 @@ class Csms:
         certificate_authority: CertificateAuthority | None = None,
         pnc_hooks: PncHooks | None = None,
         history_days: float | None = None,
+        prune_interval: float = 3600.0,
     ) -> None:
         """``message_log`` writes every frame in and out to the store: None (the default) makes a
         ``MessageLog(store)`` (10,000 frames kept per station), False keeps no log, or give
@@ -87,13 +88,15 @@ class Csms:
         ``certificate_authority`` signs the stations' SignCertificate CSRs (None: Rejected).
         ``pnc_hooks`` answers ISO 15118 Plug & Charge over 1.6 DataTransfer (default:
         ``PncHooks()``; V2G CSRs signed by its authority, else ``certificate_authority``).
-        ``history_days``: status reports and events are kept this long (None: for ever)."""
+        ``history_days``: status reports and events are kept this long (None: for ever), pruned
+        every ``prune_interval`` seconds (a row goes at most that long after it is due)."""
         if history_days is not None and history_days <= 0:
             raise ValueError("history_days must be > 0 (None: keep the history for ever)")
+        if prune_interval < 0:
+            raise ValueError(f"prune_interval must be >= 0, got {prune_interval}")
         self.store = store
         self.history_days = history_days
-        self.prune_interval = 3600.0
-        """Seconds between two prunings of the history (with ``history_days``)."""
+        self.prune_interval = prune_interval
         self._pruner: asyncio.Task[None] | None = None
         if message_log is None:
             message_log = MessageLog(store)
