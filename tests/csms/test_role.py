@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import unittest.mock
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from ocppkit.csms.context import known_only
+from ocppkit.csms.context import known_only, utc_now
 from ocppkit.csms.role import Csms
 from ocppkit.csms.station import Station201
 from ocppkit.messages import v16, v201
@@ -531,3 +534,11 @@ def test_without_history_days_nothing_is_pruned() -> None:
             Csms(store, message_log=False, history_days=1, prune_interval=-1)
 
     run(main)
+
+
+@given(st.integers(0, 2**42), st.integers(0, 999_999))
+def test_utc_now_is_the_current_millisecond_exactly(millis: int, nanos: int) -> None:
+    with unittest.mock.patch("time.time_ns", return_value=millis * 1_000_000 + nanos):
+        now = utc_now()
+    assert now == datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=millis)
+    assert now.tzinfo is UTC

@@ -84,8 +84,9 @@ def answer_after(written: Awaitable[Any], response: R) -> AnswerAfter[R]:
 
 def utc_now() -> datetime:
     """The current time, UTC, to the millisecond (OCPP 2.x allows at most 3 fraction digits)."""
-    now = datetime.now(UTC)
-    return now.replace(microsecond=now.microsecond // 1000 * 1000)
+    # exact: a whole number of milliseconds over 1000 is within 1 µs of its float, and
+    # fromtimestamp rounds to the microsecond (3x cheaper than now().replace(microsecond=…))
+    return datetime.fromtimestamp(time.time_ns() // 1_000_000 / 1000, UTC)
 
 
 @dataclass
