@@ -7,7 +7,7 @@ from types import ModuleType
 from typing import Any
 
 from ocppkit.csms.context import CsmsContext, answer_after, stored_event_handler
-from ocppkit.messages import v21, v201
+from ocppkit.messages import actions, v21, v201
 from ocppkit.protocol.versions import OcppVersion
 from ocppkit.runtime.connection import OcppConnection
 from ocppkit.runtime.router import Router
@@ -49,15 +49,43 @@ def _energy_wh(meter_values: list[Any] | None) -> float | None:
     return reading
 
 
-# messages kept in the event log: action -> the field holding the message's own time, if any
-_EVENTS: dict[str, str | None] = {
-    "MeterValues": None,  # outside transactions (2.x sends those in TransactionEvent)
-    "FirmwareStatusNotification": None,
-    "LogStatusNotification": None,
-    "SecurityEventNotification": "timestamp",
-    "NotifyReport": "generated_at",
-    "NotifyEvent": "generated_at",
+# station messages kept in the event log: action -> (the request field holding the message's
+# own time, if any; the answer's fields). Actions a version does not have are skipped.
+_EVENTS: dict[str, tuple[str | None, dict[str, Any]]] = {
+    "MeterValues": (None, {}),  # outside transactions (2.x sends those in TransactionEvent)
+    "FirmwareStatusNotification": (None, {}),
+    "LogStatusNotification": (None, {}),
+    "SecurityEventNotification": ("timestamp", {}),
+    "NotifyReport": ("generated_at", {}),
+    "NotifyEvent": ("generated_at", {}),
+    # the data of CSMS requests (GetMonitoringReport, CustomerInformation, GetDisplayMessages,
+    # GetChargingProfiles) and what the station reports by itself
+    "NotifyMonitoringReport": ("generated_at", {}),
+    "NotifyCustomerInformation": ("generated_at", {}),
+    "NotifyDisplayMessages": (None, {}),
+    "ReportChargingProfiles": (None, {}),
+    "NotifyChargingLimit": (None, {}),
+    "ClearedChargingLimit": (None, {}),
+    "ReservationStatusUpdate": (None, {}),
+    "PublishFirmwareStatusNotification": (None, {}),
+    # ISO 15118 charging needs: this CSMS computes no schedules (2.0.1 has no NoChargingProfile)
+    "NotifyEVChargingNeeds": ("timestamp", {"status": "NoChargingProfile"}),
+    "NotifyEVChargingSchedule": (None, {"status": "Accepted"}),
+    # Plug & Charge without a mobility operator or OCSP responder (2.0.1: ``PncHooks``)
+    "Get15118EVCertificate": (None, {"status": "Failed", "exi_response": ""}),
+    "GetCertificateStatus": (None, {"status": "Failed"}),
+    # 2.1
+    "BatterySwap": (None, {}),
+    "NotifyDERAlarm": ("timestamp", {}),
+    "NotifyDERStartStop": ("timestamp", {}),
+    "ReportDERControl": (None, {}),
+    "NotifyPriorityCharging": (None, {}),
+    "NotifySettlement": ("settlement_time", {}),
+    "OpenPeriodicEventStream": (None, {"status": "Rejected"}),  # no streams here
+    "ClosePeriodicEventStream": (None, {}),
+    "PullDynamicScheduleUpdate": (None, {"status": "Rejected"}),  # no dynamic profiles
 }
+_V201_ANSWERS: dict[str, dict[str, Any]] = {"NotifyEVChargingNeeds": {"status": "Rejected"}}
 
 
 def install_v2x(router: Router, ctx: CsmsContext) -> None:
@@ -156,8 +184,53 @@ def install_v2x(router: Router, ctx: CsmsContext) -> None:
         (pkg.DataTransferRequest, data_transfer),
     ):
         router.add(request_type, handler)
-    for name, time_field in _EVENTS.items():
-        response = getattr(pkg, f"{name}Response")()
-        router.add(
-            getattr(pkg, f"{name}Request"), stored_event_handler(ctx, name, response, time_field)
+    known = actions(router.version)
+    for name, (time_field, fields) in _EVENTS.items():
+        if name not in known:
+            continue
+        spec = known[name]
+        if router.version is OcppVersion.V201:
+            fields = _V201_ANSWERS.get(name, fields)
+        if time_field not in spec.request.__struct_fields__:
+            time_field = None
+        assert spec.response is not None
+        handler = stored_event_handler(ctx, name, spec.response(**fields), time_field)
+        router.add(spec.request, handler)
+    if router.version is OcppVersion.V21:
+        router.add(v21.VatNumberValidationRequest, _vat_number_validation(ctx))
+        router.add(v21.GetCertificateChainStatusRequest, _certificate_chain_status(ctx))
+
+
+def _vat_number_validation(ctx: CsmsContext) -> Any:
+    """2.1 VatNumberValidation: stored; Rejected, since this CSMS cannot check a VAT number
+    (override the handler with a service that can)."""
+
+    def handler(req: v21.VatNumberValidationRequest, conn: OcppConnection) -> Any:
+        answer = v21.VatNumberValidationResponse(
+            vat_number=req.vat_number, evse_id=req.evse_id, status="Rejected"
         )
+        return answer_after(ctx.record_event(conn.identity, "VatNumberValidation", req), answer)
+
+    return handler
+
+
+def _certificate_chain_status(ctx: CsmsContext) -> Any:
+    """2.1 GetCertificateChainStatus: stored; each certificate's status Failed (no OCSP
+    responder here), to be asked again now."""
+
+    def handler(req: v21.GetCertificateChainStatusRequest, conn: OcppConnection) -> Any:
+        now = ctx.clock()
+        statuses = [
+            v21.CertificateStatusType(
+                certificate_hash_data=asked.certificate_hash_data,
+                source=asked.source,
+                status="Failed",
+                next_update=now,
+            )
+            for asked in req.certificate_status_requests
+        ]
+        answer = v21.GetCertificateChainStatusResponse(certificate_status=statuses)
+        event = ctx.record_event(conn.identity, "GetCertificateChainStatus", req)
+        return answer_after(event, answer)
+
+    return handler

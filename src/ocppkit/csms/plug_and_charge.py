@@ -1,5 +1,7 @@
 """ISO 15118 Plug & Charge on a 1.6 CSMS: the tunnelled 2.0.1 messages decoded and routed to
-hooks, and typed commands back to the station (``ocppkit.iso15118.tunnel``).
+hooks, and typed commands back to the station (``ocppkit.iso15118.tunnel``). A 2.0.1 station's
+own Get15118EVCertificate and GetCertificateStatus go to the same hooks
+(``install_plug_and_charge_v201``).
 
 A 1.6 DataTransfer with the Plug & Charge vendorId is unwrapped and answered by ``PncHooks``
 (the CSMS's defaults; subclass to reach a mobility operator or an OCSP responder):
@@ -46,7 +48,7 @@ if TYPE_CHECKING:
     from ocppkit.certificates import CertificateAuthority
     from ocppkit.csms.station import Station16
 
-__all__ = ["PncHooks", "install_plug_and_charge", "pnc_call"]
+__all__ = ["PncHooks", "install_plug_and_charge", "install_plug_and_charge_v201", "pnc_call"]
 
 log = logging.getLogger("ocppkit.csms")
 R = TypeVar("R")
@@ -144,6 +146,22 @@ def install_plug_and_charge(router: Router, hooks: PncHooks) -> None:
 
     router.add(v16.DataTransferRequest, data_transfer)
     router.after(v16.DataTransferRequest)(send_signed)
+
+
+def install_plug_and_charge_v201(router: Router, hooks: PncHooks) -> None:
+    """2.0.1 stations send Get15118EVCertificate and GetCertificateStatus as messages of their
+    own: stored in the event log (kind ``PnC.<action>``, as through the 1.6 tunnel) and
+    answered by the same hooks."""
+
+    def native(action: str) -> Any:
+        async def handler(req: Any, conn: OcppConnection) -> Any:
+            await hooks.ctx.record_event(conn.identity, f"PnC.{action}", req)
+            return await _answer(hooks, conn.identity, req)
+
+        return handler
+
+    router.add(v201.Get15118EVCertificateRequest, native("Get15118EVCertificate"))
+    router.add(v201.GetCertificateStatusRequest, native("GetCertificateStatus"))
 
 
 async def _answer(hooks: PncHooks, station: str, inner: OcppRequest[Any]) -> OcppStruct:

@@ -13,11 +13,13 @@
 Defaults (``handlers_v16`` / ``handlers_v2x``) store every message before answering it (boot
 information, statuses with history, authorizations from the id tokens, transactions with their
 meter values, idempotent under retries; firmware / diagnostics / log status reports, security
-events, DataTransfer and 2.x NotifyReport / NotifyEvent / MeterValues outside transactions in the
-store's event log) and answer as a CSMS should (unknown token: Invalid; DataTransfer:
-UnknownVendorId; SignCertificate: signed by ``certificate_authority`` and sent back as
-CertificateSigned, Rejected without one). Stations whose boot was not Accepted get
-``SecurityError`` for anything but BootNotification.
+events, DataTransfer, MeterValues outside transactions and every other 2.x report — NotifyReport,
+NotifyEvent, NotifyMonitoringReport, ReportChargingProfiles … — in the store's event log) and
+answer as a CSMS should (unknown token: Invalid; DataTransfer: UnknownVendorId; SignCertificate:
+signed by ``certificate_authority`` and sent back as CertificateSigned, Rejected without one;
+where no service stands behind an answer, the answer says so: NotifyEVChargingNeeds gets no
+schedule, Plug & Charge certificates Failed unless ``pnc_hooks`` provide them). Stations whose
+boot was not Accepted get ``SecurityError`` for anything but BootNotification.
 
 Every frame in and out is written to the store by ``csms.message_log`` (``MessageLog``: batched,
 bounded, 10,000 frames kept per station by default; ``Csms(store, message_log=False)``: none).
@@ -43,7 +45,11 @@ from ocppkit.csms.gate import GatedRouter
 from ocppkit.csms.handlers_v2x import install_v2x
 from ocppkit.csms.handlers_v16 import install_v16
 from ocppkit.csms.message_log import MessageLog
-from ocppkit.csms.plug_and_charge import PncHooks, install_plug_and_charge
+from ocppkit.csms.plug_and_charge import (
+    PncHooks,
+    install_plug_and_charge,
+    install_plug_and_charge_v201,
+)
 from ocppkit.csms.station import Station16, Station21, Station201, station_for
 from ocppkit.protocol.session import ValidationPolicy
 from ocppkit.protocol.versions import OcppVersion
@@ -86,7 +92,8 @@ class Csms:
         ``MessageLog(store)`` (10,000 frames kept per station), False keeps no log, or give
         your own ``MessageLog(store, keep=...)``. ``self.message_log`` is the log, or None.
         ``certificate_authority`` signs the stations' SignCertificate CSRs (None: Rejected).
-        ``pnc_hooks`` answers ISO 15118 Plug & Charge over 1.6 DataTransfer (default:
+        ``pnc_hooks`` answers ISO 15118 Plug & Charge over 1.6 DataTransfer and 2.0.1's
+        Get15118EVCertificate / GetCertificateStatus (default:
         ``PncHooks()``; V2G CSRs signed by its authority, else ``certificate_authority``).
         ``history_days``: status reports and events are kept this long (None: for ever), pruned
         every ``prune_interval`` seconds (a row goes at most that long after it is due)."""
@@ -108,16 +115,18 @@ class Csms:
             pending_interval=pending_interval,
             boot_policy=boot_policy,
         )
+        hooks = pnc_hooks or PncHooks()
+        hooks.ctx = self.context
+        hooks.authority = hooks.authority or certificate_authority
         self._routers: dict[OcppVersion, GatedRouter] = {}
         for version in versions:
             router = GatedRouter(version, self.context.accepted)
             (install_v16 if version is OcppVersion.V16 else install_v2x)(router, self.context)
             install_certificate_signing(router, version, certificate_authority)
             if version is OcppVersion.V16:
-                hooks = pnc_hooks or PncHooks()
-                hooks.ctx = self.context
-                hooks.authority = hooks.authority or certificate_authority
                 install_plug_and_charge(router, hooks)
+            elif version is OcppVersion.V201:
+                install_plug_and_charge_v201(router, hooks)
             self._routers[version] = router
         self._on_connect: list[StationHook] = []
         self._on_disconnect: list[StationHook] = []
