@@ -339,21 +339,26 @@ def test_file_at_version_3_is_upgraded(tmp_path: Path) -> None:
     assert pragma(path, "user_version") == migrations.LATEST_VERSION
 
 
+def insert_history(conn: sqlite3.Connection, when: int) -> None:
+    """A status report of CP1 and an event (data ``{"n": when}``) at ``when`` µs, in raw SQL."""
+    conn.execute(
+        "INSERT INTO statuses (station_id, evse_id, connector_id, status, ts)"
+        " VALUES ('CP1', 0, 1, 'Charging', ?)",
+        (when,),
+    )
+    conn.execute(
+        "INSERT INTO events (station_id, kind, ts, data) VALUES ('CP1', 'DataTransfer', ?, ?)",
+        (when, f'{{"n":{when}}}'),
+    )
+
+
 def test_file_at_version_4_is_upgraded(tmp_path: Path) -> None:
     """The per-station indexes become index tables holding every row, marked up to date."""
     path = tmp_path / "v4.db"
     conn = sqlite3.connect(path, isolation_level=None)
     assert migrations.migrate(conn, target=4) == 0
     for when in (2, 1):  # out of time order: the index orders by time, then arrival
-        conn.execute(
-            "INSERT INTO statuses (station_id, evse_id, connector_id, status, ts)"
-            " VALUES ('CP1', 0, 1, 'Charging', ?)",
-            (when,),
-        )
-        conn.execute(
-            "INSERT INTO events (station_id, kind, ts, data) VALUES ('CP1', 'DataTransfer', ?, ?)",
-            (when, f'{{"n":{when}}}'),
-        )
+        insert_history(conn, when)
         conn.execute(
             "INSERT INTO frames (station_id, direction, ts, frame) VALUES ('CP1', 'in', ?, ?)",
             (when, f"[{when}]"),
@@ -389,15 +394,7 @@ def test_file_at_version_5_is_upgraded(tmp_path: Path) -> None:
     conn = sqlite3.connect(path, isolation_level=None)
     assert migrations.migrate(conn, target=5) == 0
     for when in (1, 2):
-        conn.execute(
-            "INSERT INTO statuses (station_id, evse_id, connector_id, status, ts)"
-            " VALUES ('CP1', 0, 1, 'Charging', ?)",
-            (when,),
-        )
-        conn.execute(
-            "INSERT INTO events (station_id, kind, ts, data) VALUES ('CP1', 'DataTransfer', ?, ?)",
-            (when, f'{{"n":{when}}}'),
-        )
+        insert_history(conn, when)
     conn.close()
     upgraded = datetime.now(UTC)
 
