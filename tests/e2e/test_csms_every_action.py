@@ -18,6 +18,7 @@ from ocppkit.messages import actions, v21, v201
 from ocppkit.protocol import OcppVersion
 from ocppkit.protocol.codec import decode_payload
 from ocppkit.runtime.client import OcppClient
+from ocppkit.store import IdTokenRecord
 from ocppkit.store.sqlite import SqliteStore
 from tests.messages.schema_payloads import Side, full, minimal
 
@@ -128,6 +129,11 @@ class Operator(PncHooks):
     ) -> v201.Get15118EVCertificateResponse:
         return v201.Get15118EVCertificateResponse(status="Accepted", exi_response=f"for {station}")
 
+    async def contract_status(
+        self, station: str, req: v201.AuthorizeRequest
+    ) -> v201.AuthorizeCertificateStatusEnumType | None:
+        return "CertificateRevoked"
+
 
 def test_a_2_0_1_station_s_plug_and_charge_requests_reach_the_hooks(tmp_path: Path) -> None:
     async def main() -> None:
@@ -143,6 +149,14 @@ def test_a_2_0_1_station_s_plug_and_charge_requests_reach_the_hooks(tmp_path: Pa
             assert (answer.status, answer.exi_response) == ("Accepted", "for CP1")
             events = await store.events("CP1", "PnC.Get15118EVCertificate")
             assert [e.data["action"] for e in events] == ["Install"]
+            # Authorize: the token from the store, the contract judged by the hooks
+            await store.put_token(IdTokenRecord(token="EMAID1", status="Accepted"))
+            token = v201.IdTokenType(id_token="EMAID1", type="eMAID")
+            plain = await conn.call(v201.AuthorizeRequest(id_token=token))
+            assert (plain.id_token_info.status, plain.certificate_status) == ("Accepted", None)
+            pnc = await conn.call(v201.AuthorizeRequest(id_token=token, certificate="PEM"))
+            assert pnc.id_token_info.status == "Accepted"
+            assert pnc.certificate_status == "CertificateRevoked"
         finally:
             await conn.close()
             await runner

@@ -1,7 +1,7 @@
 """ISO 15118 Plug & Charge on a 1.6 CSMS: the tunnelled 2.0.1 messages decoded and routed to
 hooks, and typed commands back to the station (``ocppkit.iso15118.tunnel``). A 2.0.1 station's
-own Get15118EVCertificate and GetCertificateStatus go to the same hooks
-(``install_plug_and_charge_v201``).
+own Get15118EVCertificate and GetCertificateStatus go to the same hooks, and its Authorize with
+a contract certificate gets ``contract_status``'s verdict (``install_plug_and_charge_v201``).
 
 A 1.6 DataTransfer with the Plug & Charge vendorId is unwrapped and answered by ``PncHooks``
 (the CSMS's defaults; subclass to reach a mobility operator or an OCSP responder):
@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import logging
 from typing import TYPE_CHECKING, Any, TypeVar
+
+import msgspec
 
 from ocppkit.csms.certificates import _csr_error
 from ocppkit.csms.context import CsmsContext
@@ -151,7 +153,20 @@ def install_plug_and_charge(router: Router, hooks: PncHooks) -> None:
 def install_plug_and_charge_v201(router: Router, hooks: PncHooks) -> None:
     """2.0.1 stations send Get15118EVCertificate and GetCertificateStatus as messages of their
     own: stored in the event log (kind ``PnC.<action>``, as through the 1.6 tunnel) and
-    answered by the same hooks."""
+    answered by the same hooks. An Authorize carrying a contract certificate (or its hash data)
+    is answered by the handler registered before, with ``hooks.contract_status``'s verdict."""
+    before = router.route("Authorize")
+
+    async def authorize(req: v201.AuthorizeRequest, conn: OcppConnection) -> Any:
+        if before is None:
+            return await hooks.authorize(conn.identity, req)
+        answer = await respond(before, req, conn)
+        if req.certificate is None and req.iso15118_certificate_hash_data is None:
+            return answer
+        verdict = await hooks.contract_status(conn.identity, req)
+        return msgspec.structs.replace(answer, certificate_status=verdict)
+
+    router.add(v201.AuthorizeRequest, authorize)
 
     def native(action: str) -> Any:
         async def handler(req: Any, conn: OcppConnection) -> Any:
