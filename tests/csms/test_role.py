@@ -22,6 +22,7 @@ from ocppkit.runtime.connection import OcppConnection
 from ocppkit.runtime.router import Router
 from ocppkit.store import ConnectorStatus, EventRecord, IdTokenRecord, StationRecord
 from ocppkit.store.memory import MemoryStore
+from ocppkit.store.sqlite import SqliteStore
 
 T0 = datetime(2025, 3, 4, 5, 6, 7, tzinfo=UTC)
 
@@ -542,3 +543,20 @@ def test_utc_now_is_the_current_millisecond_exactly(millis: int, nanos: int) -> 
         now = utc_now()
     assert now == datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=millis)
     assert now.tzinfo is UTC
+
+
+def test_a_csms_that_cannot_serve_closes_what_it_opened(tmp_path: Any) -> None:
+    async def main() -> None:
+        taken = Csms(MemoryStore(), message_log=False)
+        await taken.start("127.0.0.1", 0)
+        store = SqliteStore(tmp_path / "csms.db")
+        csms = Csms(store)
+        try:
+            with pytest.raises(OSError, match="in use"):
+                await csms.start("127.0.0.1", taken.server.port)
+            with pytest.raises(RuntimeError, match="not open"):
+                await store.list_stations()  # the store's threads are gone too
+        finally:
+            await taken.close()
+
+    run(main)

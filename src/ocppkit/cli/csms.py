@@ -76,9 +76,7 @@ async def serving_csms(
         _check_free(host, api_port, "--api-port")
     try:
         await csms.start(host, port, ssl=ssl_context, backend=backend)
-    except OSError as exc:
-        with contextlib.suppress(Exception):  # release the store it opened
-            await csms.close()
+    except OSError as exc:  # Csms.start closed what it had opened
         raise click.ClickException(f"{exc} (choose another --port)") from None
     scheme = "wss" if ssl_context else "ws"
     log.info(

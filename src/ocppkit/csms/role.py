@@ -197,20 +197,22 @@ class Csms:
         ssl: ssl.SSLContext | None = None,
         backend: Literal["websockets", "picows"] = "websockets",
     ) -> None:
-        """Open the store, start the message log's writer and start serving."""
+        """Open the store, start the message log's writer and start serving; if serving cannot
+        start (a port in use …), the log and the store are closed again before the error."""
         await self.store.open()
-        # stations boot when they reboot, not when they reconnect: after a restart of the CSMS
-        # the ones whose last boot was accepted stay accepted (their queued messages go through)
-        self.context.accepted.update(
-            s.id for s in await self.store.list_stations() if s.boot_status == "Accepted"
-        )
-        if self.message_log is not None:
-            self.message_log.start()
         try:
+            # stations boot when they reboot, not when they reconnect: after a restart the ones
+            # whose last boot was accepted stay accepted (their queued messages go through)
+            self.context.accepted.update(
+                s.id for s in await self.store.list_stations() if s.boot_status == "Accepted"
+            )
+            if self.message_log is not None:
+                self.message_log.start()
             await self.server.start(host, port, ssl=ssl, backend=backend)
         except BaseException:
             if self.message_log is not None:
                 await self.message_log.close()
+            await self.store.close()
             raise
         if self.history_days is not None:
             self._pruner = asyncio.create_task(self._prune_periodically())
