@@ -184,7 +184,6 @@ def test_csms_command_refuses_a_negative_log_keep() -> None:
     assert "--log-keep" in result.output
 
 
-@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="CPU affinity is Linux only")
 @pytest.mark.parametrize(
     ("args", "extra"),
     [(["csms"], "ocppkit[csms]"), (["demo", "--duration", "1"], "ocppkit[demo]")],

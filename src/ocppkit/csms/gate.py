@@ -184,10 +184,6 @@ class GatedRouter(Router):
             grants.opened.update(asked)
         return response
 
-    def is_accepted(self, conn: OcppConnection) -> bool:
-        """True if the station's last boot was answered Accepted."""
-        return conn.identity in self.accepted
-
     def allows(self, conn: OcppConnection, action: str) -> bool:
         """True if the station, not accepted, may send ``action`` on ``conn`` nonetheless."""
         if conn.identity not in self._pending:

@@ -31,11 +31,12 @@ import contextlib
 import logging
 from collections import deque
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Literal
 
 from ocppkit.runtime.connection import FrameHook, OcppConnection
 from ocppkit.store import FrameRecord, Store
+from ocppkit.store._rules import utc_now
 
 __all__ = ["MessageLog"]
 
@@ -43,10 +44,6 @@ log = logging.getLogger("ocppkit.csms")
 
 _Queued = tuple[str, Literal["in", "out"], datetime, bytes | str]
 """One frame as the hook queues it: station, direction, time, frame as received or sent."""
-
-
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 class MessageLog:
@@ -66,7 +63,7 @@ class MessageLog:
         max_pending: int = 10_000,
         flush_interval: float = 0.5,
         batch_size: int = 1_000,
-        clock: Callable[[], datetime] = _utc_now,
+        clock: Callable[[], datetime] = utc_now,
     ) -> None:
         if keep < 0:
             raise ValueError("keep must be >= 0 (0: no message log)")

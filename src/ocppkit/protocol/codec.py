@@ -173,9 +173,7 @@ def encode_checked(
     """Encode an outgoing payload and check the bytes per ``mode``: strict raises
     ``PayloadValidationError``, lenient returns the issues, off does not check. ``millis``: as
     for ``encode_payload`` (OCPP 2.x)."""
-    raw = _encoder.encode(payload)
-    if millis:
-        raw = _to_millis(raw, payload)
+    raw = encode_payload(payload, millis=millis)
     if mode == "off":
         return raw, []
     _, issues = decode_payload(type(payload), raw, mode)
