@@ -36,7 +36,7 @@ PROFILE = {
     "chargingProfileKind": "Relative",
     "chargingSchedule": {
         "chargingRateUnit": "W",
-        "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 7360.0, "numberPhases": 1}],
+        "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 3680.0, "numberPhases": 1}],
     },
 }
 
@@ -90,7 +90,7 @@ def test_profiles_set_reported_and_cleared_through_the_http_and_role_apis(tmp_pa
 
                 set_it = {"connectorId": 1, "csChargingProfiles": PROFILE}
                 assert await call("SetChargingProfile", set_it) == {"status": "Accepted"}
-                await limits.until(1, 32.0)  # 7360 W on one phase at 230 V
+                await limits.until(1, 16.0)  # 3680 W on one phase at 230 V
                 assert limits.latest[1].phases == 1
                 assert limits.latest[1].source is not None
                 assert limits.latest[1].source.profile_id == 11
@@ -98,7 +98,7 @@ def test_profiles_set_reported_and_cleared_through_the_http_and_role_apis(tmp_pa
                 schedule = await call("GetCompositeSchedule", {"connectorId": 1, "duration": 600})
                 assert schedule["status"] == "Accepted"
                 periods = schedule["chargingSchedule"]["chargingSchedulePeriod"]
-                assert periods == [{"startPeriod": 0, "limit": 32.0, "numberPhases": 1}]
+                assert periods == [{"startPeriod": 0, "limit": 16.0, "numberPhases": 1}]
 
                 station = csms.station("CP-SC")
                 assert isinstance(station, Station16)

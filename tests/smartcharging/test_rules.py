@@ -118,6 +118,7 @@ def test_install_counts_against_the_maximum_after_replacing() -> None:
     with pytest.raises(ProfileRejected, match="3 profiles") as caught:
         installed.install(profile(4, "TxDefault", [(0, 8.0)], level=4), RULES, running={})
     assert caught.value.code == "TooManyProfiles"
+    assert sorted(p.id for p in installed) == [1, 2, 3]  # refused after counting: untouched
     installed.install(profile(3, "TxDefault", [(0, 1.0)], level=3), RULES, running={})
     assert len(installed) == 3
     with pytest.raises(ProfileRejected):  # a rejected profile changes nothing
