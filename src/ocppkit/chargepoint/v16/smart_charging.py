@@ -25,7 +25,8 @@ composite schedules answered, and the effective limit *applied* through the inte
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from collections.abc import Mapping
+from datetime import datetime, timedelta
 from typing import Any
 
 import msgspec
@@ -216,9 +217,11 @@ class SmartCharging:
     def limits(self) -> dict[int, ChargingLimit]:
         """The effective limit of every connector now (0: the station's total, the connectors'
         own limits summed and capped by StationMax)."""
-        now = self.ctx.clock.now()
-        running = self.running()
-        ids = tuple(self.ctx.connectors.ids())
+        return self._limits(self.ctx.clock.now(), self.running(), tuple(self.ctx.connectors.ids()))
+
+    def _limits(
+        self, now: datetime, running: Mapping[int, Running], ids: tuple[int, ...]
+    ) -> dict[int, ChargingLimit]:
         el = self.electrical
 
         def at(n: int) -> ChargingLimit:
@@ -237,15 +240,16 @@ class SmartCharging:
     def apply(self) -> None:
         """Give the integrator the limits that changed; arm the timer for the next change."""
         self.cancel_timers()
-        for n, limit in self.limits().items():
+        # one reading of the clock for both: a change point between two readings would be
+        # neither applied nor timed
+        now, running, ids = self.ctx.clock.now(), self.running(), tuple(self.ctx.connectors.ids())
+        for n, limit in self._limits(now, running, ids).items():
             if self.applied.get(n) != limit:
                 self.applied[n] = limit
                 self.ctx.callbacks.apply_limit(n, limit)
         if self.ctx.closing:
             return
-        now = self.ctx.clock.now()
-        ids = tuple(self.ctx.connectors.ids())
-        due = next_change(self.installed, ids, now, _HORIZON, running=self.running())
+        due = next_change(self.installed, ids, now, _HORIZON, running=running)
         delay = (due - now).total_seconds() if due is not None else _HORIZON.total_seconds()
         self._timer = self.ctx.scheduler.call_later(delay, self._due)
 
