@@ -56,10 +56,14 @@ class FleetStats:
 
     def latency_ms(self, quantile: float) -> float | None:
         """A quantile of the recent CALL latencies in ms (None: no CALL yet)."""
+        return self._latencies_ms(quantile)[0]
+
+    def _latencies_ms(self, *quantiles: float) -> list[float | None]:
+        """Quantiles of the recent CALL latencies in ms, from one sort (None: no CALL yet)."""
         if not self.latencies:
-            return None
+            return [None] * len(quantiles)
         ordered = sorted(self.latencies)
-        return ordered[min(len(ordered) - 1, int(quantile * len(ordered)))] * 1000
+        return [ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000 for q in quantiles]
 
     def frames_per_second(self) -> float:
         """Frames in and out per second since the last call of this method."""
@@ -71,6 +75,7 @@ class FleetStats:
     def figures(self) -> dict[str, Any]:
         """The machine-readable figures (``--json``)."""
         stopped = [t for t in self.transactions.values() if t.meter_stop_wh is not None]
+        p50, p99 = self._latencies_ms(0.5, 0.99)
         return {
             "stations": self.stations,
             "connected": self.connected,
@@ -85,7 +90,7 @@ class FleetStats:
             "energy_kwh": round(self.energy_wh / 1000, 3),
             "frames": self.frames,
             "calls": self.calls,
-            "call_latency_ms_p50": self.latency_ms(0.5),
-            "call_latency_ms_p99": self.latency_ms(0.99),
+            "call_latency_ms_p50": p50,
+            "call_latency_ms_p99": p99,
             "errors": len(self.errors),
         }

@@ -150,11 +150,8 @@ class _Evaluator:
         return profile.connector == connector  # StationMax / ExternalConstraints
 
     def candidates(self, connector: int) -> list[Profile]:
-        """The profiles that may set ``connector``'s own limit (and, on 0, the station cap)."""
-        own = [p for p in self.profiles if self._applies(p, connector)]
-        if connector != 0:
-            own += [p for p in self.profiles if p.connector == 0 and p.purpose == "StationMax"]
-        return own
+        """The profiles that may set ``connector``'s own limit (on 0: the station cap too)."""
+        return [p for p in self.profiles if self._applies(p, connector)]
 
     def _winner(self, profiles: list[Profile], when: datetime, anchor: datetime) -> _Hit | None:
         """The covering profile of the highest stack level (equal levels: the lower limit)."""
@@ -182,7 +179,7 @@ class _Evaluator:
     def _own(self, connector: int, when: datetime) -> tuple[_Hit | None, _Hit | None]:
         """The connector's Tx/TxDefault winner and its ExternalConstraints winner."""
         anchor = self._anchor(connector)
-        mine = [p for p in self.profiles if self._applies(p, connector)]
+        mine = self.candidates(connector)
         tx = self._winner([p for p in mine if p.purpose == "Tx"], when, anchor)
         if tx is None:
             defaults = [p for p in mine if p.purpose == "TxDefault"]
