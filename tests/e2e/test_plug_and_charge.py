@@ -84,7 +84,7 @@ def test_plug_and_charge_round_trips_between_our_stack_and_our_csms(tmp_path: Pa
         await csms.start(
             "127.0.0.1", 0, ssl=server_ssl_context(str(pki.server_cert), str(pki.server_key))
         )
-        await store.put_token(IdTokenRecord(token="DE8AAA1234567"))
+        await store.put_token(IdTokenRecord(token="DE8AAA1234567", parent="FLEET-7"))
         secc = Secc()
         runtime = AsyncioRuntime()
         client = OcppClient(
@@ -105,6 +105,9 @@ def test_plug_and_charge_round_trips_between_our_stack_and_our_csms(tmp_path: Pa
                     v201.IdTokenType(id_token="DE8AAA1234567", type="eMAID")
                 )
                 assert known.id_token_info.status == "Accepted"
+                group = known.id_token_info.group_id_token  # as a 2.0.1 station's Authorize
+                assert group is not None
+                assert group.id_token == "FLEET-7"
                 unknown = await pnc.authorize(v201.IdTokenType(id_token="DE8ZZZ", type="eMAID"))
                 assert unknown.id_token_info.status == "Invalid"
                 ev = await pnc.get_15118_ev_certificate(

@@ -13,7 +13,7 @@ from ocppkit.runtime.connection import OcppConnection
 from ocppkit.runtime.router import Router
 from ocppkit.store import ConnectorStatus, MeterSample, StationRecord
 
-__all__ = ["install_v2x"]
+__all__ = ["id_token_info", "install_v2x"]
 
 log = logging.getLogger("ocppkit.csms")
 
@@ -88,23 +88,29 @@ _EVENTS: dict[str, tuple[str | None, dict[str, Any]]] = {
 _V201_ANSWERS: dict[str, dict[str, Any]] = {"NotifyEVChargingNeeds": {"status": "Rejected"}}
 
 
+async def id_token_info(ctx: CsmsContext, pkg: ModuleType, token: Any) -> Any:
+    """``pkg.IdTokenInfoType`` of an id token (``pkg``: v201 or v21): its status from the store
+    (Invalid if unknown, Expired past expiry), its expiry and its parent as the group."""
+    status, record = await ctx.token_verdict(token.id_token)
+    group = (
+        pkg.IdTokenType(id_token=record.parent, type="Central")
+        if record and record.parent
+        else None
+    )
+    return pkg.IdTokenInfoType(
+        status=status,
+        cache_expiry_date_time=record.expiry if record else None,
+        group_id_token=group,
+    )
+
+
 def install_v2x(router: Router, ctx: CsmsContext) -> None:
     """Register the default handlers for every 2.x station -> CSMS action of these blocks."""
     pkg: ModuleType = v201 if router.version is OcppVersion.V201 else v21
     label = router.version.value
 
     async def token_info(token: Any) -> Any:
-        status, record = await ctx.token_verdict(token.id_token)
-        group = (
-            pkg.IdTokenType(id_token=record.parent, type="Central")
-            if record and record.parent
-            else None
-        )
-        return pkg.IdTokenInfoType(
-            status=status,
-            cache_expiry_date_time=record.expiry if record else None,
-            group_id_token=group,
-        )
+        return await id_token_info(ctx, pkg, token)
 
     async def boot(req: Any, conn: OcppConnection) -> Any:
         station = req.charging_station

@@ -30,6 +30,7 @@ import msgspec
 
 from ocppkit.csms.certificates import _csr_error
 from ocppkit.csms.context import CsmsContext
+from ocppkit.csms.handlers_v2x import id_token_info
 from ocppkit.iso15118 import (
     TO_CSMS,
     TunnelError,
@@ -67,12 +68,9 @@ class PncHooks:
         self.authority = authority
 
     async def authorize(self, station: str, req: v201.AuthorizeRequest) -> v201.AuthorizeResponse:
-        """The token's status from the store; the contract judged by ``contract_status``."""
-        status, record = await self.ctx.token_verdict(req.id_token.id_token)
-        info = v201.IdTokenInfoType(
-            status=status,  # type: ignore[arg-type]
-            cache_expiry_date_time=record.expiry if record else None,
-        )
+        """The token's status from the store (as a 2.0.1 station's own Authorize gets it); the
+        contract judged by ``contract_status``."""
+        info = await id_token_info(self.ctx, v201, req.id_token)
         return v201.AuthorizeResponse(
             id_token_info=info, certificate_status=await self.contract_status(station, req)
         )
