@@ -230,7 +230,7 @@ class Api:
         assert isinstance(station, Station16)
         try:
             response = await pnc_call(station, payload)
-        except (TunnelError, CallError) as exc:
+        except (TunnelError, CallError, PayloadValidationError) as exc:  # as for calls: 502
             return _error(502, "station did not take it", action=action, reason=str(exc))
         except CallTimeoutError:
             return _error(504, "timeout", station=identity, action=action)
