@@ -29,7 +29,8 @@ KILLS = 50
 
 
 async def life(url: str, db: Path, run: int, steps: int | None) -> list[list[str]]:
-    """Run the driver; SIGKILL it after ``steps`` reported lines (None: let it finish)."""
+    """Run the driver; SIGKILL it after ``steps`` reported lines (None: let it finish); every
+    line it wrote before it died."""
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         str(DRIVER),
@@ -49,6 +50,10 @@ async def life(url: str, db: Path, run: int, steps: int | None) -> list[list[str
         lines.append(raw.decode().split())
     if steps is not None:
         process.send_signal(signal.SIGKILL)
+        # what the driver said before the kill landed counts too: on a busy machine it runs on
+        # for a step or two after the line that triggered the kill
+        rest = await process.stdout.read()
+        lines += [line.split() for line in rest.decode().splitlines() if line.strip()]
     code = await process.wait()
     assert code == (-signal.SIGKILL if steps is not None else 0), (run, code, lines[-3:])
     return lines
