@@ -1,5 +1,6 @@
 """SignCertificate on the CSMS: signed by its CA and sent back as CertificateSigned (1.6, 2.0.1,
-2.1 with certificateType / requestId), Rejected without a CA or for a bad CSR — on loopback."""
+2.1 with certificateType / requestId), Rejected without a CA or for a bad CSR; V2G CSRs (2.x
+V2GCertificate, the 1.6 Plug & Charge tunnel) signed through ``PncHooks`` — on loopback."""
 
 from __future__ import annotations
 
@@ -13,7 +14,14 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509.oid import NameOID
 
 from ocppkit.certificates import CertificateAuthority, load_certificates, make_csr, new_private_key
+from ocppkit.csms.plug_and_charge import (
+    PncHooks,
+    SignCertificateRequest,
+    SignCertificateResponse,
+)
 from ocppkit.csms.role import Csms
+from ocppkit.iso15118 import unwrap, wrap, wrap_response
+from ocppkit.iso15118.tunnel import TO_STATION
 from ocppkit.messages import v16, v21, v201
 from ocppkit.protocol import OcppVersion
 from ocppkit.runtime.client import OcppClient
@@ -107,6 +115,109 @@ def test_without_a_certificate_authority_sign_certificate_is_rejected() -> None:
         conn, runner = await booted(csms, OcppVersion.V16, Router(OcppVersion.V16))
         csr = make_csr(new_private_key(), "CP-1.6")
         assert (await conn.call(v16.SignCertificateRequest(csr=csr))).status == "Rejected"
+        await conn.close()
+        runner.cancel()
+        await csms.close(grace=1)
+
+    run(main)
+
+
+@pytest.mark.parametrize("version", [OcppVersion.V201, OcppVersion.V21], ids=str)
+def test_a_v2g_csr_is_signed_by_the_plug_and_charge_authority(version: OcppVersion) -> None:
+    async def main() -> None:
+        module = MODULES[version]
+        station_ca = CertificateAuthority.create("CSO CA")
+        v2g_ca = CertificateAuthority.create("V2G sub-CA")
+        store = MemoryStore()
+        csms = Csms(
+            store,
+            certificate_authority=station_ca,
+            pnc_hooks=PncHooks(v2g_ca),
+            message_log=False,
+        )
+        await csms.start("127.0.0.1", 0)
+        signed: asyncio.Queue[Any] = asyncio.Queue()
+        router = Router(version)
+
+        @router.on(module.CertificateSignedRequest)
+        def certificate_signed(req: Any, conn: Any) -> Any:
+            signed.put_nowait(req)
+            return module.CertificateSignedResponse(status="Accepted")
+
+        conn, runner = await booted(csms, version, router)
+        extra: dict[str, Any] = {"request_id": 5} if version is OcppVersion.V21 else {}
+        for kind, issuer in (
+            ("V2GCertificate", v2g_ca),
+            ("ChargingStationCertificate", station_ca),
+        ):
+            csr = make_csr(new_private_key(), f"CP-{version.value}", "CPO")
+            request = module.SignCertificateRequest(csr=csr, certificate_type=kind, **extra)
+            assert (await conn.call(request)).status == "Accepted"
+            delivered = await asyncio.wait_for(signed.get(), 10)
+            chain = load_certificates(delivered.certificate_chain)
+            assert chain[0].issuer == issuer.certificate.subject, kind
+            assert delivered.certificate_type == kind
+            if version is OcppVersion.V21:
+                assert delivered.request_id == 5
+        events = await store.events(f"CP-{version.value}", "PnC.SignCertificate")
+        assert [e.data["certificateType"] for e in events] == ["V2GCertificate"]
+        bad = module.SignCertificateRequest(
+            csr="no CSR", certificate_type="V2GCertificate", **extra
+        )
+        assert (await conn.call(bad)).status == "Rejected"
+        assert signed.empty()
+        await conn.close()
+        runner.cancel()
+        await csms.close(grace=1)
+
+    run(main)
+
+
+class ExternalCa(PncHooks):
+    """A Plug & Charge back end that has the V2G CSRs signed elsewhere (no local authority)."""
+
+    async def sign_certificate(
+        self, station: str, req: SignCertificateRequest
+    ) -> SignCertificateResponse:
+        answer: SignCertificateResponse = (
+            v21 if isinstance(req, v21.SignCertificateRequest) else v201
+        ).SignCertificateResponse(status="Accepted")
+        return answer
+
+    async def certificate_chain(self, station: str, req: SignCertificateRequest) -> str | None:
+        return f"chain for {station}"
+
+
+@pytest.mark.parametrize("version", list(OcppVersion), ids=str)
+def test_the_hooks_chain_goes_back_through_the_tunnel_and_natively(version: OcppVersion) -> None:
+    async def main() -> None:
+        module = MODULES[version]
+        csms = Csms(MemoryStore(), pnc_hooks=ExternalCa(), message_log=False)
+        await csms.start("127.0.0.1", 0)
+        signed: asyncio.Queue[Any] = asyncio.Queue()
+        router = Router(version)
+        csr = make_csr(new_private_key(), "SECC", "CPO")
+        if version is OcppVersion.V16:
+
+            @router.on(v16.DataTransferRequest)
+            def data_transfer(req: v16.DataTransferRequest, conn: Any) -> Any:
+                signed.put_nowait(unwrap(req, TO_STATION))
+                return wrap_response(v201.CertificateSignedResponse(status="Accepted"))
+
+            request: Any = wrap(v201.SignCertificateRequest(csr=csr))
+        else:
+
+            @router.on(module.CertificateSignedRequest)
+            def certificate_signed(req: Any, conn: Any) -> Any:
+                signed.put_nowait(req)
+                return module.CertificateSignedResponse(status="Accepted")
+
+            request = module.SignCertificateRequest(csr=csr, certificate_type="V2GCertificate")
+        conn, runner = await booted(csms, version, router)
+        assert (await conn.call(request)).status == "Accepted"
+        delivered = await asyncio.wait_for(signed.get(), 10)
+        assert delivered.certificate_chain == f"chain for CP-{version.value}"
+        assert delivered.certificate_type == "V2GCertificate"
         await conn.close()
         runner.cancel()
         await csms.close(grace=1)

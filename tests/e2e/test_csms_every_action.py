@@ -12,7 +12,12 @@ from typing import Any
 
 import pytest
 
-from ocppkit.csms.plug_and_charge import PncHooks
+from ocppkit.csms.plug_and_charge import (
+    AuthorizeRequest,
+    EVCertificateRequest,
+    EVCertificateResponse,
+    PncHooks,
+)
 from ocppkit.csms.role import Csms
 from ocppkit.messages import actions, v21, v201
 from ocppkit.protocol import OcppVersion
@@ -23,8 +28,9 @@ from ocppkit.store.sqlite import SqliteStore
 from tests.messages.schema_payloads import Side, full, minimal
 
 V201 = OcppVersion.V201
+V21 = OcppVersion.V21
 
-# kept in the event log under their action's name (2.x; "PnC." before the 2.0.1 PnC ones)
+# kept in the event log under their action's name (2.x; "PnC." before the Plug & Charge ones)
 REPORTS = [
     "NotifyMonitoringReport",
     "NotifyCustomerInformation",
@@ -36,6 +42,8 @@ REPORTS = [
     "PublishFirmwareStatusNotification",
     "NotifyEVChargingNeeds",
     "NotifyEVChargingSchedule",
+    "Get15118EVCertificate",
+    "GetCertificateStatus",
 ]
 REPORTS_21 = [
     "BatterySwap",
@@ -49,8 +57,6 @@ REPORTS_21 = [
     "PullDynamicScheduleUpdate",
     "VatNumberValidation",
     "GetCertificateChainStatus",
-    "Get15118EVCertificate",
-    "GetCertificateStatus",
 ]
 
 
@@ -97,7 +103,7 @@ def test_every_station_action_is_answered_and_reports_are_kept(
         return
     pnc = {"Get15118EVCertificate", "GetCertificateStatus"}
     expected = set(REPORTS) | (set(REPORTS_21) if version is OcppVersion.V21 else set())
-    expected = {f"PnC.{k}" if k in pnc and version is OcppVersion.V201 else k for k in expected}
+    expected = {f"PnC.{k}" if k in pnc else k for k in expected}
     assert expected <= kinds, expected - kinds
     needs = answers["NotifyEVChargingNeeds-full"].status
     assert needs == ("Rejected" if version is OcppVersion.V201 else "NoChargingProfile")
@@ -125,36 +131,45 @@ class Operator(PncHooks):
     """A mobility operator's back end that has every contract certificate."""
 
     async def get_15118_ev_certificate(
-        self, station: str, req: v201.Get15118EVCertificateRequest
-    ) -> v201.Get15118EVCertificateResponse:
-        return v201.Get15118EVCertificateResponse(status="Accepted", exi_response=f"for {station}")
+        self, station: str, req: EVCertificateRequest
+    ) -> EVCertificateResponse:
+        pkg = v21 if isinstance(req, v21.Get15118EVCertificateRequest) else v201
+        answer: EVCertificateResponse = pkg.Get15118EVCertificateResponse(
+            status="Accepted", exi_response=f"for {station}"
+        )
+        return answer
 
     async def contract_status(
-        self, station: str, req: v201.AuthorizeRequest
+        self, station: str, req: AuthorizeRequest
     ) -> v201.AuthorizeCertificateStatusEnumType | None:
         return "CertificateRevoked"
 
 
-def test_a_2_0_1_station_s_plug_and_charge_requests_reach_the_hooks(tmp_path: Path) -> None:
+@pytest.mark.parametrize("version", [V201, V21], ids=str)
+def test_a_2_x_station_s_plug_and_charge_requests_reach_the_hooks(
+    version: OcppVersion, tmp_path: Path
+) -> None:
     async def main() -> None:
+        pkg: Any = v21 if version is V21 else v201
         store = SqliteStore(tmp_path / "csms.db")
         csms = Csms(store, message_log=False, pnc_hooks=Operator())
         await csms.start("127.0.0.1", 0)
-        client = OcppClient(f"ws://127.0.0.1:{csms.server.port}/CP1", None, versions=[V201])
+        client = OcppClient(f"ws://127.0.0.1:{csms.server.port}/CP1", None, versions=[version])
         conn = await client.connect()
         runner = asyncio.create_task(conn.run())
         try:
-            await conn.call(request(V201, "BootNotification", "minimal"))
-            answer = await conn.call(request(V201, "Get15118EVCertificate", "minimal"))
+            await conn.call(request(version, "BootNotification", "minimal"))
+            answer = await conn.call(request(version, "Get15118EVCertificate", "minimal"))
+            assert isinstance(answer, pkg.Get15118EVCertificateResponse)
             assert (answer.status, answer.exi_response) == ("Accepted", "for CP1")
             events = await store.events("CP1", "PnC.Get15118EVCertificate")
             assert [e.data["action"] for e in events] == ["Install"]
             # Authorize: the token from the store, the contract judged by the hooks
             await store.put_token(IdTokenRecord(token="EMAID1", status="Accepted"))
-            token = v201.IdTokenType(id_token="EMAID1", type="eMAID")
-            plain = await conn.call(v201.AuthorizeRequest(id_token=token))
+            token = pkg.IdTokenType(id_token="EMAID1", type="eMAID")
+            plain = await conn.call(pkg.AuthorizeRequest(id_token=token))
             assert (plain.id_token_info.status, plain.certificate_status) == ("Accepted", None)
-            pnc = await conn.call(v201.AuthorizeRequest(id_token=token, certificate="PEM"))
+            pnc = await conn.call(pkg.AuthorizeRequest(id_token=token, certificate="PEM"))
             assert pnc.id_token_info.status == "Accepted"
             assert pnc.certificate_status == "CertificateRevoked"
         finally:

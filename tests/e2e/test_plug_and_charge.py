@@ -31,7 +31,12 @@ from ocppkit.chargepoint.sqlite_state import SqliteStateStore
 from ocppkit.chargepoint.v16.callbacks import ChargerCallbacks
 from ocppkit.chargepoint.v16.stack import ChargePoint16
 from ocppkit.csms import Csms, Station16
-from ocppkit.csms.plug_and_charge import PncHooks, pnc_call
+from ocppkit.csms.plug_and_charge import (
+    CertificateStatusRequest,
+    EVCertificateRequest,
+    PncHooks,
+    pnc_call,
+)
 from ocppkit.iso15118 import VENDOR_ID, TunnelError, unwrap, wrap
 from ocppkit.iso15118.tunnel import TO_CSMS
 from ocppkit.messages import v16, v201
@@ -53,14 +58,14 @@ class Operator(PncHooks):
     """A mobility operator that has a contract certificate and an OCSP answer."""
 
     async def get_15118_ev_certificate(
-        self, station: str, req: v201.Get15118EVCertificateRequest
+        self, station: str, req: EVCertificateRequest
     ) -> v201.Get15118EVCertificateResponse:
         return v201.Get15118EVCertificateResponse(
             status="Accepted", exi_response="RVhJ" + req.exi_request
         )
 
     async def get_certificate_status(
-        self, station: str, req: v201.GetCertificateStatusRequest
+        self, station: str, req: CertificateStatusRequest
     ) -> v201.GetCertificateStatusResponse:
         return v201.GetCertificateStatusResponse(status="Accepted", ocsp_result="T0NTUA==")
 

@@ -71,9 +71,6 @@ _EVENTS: dict[str, tuple[str | None, dict[str, Any]]] = {
     # ISO 15118 charging needs: this CSMS computes no schedules (2.0.1 has no NoChargingProfile)
     "NotifyEVChargingNeeds": ("timestamp", {"status": "NoChargingProfile"}),
     "NotifyEVChargingSchedule": (None, {"status": "Accepted"}),
-    # Plug & Charge without a mobility operator or OCSP responder (2.0.1: ``PncHooks``)
-    "Get15118EVCertificate": (None, {"status": "Failed", "exi_response": ""}),
-    "GetCertificateStatus": (None, {"status": "Failed"}),
     # 2.1
     "BatterySwap": (None, {}),
     "NotifyDERAlarm": ("timestamp", {}),

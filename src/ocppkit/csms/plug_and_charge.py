@@ -1,30 +1,37 @@
-"""ISO 15118 Plug & Charge on a 1.6 CSMS: the tunnelled 2.0.1 messages decoded and routed to
-hooks, and typed commands back to the station (``ocppkit.iso15118.tunnel``). A 2.0.1 station's
-own Get15118EVCertificate and GetCertificateStatus go to the same hooks, and its Authorize with
-a contract certificate gets ``contract_status``'s verdict (``install_plug_and_charge_v201``).
+"""ISO 15118 Plug & Charge on the CSMS: ``PncHooks`` answer a station's Plug & Charge requests,
+whether a 1.6 station tunnels them in DataTransfer (``ocppkit.iso15118.tunnel``) or a 2.0.1 / 2.1
+station sends them as messages of their own; typed commands go back through ``pnc_call`` (1.6)
+or the station's own methods (2.x).
 
-A 1.6 DataTransfer with the Plug & Charge vendorId is unwrapped and answered by ``PncHooks``
-(the CSMS's defaults; subclass to reach a mobility operator or an OCSP responder):
+The hooks (the CSMS's defaults; subclass to reach a mobility operator or an OCSP responder), each
+given the station's identity and the request, answering in the request's version (the tunnel
+carries 2.0.1):
 
-- Authorize: the token's status from the store (as 1.6 Authorize; an unknown eMAID is Invalid);
-  ``contract_status`` may judge a contract certificate / OCSP data (default: not judged);
-- Get15118EVCertificate: Failed unless overridden (the contract certificate comes from the
+- ``authorize``: the token's status from the store (as a plain Authorize; an unknown eMAID is
+  Invalid); ``contract_status`` judges a contract certificate / OCSP data (default: not judged).
+  A 2.x station's Authorize carrying a certificate or its hash data is answered by the CSMS's
+  Authorize handler with ``contract_status``'s verdict;
+- ``get_15118_ev_certificate``: Failed unless overridden (the contract certificate comes from the
   mobility operator's back end);
-- GetCertificateStatus: Failed unless overridden (an OCSP look-up);
-- SignCertificate(V2GCertificate): signed by the CSMS's certificate authority, answered
-  Accepted, then the chain goes back as CertificateSigned(V2GCertificate) through the tunnel;
-  Rejected without an authority or for a bad CSR.
+- ``get_certificate_status``: Failed unless overridden (an OCSP look-up);
+- ``sign_certificate`` and ``certificate_chain``: a V2G CSR (the tunnel's SignCertificate, a 2.x
+  SignCertificate of type V2GCertificate or V2G20Certificate) is Accepted when ``authority`` can
+  sign it, and the chain ``certificate_chain`` returns (default: signed by ``authority``) goes
+  back as CertificateSigned once the answer is out. A 2.x CSR of the station's own certificate
+  (ChargingStationCertificate) stays with ``ocppkit.csms.certificates``.
 
-A malformed tunnelled message is answered ``Rejected`` (with the reason in ``data``), an unknown
-messageId ``UnknownMessageId``. ``pnc_call(station, request)`` sends any CSMS -> station message
-(InstallCertificate, DeleteCertificate, GetInstalledCertificateIds, CertificateSigned,
+Every Plug & Charge request is kept in the event log as ``PnC.<action>``. Through the tunnel, a
+malformed message is answered ``Rejected`` (with the reason in ``data``), an unknown messageId
+``UnknownMessageId``. ``pnc_call(station, request)`` sends any CSMS -> station message to a 1.6
+station (InstallCertificate, DeleteCertificate, GetInstalledCertificateIds, CertificateSigned,
 TriggerMessage) and returns the typed 2.0.1 response.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any, TypeVar
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
 import msgspec
 
@@ -41,9 +48,10 @@ from ocppkit.iso15118 import (
     wrap_response,
 )
 from ocppkit.iso15118.tunnel import response_type
-from ocppkit.messages import v16, v201
+from ocppkit.messages import v16, v21, v201
 from ocppkit.messages._base import OcppRequest, OcppStruct
 from ocppkit.protocol.errors import OcppError
+from ocppkit.protocol.versions import OcppVersion
 from ocppkit.runtime.connection import OcppConnection
 from ocppkit.runtime.router import Router, respond
 
@@ -51,14 +59,42 @@ if TYPE_CHECKING:
     from ocppkit.certificates import CertificateAuthority
     from ocppkit.csms.station import Station16
 
-__all__ = ["PncHooks", "install_plug_and_charge", "install_plug_and_charge_v201", "pnc_call"]
+__all__ = ["PncHooks", "install_plug_and_charge", "install_plug_and_charge_v2x", "pnc_call"]
 
 log = logging.getLogger("ocppkit.csms")
 R = TypeVar("R")
 
+AuthorizeRequest: TypeAlias = v201.AuthorizeRequest | v21.AuthorizeRequest
+AuthorizeResponse: TypeAlias = v201.AuthorizeResponse | v21.AuthorizeResponse
+EVCertificateRequest: TypeAlias = (
+    v201.Get15118EVCertificateRequest | v21.Get15118EVCertificateRequest
+)
+EVCertificateResponse: TypeAlias = (
+    v201.Get15118EVCertificateResponse | v21.Get15118EVCertificateResponse
+)
+CertificateStatusRequest: TypeAlias = (
+    v201.GetCertificateStatusRequest | v21.GetCertificateStatusRequest
+)
+CertificateStatusResponse: TypeAlias = (
+    v201.GetCertificateStatusResponse | v21.GetCertificateStatusResponse
+)
+SignCertificateRequest: TypeAlias = v201.SignCertificateRequest | v21.SignCertificateRequest
+SignCertificateResponse: TypeAlias = v201.SignCertificateResponse | v21.SignCertificateResponse
+
+V2G_CERTIFICATE_TYPES = frozenset({"V2GCertificate", "V2G20Certificate"})
+"""The 2.x SignCertificate types that go to ``PncHooks`` (the EVSE's ISO 15118 certificates)."""
+
+
+def _pkg(request: OcppStruct) -> ModuleType:
+    """The message package of a 2.x request: v21 or v201."""
+    return v21 if type(request).__module__.startswith(v21.__name__) else v201
+
 
 class PncHooks:
-    """The CSMS's answers to Plug & Charge requests (override what your back end provides)."""
+    """The CSMS's answers to Plug & Charge requests (override what your back end provides).
+
+    Each hook gets the station's identity and the request, a 2.0.1 or a 2.1 one (the 1.6 tunnel
+    carries 2.0.1), and answers with the response of the request's version."""
 
     ctx: CsmsContext
     """Set by ``Csms``: the store and token rules."""
@@ -67,39 +103,54 @@ class PncHooks:
         """``authority`` signs V2G CSRs (None: the ``Csms``'s ``certificate_authority``)."""
         self.authority = authority
 
-    async def authorize(self, station: str, req: v201.AuthorizeRequest) -> v201.AuthorizeResponse:
-        """The token's status from the store (as a 2.0.1 station's own Authorize gets it); the
-        contract judged by ``contract_status``."""
-        info = await id_token_info(self.ctx, v201, req.id_token)
-        return v201.AuthorizeResponse(
-            id_token_info=info, certificate_status=await self.contract_status(station, req)
+    async def authorize(self, station: str, req: AuthorizeRequest) -> AuthorizeResponse:
+        """The token's status from the store (as a plain Authorize gets it); the contract
+        judged by ``contract_status``."""
+        pkg = _pkg(req)
+        info = await id_token_info(self.ctx, pkg, req.id_token)
+        status = await self.contract_status(station, req)
+        answer: AuthorizeResponse = pkg.AuthorizeResponse(
+            id_token_info=info, certificate_status=status
         )
+        return answer
 
     async def contract_status(
-        self, station: str, req: v201.AuthorizeRequest
+        self, station: str, req: AuthorizeRequest
     ) -> v201.AuthorizeCertificateStatusEnumType | None:
         """Judge the contract certificate / its OCSP data (None: not judged, the default)."""
         return None
 
     async def get_15118_ev_certificate(
-        self, station: str, req: v201.Get15118EVCertificateRequest
-    ) -> v201.Get15118EVCertificateResponse:
+        self, station: str, req: EVCertificateRequest
+    ) -> EVCertificateResponse:
         """The EV's contract certificate from the mobility operator (default: Failed)."""
-        return v201.Get15118EVCertificateResponse(status="Failed", exi_response="")
+        answer: EVCertificateResponse = _pkg(req).Get15118EVCertificateResponse(
+            status="Failed", exi_response=""
+        )
+        return answer
 
     async def get_certificate_status(
-        self, station: str, req: v201.GetCertificateStatusRequest
-    ) -> v201.GetCertificateStatusResponse:
+        self, station: str, req: CertificateStatusRequest
+    ) -> CertificateStatusResponse:
         """An OCSP look-up (default: Failed)."""
-        return v201.GetCertificateStatusResponse(status="Failed")
+        answer: CertificateStatusResponse = _pkg(req).GetCertificateStatusResponse(status="Failed")
+        return answer
 
     async def sign_certificate(
-        self, station: str, req: v201.SignCertificateRequest
-    ) -> v201.SignCertificateResponse:
-        """Accepted when the authority can sign the CSR (the chain follows the answer)."""
-        if self.authority is None or _csr_error(req.csr) is not None:
-            return v201.SignCertificateResponse(status="Rejected")
-        return v201.SignCertificateResponse(status="Accepted")
+        self, station: str, req: SignCertificateRequest
+    ) -> SignCertificateResponse:
+        """Accepted when ``authority`` can sign the CSR (``certificate_chain`` follows the
+        answer); override with ``certificate_chain`` to sign elsewhere."""
+        ok = self.authority is not None and _csr_error(req.csr) is None
+        answer: SignCertificateResponse = _pkg(req).SignCertificateResponse(
+            status="Accepted" if ok else "Rejected"
+        )
+        return answer
+
+    async def certificate_chain(self, station: str, req: SignCertificateRequest) -> str | None:
+        """The PEM chain for a CSR ``sign_certificate`` accepted, sent as CertificateSigned
+        (default: signed by ``authority``; None: nothing is sent)."""
+        return None if self.authority is None else self.authority.sign(req.csr)
 
 
 def install_plug_and_charge(router: Router, hooks: PncHooks) -> None:
@@ -125,7 +176,7 @@ def install_plug_and_charge(router: Router, hooks: PncHooks) -> None:
         return wrap_response(await _answer(hooks, conn.identity, inner))
 
     async def send_signed(req: v16.DataTransferRequest, resp: Any, conn: OcppConnection) -> None:
-        if not is_pnc(req) or req.message_id != "SignCertificate" or hooks.authority is None:
+        if not is_pnc(req) or req.message_id != "SignCertificate":
             return
         if resp.status != "Accepted" or resp.data is None:
             return
@@ -133,7 +184,9 @@ def install_plug_and_charge(router: Router, hooks: PncHooks) -> None:
             return
         inner = unwrap(req, TO_CSMS)
         assert isinstance(inner, v201.SignCertificateRequest)
-        chain = hooks.authority.sign(inner.csr)
+        chain = await hooks.certificate_chain(conn.identity, inner)
+        if chain is None:
+            return
         signed = v201.CertificateSignedRequest(
             certificate_chain=chain, certificate_type=inner.certificate_type or "V2GCertificate"
         )
@@ -148,23 +201,25 @@ def install_plug_and_charge(router: Router, hooks: PncHooks) -> None:
     router.after(v16.DataTransferRequest)(send_signed)
 
 
-def install_plug_and_charge_v201(router: Router, hooks: PncHooks) -> None:
-    """2.0.1 stations send Get15118EVCertificate and GetCertificateStatus as messages of their
-    own: stored in the event log (kind ``PnC.<action>``, as through the 1.6 tunnel) and
-    answered by the same hooks. An Authorize carrying a contract certificate (or its hash data)
-    is answered by the handler registered before, with ``hooks.contract_status``'s verdict."""
-    before = router.route("Authorize")
+def install_plug_and_charge_v2x(router: Router, hooks: PncHooks) -> None:
+    """A 2.0.1 or 2.1 station's Plug & Charge messages: Get15118EVCertificate and
+    GetCertificateStatus stored in the event log (kind ``PnC.<action>``, as through the 1.6
+    tunnel) and answered by the hooks; a SignCertificate of a V2G certificate likewise, with
+    its chain sent after the answer (other SignCertificates go to the handler and after-hook
+    registered before); an Authorize carrying a contract certificate (or its hash data) is
+    answered by the handler registered before, with ``hooks.contract_status``'s verdict."""
+    pkg: Any = v21 if router.version is OcppVersion.V21 else v201
+    authorize_before = router.route("Authorize")
+    signing = router.route("SignCertificate")  # the station's own certificate
 
-    async def authorize(req: v201.AuthorizeRequest, conn: OcppConnection) -> Any:
-        if before is None:
+    async def authorize(req: Any, conn: OcppConnection) -> Any:
+        if authorize_before is None:
             return await hooks.authorize(conn.identity, req)
-        answer = await respond(before, req, conn)
+        answer = await respond(authorize_before, req, conn)
         if req.certificate is None and req.iso15118_certificate_hash_data is None:
             return answer
         verdict = await hooks.contract_status(conn.identity, req)
         return msgspec.structs.replace(answer, certificate_status=verdict)
-
-    router.add(v201.AuthorizeRequest, authorize)
 
     def native(action: str) -> Any:
         async def handler(req: Any, conn: OcppConnection) -> Any:
@@ -173,19 +228,52 @@ def install_plug_and_charge_v201(router: Router, hooks: PncHooks) -> None:
 
         return handler
 
-    router.add(v201.Get15118EVCertificateRequest, native("Get15118EVCertificate"))
-    router.add(v201.GetCertificateStatusRequest, native("GetCertificateStatus"))
+    sign_v2g = native("SignCertificate")
+
+    async def sign_certificate(req: Any, conn: OcppConnection) -> Any:
+        if req.certificate_type in V2G_CERTIFICATE_TYPES:
+            return await sign_v2g(req, conn)
+        if signing is None:
+            return pkg.SignCertificateResponse(status="Rejected")
+        return await respond(signing, req, conn)
+
+    async def send_signed(req: Any, resp: Any, conn: OcppConnection) -> None:
+        if req.certificate_type not in V2G_CERTIFICATE_TYPES:
+            if signing is not None and signing.after is not None:
+                await signing.after(req, resp, conn)
+            return
+        if resp.status != "Accepted":
+            return
+        chain = await hooks.certificate_chain(conn.identity, req)
+        if chain is None:
+            return
+        extra = {"request_id": req.request_id} if router.version is OcppVersion.V21 else {}
+        signed = pkg.CertificateSignedRequest(
+            certificate_chain=chain, certificate_type=req.certificate_type, **extra
+        )
+        try:
+            answer = await conn.call(signed)
+        except OcppError as exc:
+            log.warning("%s: CertificateSigned (V2G) not delivered: %s", conn.identity, exc)
+            return
+        log.info("%s: CertificateSigned (V2G) %s", conn.identity, answer.status)
+
+    router.add(pkg.AuthorizeRequest, authorize)
+    router.add(pkg.Get15118EVCertificateRequest, native("Get15118EVCertificate"))
+    router.add(pkg.GetCertificateStatusRequest, native("GetCertificateStatus"))
+    router.add(pkg.SignCertificateRequest, sign_certificate)
+    router.after(pkg.SignCertificateRequest)(send_signed)
 
 
 async def _answer(hooks: PncHooks, station: str, inner: OcppRequest[Any]) -> OcppStruct:
-    """The hook's answer to one unwrapped request."""
-    if isinstance(inner, v201.AuthorizeRequest):
+    """The hook's answer to one Plug & Charge request."""
+    if isinstance(inner, v201.AuthorizeRequest | v21.AuthorizeRequest):
         return await hooks.authorize(station, inner)
-    if isinstance(inner, v201.Get15118EVCertificateRequest):
+    if isinstance(inner, v201.Get15118EVCertificateRequest | v21.Get15118EVCertificateRequest):
         return await hooks.get_15118_ev_certificate(station, inner)
-    if isinstance(inner, v201.GetCertificateStatusRequest):
+    if isinstance(inner, v201.GetCertificateStatusRequest | v21.GetCertificateStatusRequest):
         return await hooks.get_certificate_status(station, inner)
-    assert isinstance(inner, v201.SignCertificateRequest)  # TO_CSMS has these four
+    assert isinstance(inner, v201.SignCertificateRequest | v21.SignCertificateRequest)
     return await hooks.sign_certificate(station, inner)
 
 

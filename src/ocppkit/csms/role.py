@@ -48,7 +48,7 @@ from ocppkit.csms.message_log import MessageLog
 from ocppkit.csms.plug_and_charge import (
     PncHooks,
     install_plug_and_charge,
-    install_plug_and_charge_v201,
+    install_plug_and_charge_v2x,
 )
 from ocppkit.csms.station import Station16, Station21, Station201, station_for
 from ocppkit.protocol.session import ValidationPolicy
@@ -92,9 +92,10 @@ class Csms:
         ``MessageLog(store)`` (10,000 frames kept per station), False keeps no log, or give
         your own ``MessageLog(store, keep=...)``. ``self.message_log`` is the log, or None.
         ``certificate_authority`` signs the stations' SignCertificate CSRs (None: Rejected).
-        ``pnc_hooks`` answers ISO 15118 Plug & Charge over 1.6 DataTransfer and 2.0.1's
-        Get15118EVCertificate / GetCertificateStatus (default:
-        ``PncHooks()``; V2G CSRs signed by its authority, else ``certificate_authority``).
+        ``pnc_hooks`` answers ISO 15118 Plug & Charge over 1.6 DataTransfer and 2.x's
+        Get15118EVCertificate / GetCertificateStatus / SignCertificate of V2G certificates
+        (default: ``PncHooks()``; V2G CSRs signed by its authority, else
+        ``certificate_authority``).
         ``history_days``: status reports and events are kept this long (None: for ever), pruned
         every ``prune_interval`` seconds (a row goes at most that long after it is due)."""
         if history_days is not None and history_days <= 0:
@@ -125,8 +126,8 @@ class Csms:
             install_certificate_signing(router, version, certificate_authority)
             if version is OcppVersion.V16:
                 install_plug_and_charge(router, hooks)
-            elif version is OcppVersion.V201:
-                install_plug_and_charge_v201(router, hooks)
+            else:
+                install_plug_and_charge_v2x(router, hooks)
             self._routers[version] = router
         self._on_connect: list[StationHook] = []
         self._on_disconnect: list[StationHook] = []
