@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import importlib.util
 import os
 import signal
@@ -17,7 +18,7 @@ import pytest
 from click.testing import CliRunner
 
 from ocppkit.cli import main
-from ocppkit.cli.csms import serving_csms
+from ocppkit.cli.csms import GC_YOUNG_THRESHOLD, server_gc, serving_csms
 from ocppkit.cli.logs import _Cursor, _new_frames
 from ocppkit.messages import v16
 from ocppkit.protocol import OcppVersion
@@ -272,3 +273,26 @@ def test_history_days_reaches_the_csms_and_zero_keeps_everything(tmp_path: Path)
     result = CliRunner().invoke(main, ["csms", "--history-days", "-1"])
     assert result.exit_code == 2
     assert "--history-days" in result.output
+
+
+def test_server_gc_collects_the_young_generation_after_10000_objects_and_restores() -> None:
+    """The calls a CSMS holds in flight (a few thousand objects) no longer set off a young
+    collection each; what start-up made is frozen; both undone on exit."""
+
+    def young_collections_while_holding(count: int) -> int:
+        before: int = gc.get_stats()[0]["collections"]
+        held: list[list[int]] = [[] for _ in range(count)]
+        after: int = gc.get_stats()[0]["collections"]
+        del held
+        return after - before
+
+    default = gc.get_threshold()
+    gc.collect()
+    assert young_collections_while_holding(3_000) >= 1
+    with server_gc():
+        assert gc.get_threshold() == (GC_YOUNG_THRESHOLD, *default[1:])
+        assert gc.get_freeze_count() > 0
+        gc.collect()  # a fresh count: collects the young generation only (frozen objects stay)
+        assert young_collections_while_holding(3_000) == 0
+    assert gc.get_threshold() == default
+    assert gc.get_freeze_count() == 0
