@@ -20,7 +20,8 @@ from ocppkit.api import create_app, openapi_document
 from ocppkit.csms.message_log import MessageLog
 from ocppkit.csms.role import Csms
 from ocppkit.csms.station import Station16, Station21, Station201
-from ocppkit.messages import OcppRequest, actions, v16
+from ocppkit.iso15118 import wrap_response
+from ocppkit.messages import OcppRequest, actions, v16, v201
 from ocppkit.protocol import OcppVersion
 from ocppkit.protocol.codec import decode_payload, encode_payload
 from ocppkit.protocol.errors import NotSupportedError, SecurityError
@@ -694,6 +695,59 @@ def test_a_station_connected_before_the_app_and_never_booted() -> None:
     run(main)
 
 
+def test_plug_and_charge_calls_time_out_map_failures_and_are_counted() -> None:
+    """``POST …/pnc/{action}`` takes ``?timeout=`` and answers as ``…/calls`` does (504, 502,
+    400), and its calls show in the metrics as ``PnC.<action>``."""
+
+    async def main() -> None:
+        async with serving() as h:
+            router = fake_charge_point(OcppVersion.V16).router
+            release = asyncio.Event()
+
+            async def data_transfer(req: v16.DataTransferRequest, conn: OcppConnection) -> Any:
+                if req.message_id == "InstallCertificate":
+                    await release.wait()
+                if req.message_id == "DeleteCertificate":
+                    return v16.DataTransferResponse(status="Rejected")
+                return wrap_response(v201.GetInstalledCertificateIdsResponse(status="NotFound"))
+
+            router.add(v16.DataTransferRequest, data_transfer)
+            await h.connect("CP", OcppVersion.V16, router)
+            base = "/api/stations/CP/pnc"
+            listed = await h.http.post(f"{base}/GetInstalledCertificateIds", json={})
+            assert (listed.status_code, listed.json()) == (200, {"status": "NotFound"})
+            install = {"certificateType": "V2GRootCertificate", "certificate": "PEM"}
+            response = await h.http.post(f"{base}/InstallCertificate?timeout=abc", json=install)
+            assert (response.status_code, response.json()["error"]) == (400, "invalid timeout")
+            response = await h.http.post(f"{base}/InstallCertificate?timeout=0.05", json=install)
+            assert (response.status_code, response.json()["error"]) == (504, "timeout")
+            release.set()
+            hash_data = {
+                "hashAlgorithm": "SHA256",
+                "issuerNameHash": "a",
+                "issuerKeyHash": "b",
+                "serialNumber": "1",
+            }
+            response = await h.http.post(
+                f"{base}/DeleteCertificate", json={"certificateHashData": hash_data}
+            )
+            assert (response.status_code, response.json()["error"]) == (
+                502,
+                "station did not take it",
+            )
+            assert "Rejected" in response.json()["reason"]
+
+            text = (await h.http.get("/metrics")).text
+            api = "ocppkit_api_calls_total"
+            assert metric(text, api, action="PnC.GetInstalledCertificateIds", outcome="result") == 1
+            assert metric(text, api, action="PnC.InstallCertificate", outcome="timeout") == 1
+            assert (
+                metric(text, api, action="PnC.DeleteCertificate", outcome="invalid_response") == 1
+            )
+
+    run(main)
+
+
 def test_metrics_count_connections_and_calls() -> None:
     async def main() -> None:
         async with serving() as h:
@@ -780,6 +834,9 @@ def test_openapi_document_describes_every_route_and_validates() -> None:
         every = set().union(*(csms_actions(v) for v in OcppVersion))
         assert set(action["schema"]["enum"]) == every
         assert set(call["responses"]) == {"200", "400", "404", "409", "502", "504"}
+        pnc = document["paths"]["/api/stations/{id}/pnc/{action}"]["post"]
+        assert [p["name"] for p in pnc["parameters"]] == ["id", "action", "timeout"]
+        assert set(pnc["responses"]) == set(call["responses"])
         status = document["components"]["schemas"]["IdTokenInput"]["properties"]["status"]
         assert {"Accepted", "Blocked", "ConcurrentTx", "NoCredit"} <= set(status["enum"])
         validator = pytest.importorskip("openapi_spec_validator")

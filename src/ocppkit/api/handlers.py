@@ -7,6 +7,7 @@ Each endpoint takes a Starlette ``Request`` and answers a JSON ``Response`` (err
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -159,20 +160,30 @@ class Api:
             )
         timeout = _timeout(request.query_params.get("timeout"))
         if timeout is None:
-            return _error(
-                400,
-                "invalid timeout",
-                reason=f"timeout is a number of seconds > 0 and <= {MAX_CALL_TIMEOUT:g}",
-            )
+            return _invalid_timeout()
         body = await request.body()
         try:
             payload, _ = decode_payload(spec.request, body if body.strip() else b"{}", "strict")
         except PayloadValidationError as exc:
             return _payload_error("invalid payload", exc, version, 400)
+        call = station_for(conn).call(payload, timeout=timeout)  # via the gate
+        return await self._answer(call, identity, action, version, timeout)
+
+    async def _answer(
+        self,
+        call: Awaitable[Any],
+        identity: str,
+        label: str,
+        version: OcppVersion,
+        timeout: float,
+    ) -> Response:
+        """The HTTP answer to a CALL the API sent (``call``, to station ``identity``): the
+        response payload, or the error the routes document; counted in the metrics as
+        ``label``."""
         outcome = "cancelled"  # until known otherwise: the HTTP request may be cancelled
         started = time.perf_counter()
         try:
-            response = await station_for(conn).call(payload, timeout=timeout)  # via the gate
+            response = await call
             outcome = "result"
         except CallError as exc:
             outcome = "call_error"
@@ -188,10 +199,13 @@ class Api:
         except PayloadValidationError as exc:
             outcome = "invalid_response"
             return _payload_error("invalid response", exc, version, 502)
+        except TunnelError as exc:  # a Plug & Charge answer that is not one
+            outcome = "invalid_response"
+            return _error(502, "station did not take it", action=label, reason=str(exc))
         except CallTimeoutError:
             outcome = "timeout"
             return _error(
-                504, "timeout", station=identity, action=action, reason=f"no reply in {timeout:g} s"
+                504, "timeout", station=identity, action=label, reason=f"no reply in {timeout:g} s"
             )
         except ConnectionClosedError:
             outcome = "closed"
@@ -199,12 +213,12 @@ class Api:
                 409,
                 "connection closed",
                 station=identity,
-                action=action,
+                action=label,
                 reason="the connection closed before the reply",
             )
         finally:
-            self.metrics.api_calls.labels(action, outcome).inc()
-            self.metrics.api_latency.labels(action).observe(time.perf_counter() - started)
+            self.metrics.api_calls.labels(label, outcome).inc()
+            self.metrics.api_latency.labels(label).observe(time.perf_counter() - started)
         return Response(encode_payload(response), media_type="application/json")
 
     async def pnc(self, request: Request) -> Response:
@@ -220,6 +234,9 @@ class Api:
         if conn.version is not OcppVersion.V16:
             reason = "2.x stations take the ISO 15118 messages directly: use …/calls/{action}"
             return _error(400, "not a 1.6 station", ocppVersion=conn.version.value, reason=reason)
+        timeout = _timeout(request.query_params.get("timeout"))
+        if timeout is None:
+            return _invalid_timeout()
         spec = actions(OcppVersion.V201)[action]
         body = await request.body()
         try:
@@ -228,15 +245,8 @@ class Api:
             return _payload_error("invalid payload", exc, OcppVersion.V201, 400)
         station = station_for(conn)
         assert isinstance(station, Station16)
-        try:
-            response = await pnc_call(station, payload)
-        except (TunnelError, CallError, PayloadValidationError) as exc:  # as for calls: 502
-            return _error(502, "station did not take it", action=action, reason=str(exc))
-        except CallTimeoutError:
-            return _error(504, "timeout", station=identity, action=action)
-        except ConnectionClosedError:
-            return _error(409, "connection closed", station=identity, action=action)
-        return Response(encode_payload(response), media_type="application/json")
+        call = pnc_call(station, payload, timeout=timeout)
+        return await self._answer(call, identity, f"PnC.{action}", OcppVersion.V16, timeout)
 
     async def messages(self, request: Request) -> Response:
         """``GET /api/stations/{id}/messages``: the message log, oldest first."""
@@ -343,6 +353,14 @@ class Api:
     async def openapi(self, request: Request) -> Response:
         """``GET /openapi.json``: the OpenAPI 3.1 document."""
         return Response(openapi_bytes(), media_type="application/json")
+
+
+def _invalid_timeout() -> Response:
+    return _error(
+        400,
+        "invalid timeout",
+        reason=f"timeout is a number of seconds > 0 and <= {MAX_CALL_TIMEOUT:g}",
+    )
 
 
 def _timeout(text: str | None) -> float | None:

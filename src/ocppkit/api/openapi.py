@@ -108,6 +108,18 @@ _STATION_ID = {
     "description": "The charge point identity",
     "schema": {"type": "string"},
 }
+_TIMEOUT = {
+    "name": "timeout",
+    "in": "query",
+    "required": False,
+    "description": "Seconds to wait for the reply",
+    "schema": {
+        "type": "number",
+        "exclusiveMinimum": 0,
+        "maximum": MAX_CALL_TIMEOUT,
+        "default": DEFAULT_CALL_TIMEOUT,
+    },
+}
 _TOKEN = {
     "name": "token",
     "in": "path",
@@ -183,18 +195,7 @@ def routes() -> tuple[Op, ...]:
                         "description": "An action the CSMS sends in the station's OCPP version",
                         "schema": {"type": "string", "enum": list(_csms_actions())},
                     },
-                    {
-                        "name": "timeout",
-                        "in": "query",
-                        "required": False,
-                        "description": "Seconds to wait for the reply",
-                        "schema": {
-                            "type": "number",
-                            "exclusiveMinimum": 0,
-                            "maximum": MAX_CALL_TIMEOUT,
-                            "default": DEFAULT_CALL_TIMEOUT,
-                        },
-                    },
+                    _TIMEOUT,
                 ],
                 "requestBody": {
                     "required": False,
@@ -242,6 +243,7 @@ def routes() -> tuple[Op, ...]:
                         "description": "A Plug & Charge action the CSMS sends",
                         "schema": {"type": "string", "enum": sorted(TO_STATION)},
                     },
+                    _TIMEOUT,
                 ],
                 "requestBody": {
                     "required": False,
@@ -255,8 +257,14 @@ def routes() -> tuple[Op, ...]:
                         {"anyOf": [_ref("PayloadErrorBody"), _ERROR]},
                     ),
                     "404": _answer("Not a Plug & Charge action the CSMS sends", _ERROR),
-                    "409": _answer("Not connected", _ERROR),
-                    "502": _answer("The station did not take the message", _ERROR),
+                    "409": _answer(
+                        "Not connected, or the connection closed before the reply", _ERROR
+                    ),
+                    "502": _answer(
+                        "The station answered a CALLERROR, an invalid DataTransfer answer, or no"
+                        " valid 2.0.1 response in it",
+                        {"anyOf": [_ref("StationCallErrorBody"), _ref("PayloadErrorBody"), _ERROR]},
+                    ),
                     "504": _answer("No reply before the timeout", _ERROR),
                 },
             },

@@ -277,9 +277,11 @@ async def _answer(hooks: PncHooks, station: str, inner: OcppRequest[Any]) -> Ocp
     return await hooks.sign_certificate(station, inner)
 
 
-async def pnc_call(station: Station16, request: OcppRequest[R]) -> R:
+async def pnc_call(
+    station: Station16, request: OcppRequest[R], *, timeout: float | None = None
+) -> R:
     """Send a 2.0.1 message to a 1.6 station through the tunnel; its typed 2.0.1 answer
-    (``TunnelError`` when the station does not take it)."""
-    answer = await station.call(wrap(request))
+    (``TunnelError`` when the station does not take it; ``timeout`` as ``station.call``'s)."""
+    answer = await station.call(wrap(request), timeout=timeout)
     result: Any = unwrap_response(answer, response_type(request))
     return result  # type: ignore[no-any-return]
