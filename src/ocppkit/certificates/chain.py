@@ -21,6 +21,7 @@ __all__ = [
     "ChainError",
     "check_issued",
     "is_self_signed",
+    "issuer_of",
     "load_certificates",
     "matches_key",
     "verify_chain",
@@ -46,6 +47,13 @@ def load_certificates(pem: str) -> list[x509.Certificate]:
 def is_self_signed(cert: x509.Certificate) -> bool:
     """Issued by itself (a root)."""
     return _issued_by(cert, cert)
+
+
+def issuer_of(
+    cert: x509.Certificate, candidates: Sequence[x509.Certificate]
+) -> x509.Certificate | None:
+    """The one of ``candidates`` that directly issued ``cert`` (name and signature), or None."""
+    return next((issuer for issuer in candidates if _issued_by(cert, issuer)), None)
 
 
 def _is_ca(cert: x509.Certificate) -> bool:

@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from cryptography import x509
 
     from ocppkit.certificates import HashData, KeyType
+    from ocppkit.certificates.hashdata import HashAlgorithm
 
 __all__ = ["RENEW_BEFORE", "Certificates"]
 
@@ -210,20 +211,28 @@ class Certificates:
 
     def _find(self, target: HashData) -> tuple[str | None, bool]:
         """(the installed certificate's key, whether it is our own certificate)."""
-        from ocppkit.certificates import hash_data, load_certificates
+        from ocppkit.certificates import hash_data
 
         for key, item in self.installed.items():
             cert = _certificate(item["pem"])
             if hash_data(cert, None, target.hash_algorithm).same_as(target):
                 return key, False
-        chain = load_certificates(self.own["chain"]) if "chain" in self.own else []
-        if chain:
-            issuer = chain[1] if len(chain) > 1 else None
-            if issuer is not None and hash_data(chain[0], issuer, target.hash_algorithm).same_as(
-                target
-            ):
-                return None, True
-        return None, False
+        own = "chain" in self.own and self.chain_hash_data(self.own["chain"], target.hash_algorithm)
+        return None, bool(own and own.same_as(target))
+
+    def chain_hash_data(self, chain_pem: str, algorithm: HashAlgorithm = "SHA256") -> HashData:
+        """The hash data of a chain's leaf (one of our own certificates): issued by the chain's
+        next certificate, or by the installed root that signed it when the chain is the leaf
+        alone (as GetInstalledCertificateIds lists it and DeleteCertificate names it)."""
+        from ocppkit.certificates import hash_data, issuer_of, load_certificates
+
+        chain = load_certificates(chain_pem)
+        if len(chain) > 1:
+            issuer: x509.Certificate | None = chain[1]
+        else:
+            installed = [_certificate(item["pem"]) for item in self.installed.values()]
+            issuer = issuer_of(chain[0], installed)
+        return hash_data(chain[0], issuer, algorithm)
 
     async def delete(
         self, req: v16.DeleteCertificateRequest, conn: Any

@@ -18,8 +18,10 @@ Rejected, an unknown messageId UnknownMessageId):
 - InstallCertificate: V2GRootCertificate, MORootCertificate (and the CSMS/manufacturer roots)
   into the stack's certificate store (``certificates``);
 - DeleteCertificate / GetInstalledCertificateIds: over that store; GetInstalledCertificateIds
-  also lists the V2G certificate chain (``V2GCertificateChain``), which DeleteCertificate does
-  not delete (NotFound);
+  also lists the V2G certificate chain (``V2GCertificateChain``: the hash data of its leaf, whose
+  issuer is the chain's next certificate or, for a leaf sent alone, the installed root that
+  signed it), which DeleteCertificate refuses (Failed), as it does the charge point's own
+  certificate;
 - CertificateSigned(V2GCertificate): checked against the installed V2GRootCertificates and the
   pending SECC key, then kept (namespace ``"v2g_certificate"``, key encrypted) and handed to
   ``ChargerCallbacks.v2g_certificate_installed`` for the ISO 15118 stack; otherwise Rejected with
@@ -168,6 +170,10 @@ class PlugAndCharge:
         from ocppkit.certificates import HashData
 
         wanted = HashData.from_fields(req.certificate_hash_data)
+        if "chain" in self.v2g:  # our own V2G certificate stays, as the charge point's does
+            ours = self.certificates.chain_hash_data(self.v2g["chain"], wanted.hash_algorithm)
+            if ours.same_as(wanted):
+                return v201.DeleteCertificateResponse(status="Failed")
         return v201.DeleteCertificateResponse(status=await self.certificates.delete_hash(wanted))
 
     async def _installed_ids(self, req: v201.GetInstalledCertificateIdsRequest) -> OcppStruct:
@@ -179,10 +185,9 @@ class PlugAndCharge:
             if not wanted or item["type"] in wanted:
                 cert = load_certificates(item["pem"])[0]
                 found.append(_chain_entry(item["type"], hash_data(cert)))
-        chain = load_certificates(self.v2g["chain"]) if "chain" in self.v2g else []
-        if chain and (not wanted or "V2GCertificateChain" in wanted):
-            issuer = chain[1] if len(chain) > 1 else None
-            found.append(_chain_entry("V2GCertificateChain", hash_data(chain[0], issuer)))
+        if "chain" in self.v2g and (not wanted or "V2GCertificateChain" in wanted):
+            ours = self.certificates.chain_hash_data(self.v2g["chain"])
+            found.append(_chain_entry("V2GCertificateChain", ours))
         if not found:
             return v201.GetInstalledCertificateIdsResponse(status="NotFound")
         return v201.GetInstalledCertificateIdsResponse(
