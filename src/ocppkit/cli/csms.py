@@ -41,7 +41,7 @@ def server_gc() -> Iterator[None]:
     generation is collected after ``GC_YOUNG_THRESHOLD`` net allocations instead of 700: the
     CSMS keeps each call's objects (future, operation, record) until its batch is committed, so
     at 50 stations the count passed 700 on nearly every commit and each collection rescanned
-    the calls in flight — 1.3 µs of CPU per call in collections, ~0.1 with this setting
+    the calls in flight — 1.4 µs of CPU per call in collections, ~0.1 with this setting
     (benchmarks/RESULTS.md, session 10). Memory stays bounded: objects that only a collection
     can free (reference cycles) are still collected, after 10,000 instead of 700."""
     before = gc.get_threshold()
