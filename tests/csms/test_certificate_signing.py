@@ -54,6 +54,20 @@ async def booted(csms: Csms, version: OcppVersion, router: Router) -> Any:
     return conn, runner
 
 
+def receiving_certificate_signed(version: OcppVersion) -> tuple[Router, asyncio.Queue[Any]]:
+    """A station's router that accepts CertificateSigned and queues the requests."""
+    module = MODULES[version]
+    signed: asyncio.Queue[Any] = asyncio.Queue()
+    router = Router(version)
+
+    @router.on(module.CertificateSignedRequest)
+    def certificate_signed(req: Any, conn: Any) -> Any:
+        signed.put_nowait(req)
+        return module.CertificateSignedResponse(status="Accepted")
+
+    return router, signed
+
+
 @pytest.mark.parametrize("version", list(OcppVersion))
 def test_a_csr_comes_back_signed_as_certificate_signed(version: OcppVersion) -> None:
     async def main() -> None:
@@ -61,13 +75,7 @@ def test_a_csr_comes_back_signed_as_certificate_signed(version: OcppVersion) -> 
         authority = CertificateAuthority.create()
         csms = Csms(MemoryStore(), certificate_authority=authority, message_log=False)
         await csms.start("127.0.0.1", 0)
-        signed: asyncio.Queue[Any] = asyncio.Queue()
-        router = Router(version)
-
-        @router.on(module.CertificateSignedRequest)
-        def certificate_signed(req: Any, conn: Any) -> Any:
-            signed.put_nowait(req)
-            return module.CertificateSignedResponse(status="Accepted")
+        router, signed = receiving_certificate_signed(version)
 
         conn, runner = await booted(csms, version, router)
         key = new_private_key()
@@ -136,13 +144,7 @@ def test_a_v2g_csr_is_signed_by_the_plug_and_charge_authority(version: OcppVersi
             message_log=False,
         )
         await csms.start("127.0.0.1", 0)
-        signed: asyncio.Queue[Any] = asyncio.Queue()
-        router = Router(version)
-
-        @router.on(module.CertificateSignedRequest)
-        def certificate_signed(req: Any, conn: Any) -> Any:
-            signed.put_nowait(req)
-            return module.CertificateSignedResponse(status="Accepted")
+        router, signed = receiving_certificate_signed(version)
 
         conn, runner = await booted(csms, version, router)
         extra: dict[str, Any] = {"request_id": 5} if version is OcppVersion.V21 else {}
@@ -194,10 +196,10 @@ def test_the_hooks_chain_goes_back_through_the_tunnel_and_natively(version: Ocpp
         module = MODULES[version]
         csms = Csms(MemoryStore(), pnc_hooks=ExternalCa(), message_log=False)
         await csms.start("127.0.0.1", 0)
-        signed: asyncio.Queue[Any] = asyncio.Queue()
-        router = Router(version)
         csr = make_csr(new_private_key(), "SECC", "CPO")
         if version is OcppVersion.V16:
+            signed: asyncio.Queue[Any] = asyncio.Queue()
+            router = Router(version)
 
             @router.on(v16.DataTransferRequest)
             def data_transfer(req: v16.DataTransferRequest, conn: Any) -> Any:
@@ -206,12 +208,7 @@ def test_the_hooks_chain_goes_back_through_the_tunnel_and_natively(version: Ocpp
 
             request: Any = wrap(v201.SignCertificateRequest(csr=csr))
         else:
-
-            @router.on(module.CertificateSignedRequest)
-            def certificate_signed(req: Any, conn: Any) -> Any:
-                signed.put_nowait(req)
-                return module.CertificateSignedResponse(status="Accepted")
-
+            router, signed = receiving_certificate_signed(version)
             request = module.SignCertificateRequest(csr=csr, certificate_type="V2GCertificate")
         conn, runner = await booted(csms, version, router)
         assert (await conn.call(request)).status == "Accepted"

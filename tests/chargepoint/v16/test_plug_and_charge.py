@@ -44,6 +44,22 @@ async def tunnel(h: Harness, request: OcppRequest[Any], expected: type[R]) -> R:
     return unwrap_response(await h.call(wrap(request)), expected)
 
 
+async def v2g_csr(h: Harness, root: CertificateAuthority) -> v201.SignCertificateRequest:
+    """Install ``root`` as V2G root, trigger SignV2GCertificate: the SECC's CSR."""
+    install = v201.InstallCertificateRequest(
+        certificate_type="V2GRootCertificate", certificate=root.certificate_pem
+    )
+    assert (await tunnel(h, install, v201.InstallCertificateResponse)).status == "Accepted"
+    trigger = v201.TriggerMessageRequest(requested_message="SignV2GCertificate")
+    assert (await tunnel(h, trigger, v201.TriggerMessageResponse)).status == "Accepted"
+    sent = await h.csms.next("DataTransfer")  # the scripted CSMS answers without data
+    request = unwrap(sent, TO_CSMS)
+    assert isinstance(request, v201.SignCertificateRequest)
+    assert request.certificate_type == "V2GCertificate"
+    await h.settle()
+    return request
+
+
 def test_the_v2g_certificate_must_chain_to_a_v2g_root_and_match_the_pending_key() -> None:
     async def main() -> None:
         h = make(csms=FakeCsms(boot_interval=864_000), identity="SECC-1", key_passphrase=b"k")
@@ -55,19 +71,7 @@ def test_the_v2g_certificate_must_chain_to_a_v2g_root_and_match_the_pending_key(
         async with h.online():
             await h.csms.next("BootNotification")
             await h.settle()
-            install = v201.InstallCertificateRequest(
-                certificate_type="V2GRootCertificate", certificate=root.certificate_pem
-            )
-            answer = await tunnel(h, install, v201.InstallCertificateResponse)
-            assert answer.status == "Accepted"
-            trigger = v201.TriggerMessageRequest(requested_message="SignV2GCertificate")
-            triggered = await tunnel(h, trigger, v201.TriggerMessageResponse)
-            assert triggered.status == "Accepted"
-            sent = await h.csms.next("DataTransfer")  # the scripted CSMS answers without data
-            request = unwrap(sent, TO_CSMS)
-            assert isinstance(request, v201.SignCertificateRequest)
-            assert request.certificate_type == "V2GCertificate"
-            await h.settle()
+            request = await v2g_csr(h, root)
 
             def signed(chain: str) -> v201.CertificateSignedRequest:
                 return v201.CertificateSignedRequest(
@@ -103,15 +107,7 @@ def test_a_v2g_leaf_sent_alone_is_listed_with_its_root_as_issuer_and_is_not_dele
         async with h.online():
             await h.csms.next("BootNotification")
             await h.settle()
-            install = v201.InstallCertificateRequest(
-                certificate_type="V2GRootCertificate", certificate=root.certificate_pem
-            )
-            assert (await tunnel(h, install, v201.InstallCertificateResponse)).status == "Accepted"
-            trigger = v201.TriggerMessageRequest(requested_message="SignV2GCertificate")
-            await tunnel(h, trigger, v201.TriggerMessageResponse)
-            request = unwrap(await h.csms.next("DataTransfer"), TO_CSMS)
-            assert isinstance(request, v201.SignCertificateRequest)
-            await h.settle()
+            request = await v2g_csr(h, root)
             leaf = load_certificates(root.sign(request.csr, now=T0))[0]
             alone = leaf.public_bytes(serialization.Encoding.PEM).decode()
             signed = v201.CertificateSignedRequest(
