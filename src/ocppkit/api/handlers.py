@@ -158,14 +158,10 @@ class Api:
                 ocppVersion=version.value,
                 reason=f"{action} is sent by a charge point to the CSMS, not by the CSMS",
             )
-        timeout = _timeout(request.query_params.get("timeout"))
-        if timeout is None:
-            return _invalid_timeout()
-        body = await request.body()
-        try:
-            payload, _ = decode_payload(spec.request, body if body.strip() else b"{}", "strict")
-        except PayloadValidationError as exc:
-            return _payload_error("invalid payload", exc, version, 400)
+        read = await _call_input(request, spec.request, version)
+        if isinstance(read, Response):
+            return read
+        payload, timeout = read
         call = station_for(conn).call(payload, timeout=timeout)  # via the gate
         return await self._answer(call, identity, action, version, timeout)
 
@@ -234,15 +230,12 @@ class Api:
         if conn.version is not OcppVersion.V16:
             reason = "2.x stations take the ISO 15118 messages directly: use …/calls/{action}"
             return _error(400, "not a 1.6 station", ocppVersion=conn.version.value, reason=reason)
-        timeout = _timeout(request.query_params.get("timeout"))
-        if timeout is None:
-            return _invalid_timeout()
-        spec = actions(OcppVersion.V201)[action]
-        body = await request.body()
-        try:
-            payload, _ = decode_payload(spec.request, body if body.strip() else b"{}", "strict")
-        except PayloadValidationError as exc:
-            return _payload_error("invalid payload", exc, OcppVersion.V201, 400)
+        read = await _call_input(
+            request, actions(OcppVersion.V201)[action].request, OcppVersion.V201
+        )
+        if isinstance(read, Response):
+            return read
+        payload, timeout = read
         station = station_for(conn)
         assert isinstance(station, Station16)
         call = pnc_call(station, payload, timeout=timeout)
@@ -355,12 +348,24 @@ class Api:
         return Response(openapi_bytes(), media_type="application/json")
 
 
-def _invalid_timeout() -> Response:
-    return _error(
-        400,
-        "invalid timeout",
-        reason=f"timeout is a number of seconds > 0 and <= {MAX_CALL_TIMEOUT:g}",
-    )
+async def _call_input(
+    request: Request, request_type: type[Any], version: OcppVersion
+) -> tuple[Any, float] | Response:
+    """The validated request payload (the body; empty: ``{}``) and the ``timeout`` of a call
+    route, or the 400 answer naming what is wrong."""
+    timeout = _timeout(request.query_params.get("timeout"))
+    if timeout is None:
+        return _error(
+            400,
+            "invalid timeout",
+            reason=f"timeout is a number of seconds > 0 and <= {MAX_CALL_TIMEOUT:g}",
+        )
+    body = await request.body()
+    try:
+        payload, _ = decode_payload(request_type, body if body.strip() else b"{}", "strict")
+    except PayloadValidationError as exc:
+        return _payload_error("invalid payload", exc, version, 400)
+    return payload, timeout
 
 
 def _timeout(text: str | None) -> float | None:

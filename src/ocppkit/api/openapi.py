@@ -120,6 +120,27 @@ _TIMEOUT = {
         "default": DEFAULT_CALL_TIMEOUT,
     },
 }
+
+
+def _call_responses(
+    *,
+    ok: str,
+    bad_request: str,
+    not_found: str,
+    bad_gateway: str,
+    bad_gateway_bodies: list[dict[str, Any]],
+) -> dict[str, Any]:
+    """The responses of a route that sends a CALL to a station and answers its reply."""
+    return {
+        "200": _answer(ok, {"type": "object"}),
+        "400": _answer(bad_request, {"anyOf": [_ref("PayloadErrorBody"), _ERROR]}),
+        "404": _answer(not_found, _ERROR),
+        "409": _answer("Not connected, or the connection closed before the reply", _ERROR),
+        "502": _answer(bad_gateway, {"anyOf": bad_gateway_bodies}),
+        "504": _answer("No reply before the timeout", _ERROR),
+    }
+
+
 _TOKEN = {
     "name": "token",
     "in": "path",
@@ -202,22 +223,15 @@ def routes() -> tuple[Op, ...]:
                     "description": "The request payload (OCPP JSON, wire names)",
                     "content": _content({"type": "object"}),
                 },
-                "responses": {
-                    "200": _answer("The CALLRESULT payload", {"type": "object"}),
-                    "400": _answer(
-                        "An action a charge point sends, a bad timeout, or an invalid payload",
-                        {"anyOf": [_ref("PayloadErrorBody"), _ERROR]},
+                "responses": _call_responses(
+                    ok="The CALLRESULT payload",
+                    bad_request=(
+                        "An action a charge point sends, a bad timeout, or an invalid payload"
                     ),
-                    "404": _answer("No such action in the station's OCPP version", _ERROR),
-                    "409": _answer(
-                        "Not connected, or the connection closed before the reply", _ERROR
-                    ),
-                    "502": _answer(
-                        "The station answered a CALLERROR, or an invalid CALLRESULT",
-                        {"anyOf": [_ref("StationCallErrorBody"), _ref("PayloadErrorBody")]},
-                    ),
-                    "504": _answer("No reply before the timeout", _ERROR),
-                },
+                    not_found="No such action in the station's OCPP version",
+                    bad_gateway="The station answered a CALLERROR, or an invalid CALLRESULT",
+                    bad_gateway_bodies=[_ref("StationCallErrorBody"), _ref("PayloadErrorBody")],
+                ),
             },
         ),
         Op(
@@ -250,23 +264,20 @@ def routes() -> tuple[Op, ...]:
                     "description": "The OCPP 2.0.1 request payload (wire names)",
                     "content": _content({"type": "object"}),
                 },
-                "responses": {
-                    "200": _answer("The 2.0.1 response payload", {"type": "object"}),
-                    "400": _answer(
-                        "Not a 1.6 station, or an invalid payload",
-                        {"anyOf": [_ref("PayloadErrorBody"), _ERROR]},
-                    ),
-                    "404": _answer("Not a Plug & Charge action the CSMS sends", _ERROR),
-                    "409": _answer(
-                        "Not connected, or the connection closed before the reply", _ERROR
-                    ),
-                    "502": _answer(
+                "responses": _call_responses(
+                    ok="The 2.0.1 response payload",
+                    bad_request="Not a 1.6 station, a bad timeout, or an invalid payload",
+                    not_found="Not a Plug & Charge action the CSMS sends",
+                    bad_gateway=(
                         "The station answered a CALLERROR, an invalid DataTransfer answer, or no"
-                        " valid 2.0.1 response in it",
-                        {"anyOf": [_ref("StationCallErrorBody"), _ref("PayloadErrorBody"), _ERROR]},
+                        " valid 2.0.1 response in it"
                     ),
-                    "504": _answer("No reply before the timeout", _ERROR),
-                },
+                    bad_gateway_bodies=[
+                        _ref("StationCallErrorBody"),
+                        _ref("PayloadErrorBody"),
+                        _ERROR,
+                    ],
+                ),
             },
         ),
         Op(

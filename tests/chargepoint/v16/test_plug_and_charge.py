@@ -44,6 +44,15 @@ async def tunnel(h: Harness, request: OcppRequest[Any], expected: type[R]) -> R:
     return unwrap_response(await h.call(wrap(request)), expected)
 
 
+async def secc_stack() -> tuple[Harness, Secc]:
+    """A started stack (identity SECC-1, encrypted keys) whose ISO 15118 side is ``Secc``."""
+    h = make(csms=FakeCsms(boot_interval=864_000), identity="SECC-1", key_passphrase=b"k")
+    secc = Secc()
+    h.cp.callbacks = h.callbacks = secc
+    await h.cp.start()
+    return h, secc
+
+
 async def v2g_csr(h: Harness, root: CertificateAuthority) -> v201.SignCertificateRequest:
     """Install ``root`` as V2G root, trigger SignV2GCertificate: the SECC's CSR."""
     install = v201.InstallCertificateRequest(
@@ -62,10 +71,7 @@ async def v2g_csr(h: Harness, root: CertificateAuthority) -> v201.SignCertificat
 
 def test_the_v2g_certificate_must_chain_to_a_v2g_root_and_match_the_pending_key() -> None:
     async def main() -> None:
-        h = make(csms=FakeCsms(boot_interval=864_000), identity="SECC-1", key_passphrase=b"k")
-        secc = Secc()
-        h.cp.callbacks = h.callbacks = secc
-        await h.cp.start()
+        h, secc = await secc_stack()
         root = CertificateAuthority.create("V2G root", now=T0)
         other = CertificateAuthority.create("not V2G", now=T0)
         async with h.online():
@@ -99,10 +105,7 @@ def test_a_v2g_leaf_sent_alone_is_listed_with_its_root_as_issuer_and_is_not_dele
     names the root's key, as the CSMS computes it, and DeleteCertificate of it is refused."""
 
     async def main() -> None:
-        h = make(csms=FakeCsms(boot_interval=864_000), identity="SECC-1", key_passphrase=b"k")
-        secc = Secc()
-        h.cp.callbacks = h.callbacks = secc
-        await h.cp.start()
+        h, _ = await secc_stack()
         root = CertificateAuthority.create("V2G root", now=T0)
         async with h.online():
             await h.csms.next("BootNotification")
