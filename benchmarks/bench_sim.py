@@ -69,6 +69,7 @@ async def measure(stations: int, args: argparse.Namespace, url: str) -> dict[str
     await asyncio.sleep(args.steady)
     cpu, elapsed = _cpu() - cpu0, time.monotonic() - t0
     frames = fleet.stats.frames - frames0
+    p50, p99 = fleet.stats.latencies_ms(0.5, 0.99)
     row = {
         "stations": stations,
         "accepted": fleet.stats.accepted,
@@ -78,8 +79,8 @@ async def measure(stations: int, args: argparse.Namespace, url: str) -> dict[str
         "cpu_pct": round(cpu / elapsed * 100, 1),
         "cpu_ms_per_station_min": round(cpu / elapsed * 60 * 1000 / stations, 2),
         "frames_per_s": round(frames / elapsed, 1),
-        "p50_ms": fleet.stats.latency_ms(0.5),
-        "p99_ms": fleet.stats.latency_ms(0.99),
+        "p50_ms": p50,
+        "p99_ms": p99,
         "errors": len(fleet.stats.errors),
         "speed": args.speed,
         "date": datetime.now(UTC).strftime("%Y-%m-%d"),

@@ -105,7 +105,7 @@ def _members(cls: type) -> list[tuple[str, Any]]:
     return found
 
 
-def _entry(module: str, name: str, obj: Any) -> list[str]:
+def _entry(name: str, obj: Any) -> list[str]:
     lines: list[str] = []
     if inspect.isclass(obj):
         lines.append(f"### `{name}`  (class)\n")
@@ -140,7 +140,7 @@ def render() -> str:
         module = importlib.import_module(module_name)
         out += [f"## `{module_name}`", "", _first_paragraph(_doc(module)), ""]
         for name in sorted(getattr(module, "__all__", [])):
-            out += _entry(module_name, name, getattr(module, name))
+            out += _entry(name, getattr(module, name))
     return "\n".join(out).rstrip() + "\n"
 
 

@@ -205,6 +205,10 @@ def test_without_the_api_libraries_the_command_names_the_extra(
     assert isinstance(result.exception, SystemExit)  # a usage error, not a traceback
 
 
+@pytest.mark.skipif(
+    not hasattr(os, "sched_getaffinity") or len(os.sched_getaffinity(0)) < 2,
+    reason="needs Linux and two CPUs: pinning to the only CPU allowed would show nothing",
+)
 def test_pin_to_cpu_pins_the_process_and_the_threads_it_starts_later() -> None:
     """In a child process (pinning the test run would slow it): every thread, the ones it
     already has and the ones it starts afterwards, runs on the chosen CPU only; a CPU the

@@ -4,6 +4,7 @@ migrations, the writer thread, group commit, and the same answers as ``MemorySto
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import sqlite3
@@ -431,6 +432,12 @@ def test_a_large_prune_commits_in_chunks(tmp_path: Path) -> None:
             assert [s.timestamp for s in await store.status_history("CP1")] == [at(4)]
             assert await store.events("CP0") == []
             assert await store.events("CP1") == [late]
+        with contextlib.closing(sqlite3.connect(tmp_path / "s.db")) as db:
+            for table in ("statuses", "events"):  # the deleted rows left the index too
+                orphans = db.execute(
+                    f"SELECT count(*) FROM {table}_idx WHERE id NOT IN (SELECT id FROM {table})"
+                ).fetchone()
+                assert orphans == (0,), table
 
     run(main())
 

@@ -95,13 +95,13 @@ def verify_chain(
         _check_time(cert, now, "the certificate" if i == 0 else f"chain certificate {i}")
     current, rest = chain[0], list(chain[1:])
     for _ in range(len(chain) + 1):
-        root = next((r for r in roots if _issued_by(current, r)), None)
+        root = issuer_of(current, roots)
         if root is not None:
             _check_time(root, now, "the root certificate")
             if not _is_ca(root):
                 raise ChainError("the root certificate is not a CA")
             return root
-        issuer = next((c for c in rest if _issued_by(current, c)), None)
+        issuer = issuer_of(current, rest)
         if issuer is None:
             break
         if not _is_ca(issuer):

@@ -9,7 +9,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal, TypeAlias, TypeVar
+from typing import Any, Literal, TypeAlias, TypeVar, overload
 
 import msgspec
 
@@ -180,14 +180,32 @@ class CsmsContext:
         return self.heartbeat_overrides.get(identity, self.heartbeat_interval)
 
 
+@overload
+def stored_event_handler(
+    ctx: CsmsContext, action: str, response: Callable[[Any], R], time_field: str | None
+) -> Callable[[Any, Any], AnswerAfter[R]]: ...
+
+
+@overload
 def stored_event_handler(
     ctx: CsmsContext, action: str, response: R, time_field: str | None
-) -> Callable[[Any, Any], AnswerAfter[R]]:
-    """A handler that stores the request in the event log (timestamped by ``time_field`` of the
-    request, or the clock), then answers ``response``."""
+) -> Callable[[Any, Any], AnswerAfter[R]]: ...
 
-    def handler(request: Any, conn: Any) -> AnswerAfter[R]:
+
+def stored_event_handler(
+    ctx: CsmsContext, action: str, response: Any, time_field: str | None
+) -> Callable[[Any, Any], AnswerAfter[Any]]:
+    """A handler that stores the request in the event log (timestamped by ``time_field`` of the
+    request, or the clock), then answers ``response`` — or ``response(request)`` when it is a
+    function of the request."""
+
+    def handler(request: Any, conn: Any) -> AnswerAfter[Any]:
         timestamp = getattr(request, time_field) if time_field else None
         return answer_after(ctx.record_event(conn.identity, action, request, timestamp), response)
 
-    return handler
+    def answering(request: Any, conn: Any) -> AnswerAfter[Any]:
+        timestamp = getattr(request, time_field) if time_field else None
+        written = ctx.record_event(conn.identity, action, request, timestamp)
+        return answer_after(written, response(request))
+
+    return answering if callable(response) else handler

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from functools import partial
 from types import ModuleType
 from typing import Any
 
@@ -106,8 +107,7 @@ def install_v2x(router: Router, ctx: CsmsContext) -> None:
     pkg: ModuleType = v201 if router.version is OcppVersion.V201 else v21
     label = router.version.value
 
-    async def token_info(token: Any) -> Any:
-        return await id_token_info(ctx, pkg, token)
+    token_info = partial(id_token_info, ctx, pkg)
 
     async def boot(req: Any, conn: OcppConnection) -> Any:
         station = req.charging_station
@@ -200,40 +200,35 @@ def install_v2x(router: Router, ctx: CsmsContext) -> None:
         handler = stored_event_handler(ctx, name, spec.response(**fields), time_field)
         router.add(spec.request, handler)
     if router.version is OcppVersion.V21:
-        router.add(v21.VatNumberValidationRequest, _vat_number_validation(ctx))
-        router.add(v21.GetCertificateChainStatusRequest, _certificate_chain_status(ctx))
-
-
-def _vat_number_validation(ctx: CsmsContext) -> Any:
-    """2.1 VatNumberValidation: stored; Rejected, since this CSMS cannot check a VAT number
-    (override the handler with a service that can)."""
-
-    def handler(req: v21.VatNumberValidationRequest, conn: OcppConnection) -> Any:
-        answer = v21.VatNumberValidationResponse(
-            vat_number=req.vat_number, evse_id=req.evse_id, status="Rejected"
+        vat = stored_event_handler(ctx, "VatNumberValidation", _vat_number_answer, None)
+        router.add(v21.VatNumberValidationRequest, vat)
+        chain = stored_event_handler(
+            ctx, "GetCertificateChainStatus", partial(_chain_status_answer, ctx), None
         )
-        return answer_after(ctx.record_event(conn.identity, "VatNumberValidation", req), answer)
-
-    return handler
+        router.add(v21.GetCertificateChainStatusRequest, chain)
 
 
-def _certificate_chain_status(ctx: CsmsContext) -> Any:
-    """2.1 GetCertificateChainStatus: stored; each certificate's status Failed (no OCSP
-    responder here), to be asked again now."""
+def _vat_number_answer(req: v21.VatNumberValidationRequest) -> v21.VatNumberValidationResponse:
+    """2.1 VatNumberValidation: Rejected, since this CSMS cannot check a VAT number (override
+    the handler with a service that can)."""
+    return v21.VatNumberValidationResponse(
+        vat_number=req.vat_number, evse_id=req.evse_id, status="Rejected"
+    )
 
-    def handler(req: v21.GetCertificateChainStatusRequest, conn: OcppConnection) -> Any:
-        now = ctx.clock()
-        statuses = [
-            v21.CertificateStatusType(
-                certificate_hash_data=asked.certificate_hash_data,
-                source=asked.source,
-                status="Failed",
-                next_update=now,
-            )
-            for asked in req.certificate_status_requests
-        ]
-        answer = v21.GetCertificateChainStatusResponse(certificate_status=statuses)
-        event = ctx.record_event(conn.identity, "GetCertificateChainStatus", req)
-        return answer_after(event, answer)
 
-    return handler
+def _chain_status_answer(
+    ctx: CsmsContext, req: v21.GetCertificateChainStatusRequest
+) -> v21.GetCertificateChainStatusResponse:
+    """2.1 GetCertificateChainStatus: each certificate's status Failed (no OCSP responder
+    here), to be asked again now."""
+    now = ctx.clock()
+    statuses = [
+        v21.CertificateStatusType(
+            certificate_hash_data=asked.certificate_hash_data,
+            source=asked.source,
+            status="Failed",
+            next_update=now,
+        )
+        for asked in req.certificate_status_requests
+    ]
+    return v21.GetCertificateChainStatusResponse(certificate_status=statuses)

@@ -7,10 +7,11 @@ The hooks (the CSMS's defaults; subclass to reach a mobility operator or an OCSP
 given the station's identity and the request, answering in the request's version (the tunnel
 carries 2.0.1):
 
-- ``authorize``: the token's status from the store (as a plain Authorize; an unknown eMAID is
-  Invalid); ``contract_status`` judges a contract certificate / OCSP data (default: not judged).
-  A 2.x station's Authorize carrying a certificate or its hash data is answered by the CSMS's
-  Authorize handler with ``contract_status``'s verdict;
+- ``authorize`` (the tunnel's Authorize): the token's status from the store (as a plain
+  Authorize; an unknown eMAID is Invalid) with ``contract_status``'s verdict. A 2.x station's
+  own Authorize goes to the CSMS's Authorize handler (as every Authorize does; not stored in the
+  event log); when it carries a certificate or its hash data, ``contract_status`` judges it;
+- ``contract_status``: judges a contract certificate / OCSP data (default: not judged);
 - ``get_15118_ev_certificate``: Failed unless overridden (the contract certificate comes from the
   mobility operator's back end);
 - ``get_certificate_status``: Failed unless overridden (an OCSP look-up);
@@ -20,7 +21,8 @@ carries 2.0.1):
   back as CertificateSigned once the answer is out. A 2.x CSR of the station's own certificate
   (ChargingStationCertificate) stays with ``ocppkit.csms.certificates``.
 
-Every Plug & Charge request is kept in the event log as ``PnC.<action>``. Through the tunnel, a
+Every tunnelled message and a 2.x station's Get15118EVCertificate, GetCertificateStatus and V2G
+SignCertificate are kept in the event log as ``PnC.<action>``. Through the tunnel, a
 malformed message is answered ``Rejected`` (with the reason in ``data``), an unknown messageId
 ``UnknownMessageId``. ``pnc_call(station, request)`` sends any CSMS -> station message to a 1.6
 station (InstallCertificate, DeleteCertificate, GetInstalledCertificateIds, CertificateSigned,
@@ -104,8 +106,9 @@ class PncHooks:
         self.authority = authority
 
     async def authorize(self, station: str, req: AuthorizeRequest) -> AuthorizeResponse:
-        """The token's status from the store (as a plain Authorize gets it); the contract
-        judged by ``contract_status``."""
+        """The tunnel's Authorize (a 2.x station's only on a router without an Authorize
+        handler): the token's status from the store, as a plain Authorize gets it, and the
+        contract judged by ``contract_status``."""
         pkg = _pkg(req)
         info = await id_token_info(self.ctx, pkg, req.id_token)
         status = await self.contract_status(station, req)
@@ -140,7 +143,7 @@ class PncHooks:
         self, station: str, req: SignCertificateRequest
     ) -> SignCertificateResponse:
         """Accepted when ``authority`` can sign the CSR (``certificate_chain`` follows the
-        answer); override with ``certificate_chain`` to sign elsewhere."""
+        answer). To sign elsewhere, override this and ``certificate_chain``."""
         ok = self.authority is not None and _csr_error(req.csr) is None
         answer: SignCertificateResponse = _pkg(req).SignCertificateResponse(
             status="Accepted" if ok else "Rejected"

@@ -54,11 +54,7 @@ class FleetStats:
         self.calls += 1
         self.latencies.append(seconds)
 
-    def latency_ms(self, quantile: float) -> float | None:
-        """A quantile of the recent CALL latencies in ms (None: no CALL yet)."""
-        return self._latencies_ms(quantile)[0]
-
-    def _latencies_ms(self, *quantiles: float) -> list[float | None]:
+    def latencies_ms(self, *quantiles: float) -> list[float | None]:
         """Quantiles of the recent CALL latencies in ms, from one sort (None: no CALL yet)."""
         if not self.latencies:
             return [None] * len(quantiles)
@@ -75,7 +71,7 @@ class FleetStats:
     def figures(self) -> dict[str, Any]:
         """The machine-readable figures (``--json``)."""
         stopped = [t for t in self.transactions.values() if t.meter_stop_wh is not None]
-        p50, p99 = self._latencies_ms(0.5, 0.99)
+        p50, p99 = self.latencies_ms(0.5, 0.99)
         return {
             "stations": self.stations,
             "connected": self.connected,

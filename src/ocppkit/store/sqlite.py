@@ -437,8 +437,10 @@ class SqliteStore:
         marks (see ``Store.prune_history``; each connector's current status stays); returns how
         many were deleted. Large deletions are committed in chunks, so other writes go on."""
         mark = await self._write(_mark_arrivals, _us(self.clock()), _us(before))
-        deleted, more = 0, mark is not None
-        while mark is not None and more:
+        if mark is None:
+            return 0
+        deleted, more = 0, True
+        while more:
             chunk, more = await self._write(_prune_history, mark)
             deleted += chunk
         return deleted

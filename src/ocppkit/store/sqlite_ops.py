@@ -551,9 +551,8 @@ def _prune_history(conn: sqlite3.Connection, mark: int) -> tuple[int, bool]:
             f" WHERE id <= ?{spared[table]} LIMIT ?) RETURNING station_id, ts, id",
             (cut, _PRUNE_CHUNK - deleted),
         ).fetchall()
-        conn.executemany(
-            f"DELETE FROM {table}_idx WHERE station_id = ? AND ts = ? AND id = ?", gone
-        )
+        # row values in a few statements, not one per row (``_insert_rows``: GIL releases)
+        _insert_rows(conn, f"DELETE FROM {table}_idx WHERE (station_id, ts, id) IN (", gone, ")")
         catch_up(conn, table)  # the mark moves back if the newest rows went
         deleted += len(gone)
         if deleted == _PRUNE_CHUNK:
