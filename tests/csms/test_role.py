@@ -497,7 +497,8 @@ def test_history_received_before_history_days_is_pruned_at_start_and_then_period
         await store.record("Preparing", T0 + timedelta(days=366))
         # prune_interval=0: back to back, each round awaited through the queue
         csms = Csms(store, message_log=False, history_days=30, prune_interval=0)
-        csms.context.clock = lambda: store.now
+        # the CSMS's own clock is not the store's: the cutoff must come from the store's
+        csms.context.clock = lambda: T0 + timedelta(days=1000)
         await csms.start("127.0.0.1", 0)
         try:  # between two rounds, the test runs first (the pruner yields after each)
             assert await store.pruned.get() == (T0 - timedelta(days=70), 0)  # at start

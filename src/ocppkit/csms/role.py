@@ -236,7 +236,8 @@ class Csms:
         the module docstring); returns how many went. ``start`` runs it every ``prune_interval``."""
         if self.history_days is None:
             return 0
-        before = self.context.clock() - timedelta(days=self.history_days)
+        # the store's clock: the one its arrival marks were taken by
+        before = self.store.clock() - timedelta(days=self.history_days)
         deleted = await self.store.prune_history(before)
         if deleted:
             log.info("history before %s pruned: %d status reports and events", before, deleted)
