@@ -18,8 +18,8 @@ carries 2.0.1):
 - ``sign_certificate`` and ``certificate_chain``: a V2G CSR (the tunnel's SignCertificate, a 2.x
   SignCertificate of type V2GCertificate or V2G20Certificate) is Accepted when ``authority`` can
   sign it, and the chain ``certificate_chain`` returns (default: signed by ``authority``) goes
-  back as CertificateSigned once the answer is out. A 2.x CSR of the station's own certificate
-  (ChargingStationCertificate) stays with ``ocppkit.csms.certificates``.
+  back as CertificateSigned once the answer is out (for 2.x stations through
+  ``ocppkit.csms.certificates``, which signs their ChargingStationCertificate CSRs itself).
 
 Every tunnelled message and a 2.x station's Get15118EVCertificate, GetCertificateStatus and V2G
 SignCertificate are kept in the event log as ``PnC.<action>``. Through the tunnel, a
@@ -82,9 +82,6 @@ CertificateStatusResponse: TypeAlias = (
 )
 SignCertificateRequest: TypeAlias = v201.SignCertificateRequest | v21.SignCertificateRequest
 SignCertificateResponse: TypeAlias = v201.SignCertificateResponse | v21.SignCertificateResponse
-
-V2G_CERTIFICATE_TYPES = frozenset({"V2GCertificate", "V2G20Certificate"})
-"""The 2.x SignCertificate types that go to ``PncHooks`` (the EVSE's ISO 15118 certificates)."""
 
 
 def _pkg(request: OcppStruct) -> ModuleType:
@@ -207,13 +204,12 @@ def install_plug_and_charge(router: Router, hooks: PncHooks) -> None:
 def install_plug_and_charge_v2x(router: Router, hooks: PncHooks) -> None:
     """A 2.0.1 or 2.1 station's Plug & Charge messages: Get15118EVCertificate and
     GetCertificateStatus stored in the event log (kind ``PnC.<action>``, as through the 1.6
-    tunnel) and answered by the hooks; a SignCertificate of a V2G certificate likewise, with
-    its chain sent after the answer (other SignCertificates go to the handler and after-hook
-    registered before); an Authorize carrying a contract certificate (or its hash data) is
-    answered by the handler registered before, with ``hooks.contract_status``'s verdict."""
+    tunnel) and answered by the hooks; an Authorize carrying a contract certificate (or its
+    hash data) is answered by the handler registered before, with ``hooks.contract_status``'s
+    verdict. (V2G SignCertificates reach the hooks through
+    ``ocppkit.csms.certificates.install_certificate_signing``.)"""
     pkg: Any = v21 if router.version is OcppVersion.V21 else v201
     authorize_before = router.route("Authorize")
-    signing = router.route("SignCertificate")  # the station's own certificate
 
     async def authorize(req: Any, conn: OcppConnection) -> Any:
         if authorize_before is None:
@@ -231,41 +227,9 @@ def install_plug_and_charge_v2x(router: Router, hooks: PncHooks) -> None:
 
         return handler
 
-    sign_v2g = native("SignCertificate")
-
-    async def sign_certificate(req: Any, conn: OcppConnection) -> Any:
-        if req.certificate_type in V2G_CERTIFICATE_TYPES:
-            return await sign_v2g(req, conn)
-        if signing is None:
-            return pkg.SignCertificateResponse(status="Rejected")
-        return await respond(signing, req, conn)
-
-    async def send_signed(req: Any, resp: Any, conn: OcppConnection) -> None:
-        if req.certificate_type not in V2G_CERTIFICATE_TYPES:
-            if signing is not None and signing.after is not None:
-                await signing.after(req, resp, conn)
-            return
-        if resp.status != "Accepted":
-            return
-        chain = await hooks.certificate_chain(conn.identity, req)
-        if chain is None:
-            return
-        extra = {"request_id": req.request_id} if router.version is OcppVersion.V21 else {}
-        signed = pkg.CertificateSignedRequest(
-            certificate_chain=chain, certificate_type=req.certificate_type, **extra
-        )
-        try:
-            answer = await conn.call(signed)
-        except OcppError as exc:
-            log.warning("%s: CertificateSigned (V2G) not delivered: %s", conn.identity, exc)
-            return
-        log.info("%s: CertificateSigned (V2G) %s", conn.identity, answer.status)
-
     router.add(pkg.AuthorizeRequest, authorize)
     router.add(pkg.Get15118EVCertificateRequest, native("Get15118EVCertificate"))
     router.add(pkg.GetCertificateStatusRequest, native("GetCertificateStatus"))
-    router.add(pkg.SignCertificateRequest, sign_certificate)
-    router.after(pkg.SignCertificateRequest)(send_signed)
 
 
 async def _answer(hooks: PncHooks, station: str, inner: OcppRequest[Any]) -> OcppStruct:

@@ -123,7 +123,7 @@ class Csms:
         for version in versions:
             router = GatedRouter(version, self.context.accepted)
             (install_v16 if version is OcppVersion.V16 else install_v2x)(router, self.context)
-            install_certificate_signing(router, version, certificate_authority)
+            install_certificate_signing(router, version, certificate_authority, hooks)
             if version is OcppVersion.V16:
                 install_plug_and_charge(router, hooks)
             else:
